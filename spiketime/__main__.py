@@ -1,0 +1,5 @@
+import sys
+
+from spiketime.cli import main
+
+sys.exit(main())

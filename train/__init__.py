@@ -1,0 +1,1 @@
+"""Training side: datasets, perturbations, the lava-dl SLAYER model, trainer and PyTorch evaluation."""
