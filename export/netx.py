@@ -1,0 +1,242 @@
+"""NetX HDF5 files: a plain-dataclass view of the network, and its reader and writer.
+
+The file layout is lava-dl's (`layer/<i>/{type, shape, inFeatures, outFeatures,
+weight, delay, neuron/{type, iDecay, vDecay, vThMant, refDelay, gradedSpike}}`),
+so `lava.lib.dl.netx.hdf5.Network` loads what we write. Our metadata rides along
+as root attributes (`spiketime_format`, `spiketime_format_version`, `metadata`
+as JSON), which netx ignores.
+
+Numbers are stored as integers, exactly as the chip holds them: weights are
+mantissas at WEIGHT_SCALE (even, in [WEIGHT_MIN, WEIGHT_MAX]), decays are 12-bit
+registers, delays whole steps. Axonal delay semantics follow slayer: `delay[j]`
+postpones every output spike of neuron j of that layer; netx realises it as a
+synaptic delay on all inputs of neuron j, which is the same for a neuron that
+starts from rest and has no bias.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from spiketime.errors import UserError
+from spiketime.export import loihi2
+from spiketime.fileio import atomic_path
+
+FORMAT = "spiketime-netx"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CubaNeuron:
+    """Loihi CUBA neuron registers, shared by all neurons of a layer."""
+
+    i_decay: int  # current decay, 0..DECAY_SCALE
+    v_decay: int  # voltage decay, 0..DECAY_SCALE
+    vth_mant: int  # threshold mantissa; the state threshold is vth_mant << VTH_SHIFT
+    ref_delay: int = loihi2.REF_DELAY
+    graded_spike: bool = False
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """A fully connected layer of CUBA neurons with optional axonal delays."""
+
+    weight: np.ndarray  # int64 [out, in], weight mantissas at WEIGHT_SCALE
+    neuron: CubaNeuron
+    delay: np.ndarray | None = None  # int64 [out], steps
+    bias: np.ndarray | None = None  # int64 [out], bias mantissas
+
+    def __post_init__(self) -> None:
+        w = np.asarray(self.weight)
+        if w.ndim != 2:
+            raise ValueError(f"weight must be 2-D [out, in], got shape {w.shape}")
+        object.__setattr__(self, "weight", _as_int(w, "weight"))
+        for name in ("delay", "bias"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            arr = _as_int(np.asarray(value).reshape(-1), name)
+            if arr.shape != (w.shape[0],):
+                raise ValueError(f"{name} must have shape ({w.shape[0]},), got {arr.shape}")
+            object.__setattr__(self, name, arr)
+
+    @property
+    def in_features(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.weight.shape[0])
+
+
+@dataclass(frozen=True)
+class NetxNetwork:
+    """A feed-forward stack of dense CUBA layers plus spiketime metadata."""
+
+    layers: tuple[DenseLayer, ...]
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if not self.layers:
+            raise ValueError("a network needs at least one layer")
+        for i, (a, b) in enumerate(zip(self.layers, self.layers[1:])):
+            if a.out_features != b.in_features:
+                raise ValueError(
+                    f"layer {i} has {a.out_features} outputs but layer {i + 1} "
+                    f"expects {b.in_features} inputs"
+                )
+
+    @property
+    def input_size(self) -> int:
+        return self.layers[0].in_features
+
+    @property
+    def output_size(self) -> int:
+        return self.layers[-1].out_features
+
+    @property
+    def max_delay(self) -> int:
+        delays = [int(l.delay.max()) for l in self.layers if l.delay is not None and l.delay.size]
+        return max(delays, default=0)
+
+
+def _as_int(arr: np.ndarray, name: str) -> np.ndarray:
+    """Integer view of `arr`; refuses non-integral values instead of truncating."""
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        return arr.astype(np.int64)
+    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+        raise ValueError(f"{name} must hold whole numbers")
+    return arr.astype(np.int64)
+
+
+def range_violations(net: NetxNetwork) -> list[str]:
+    """Values the NetX format (as netx reads it) cannot hold, one sentence each."""
+    problems = []
+    for i, layer in enumerate(net.layers):
+        n = layer.neuron
+        checks = [
+            ("iDecay", n.i_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY),
+            ("vDecay", n.v_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY),
+            ("vThMant", n.vth_mant, 0, loihi2.VTH_MANT_MAX),
+        ]
+        if layer.delay is not None and layer.delay.size:
+            checks += [("delay", int(layer.delay.min()), loihi2.MIN_DELAY, loihi2.MAX_DELAY),
+                       ("delay", int(layer.delay.max()), loihi2.MIN_DELAY, loihi2.MAX_DELAY)]
+        for name, value, lo, hi in checks:
+            if not lo <= value <= hi:
+                problems.append(f"layer {i} {name} {value} is outside [{lo}, {hi}]")
+    return sorted(set(problems), key=problems.index)
+
+
+def write_netx(net: NetxNetwork, path: str | os.PathLike) -> Path:
+    """Write `net` atomically; refuse values netx would clamp or misread."""
+    problems = range_violations(net)
+    if problems:
+        raise UserError("cannot export: " + "; ".join(problems))
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["spiketime_format"] = FORMAT
+            f.attrs["spiketime_format_version"] = FORMAT_VERSION
+            f.attrs["metadata"] = json.dumps(net.metadata, sort_keys=True)
+            for i, layer in enumerate(net.layers):
+                _write_layer(f.create_group(f"layer/{i}"), layer)
+    return Path(path)
+
+
+def _write_layer(g: h5py.Group, layer: DenseLayer) -> None:
+    g.create_dataset("type", (1,), "S10", [b"dense"])
+    g.create_dataset("shape", data=np.array([layer.out_features]))
+    g.create_dataset("inFeatures", data=layer.in_features)
+    g.create_dataset("outFeatures", data=layer.out_features)
+    g.create_dataset("weight", data=layer.weight.astype(np.int32))
+    if layer.delay is not None:
+        g.create_dataset("delay", data=layer.delay.astype(np.int32))
+    if layer.bias is not None:
+        g.create_dataset("bias", data=layer.bias.astype(np.int32))
+    n = layer.neuron
+    g.create_dataset("neuron/type", (1,), "S10", [b"CUBA"])
+    g.create_dataset("neuron/iDecay", data=n.i_decay)
+    g.create_dataset("neuron/vDecay", data=n.v_decay)
+    g.create_dataset("neuron/vThMant", data=n.vth_mant)
+    g.create_dataset("neuron/refDelay", data=n.ref_delay)
+    g.create_dataset("neuron/gradedSpike", data=n.graded_spike)
+
+
+def read_netx(path: str | os.PathLike) -> NetxNetwork:
+    """Read a NetX file written by us or by lava-dl (dense CUBA layers only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"NetX file not found: {path}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise UserError(f"{path} is not a readable HDF5 file") from None
+    with f:
+        version = f.attrs.get("spiketime_format_version")
+        if version is not None and int(version) != FORMAT_VERSION:
+            raise UserError(
+                f"{path} has spiketime NetX format version {int(version)}; "
+                f"this spiketime reads version {FORMAT_VERSION}"
+            )
+        metadata = json.loads(f.attrs["metadata"]) if "metadata" in f.attrs else {}
+        if "layer" not in f:
+            raise UserError(f"{path} is not a NetX file: no 'layer' group")
+        keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
+        try:
+            layers = [_read_layer(f["layer"][k], k) for k in keys]
+            layers = [l for l in layers if l is not None]
+            net = NetxNetwork(tuple(layers), metadata)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UserError(f"{path} is not a valid NetX file: {_message(exc)}") from None
+    problems = range_violations(net)
+    if problems:
+        raise UserError(f"{path}: " + "; ".join(problems))
+    return net
+
+
+def _message(exc: Exception) -> str:
+    return str(exc).strip("'\"") or type(exc).__name__
+
+
+def _read_layer(g: h5py.Group, key: str) -> DenseLayer | None:
+    kind = _read_str(g["type"])
+    if kind == "input" and "neuron" not in g:
+        return None  # a shape-only input layer carries no computation
+    if kind != "dense":
+        raise ValueError(f"layer {key} has type '{kind}'; only dense layers are supported")
+    n = g["neuron"]
+    if _read_str(n["type"]) not in ("CUBA", "LOIHI"):
+        raise ValueError(f"layer {key} neuron type '{_read_str(n['type'])}' is not CUBA")
+    neuron = CubaNeuron(
+        i_decay=_scalar(n["iDecay"]),
+        v_decay=_scalar(n["vDecay"]),
+        vth_mant=_scalar(n["vThMant"]),
+        ref_delay=_scalar(n["refDelay"]) if "refDelay" in n else loihi2.REF_DELAY,
+        graded_spike=bool(_scalar(n["gradedSpike"])) if "gradedSpike" in n else False,
+    )
+    weight = np.asarray(g["weight"][()])
+    delay = np.asarray(g["delay"][()]) if "delay" in g else None
+    bias = np.asarray(g["bias"][()]) if "bias" in g else None
+    return DenseLayer(weight=weight, neuron=neuron, delay=delay, bias=bias)
+
+
+def _read_str(ds: h5py.Dataset) -> str:
+    value = ds[()]
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    return value.decode("ascii") if isinstance(value, bytes) else str(value)
+
+
+def _scalar(ds: h5py.Dataset) -> int:
+    value = np.asarray(ds[()]).reshape(-1)
+    if value.size != 1:
+        raise ValueError(f"{ds.name} must be a scalar (per-neuron values are not supported)")
+    if value[0] != np.round(value[0]):
+        raise ValueError(f"{ds.name} must be a whole number, got {value[0]}")
+    return int(value[0])

@@ -1,0 +1,46 @@
+"""The backend interface: run a NetX file on a batch of spike trains.
+
+Every backend (Lava CPU, the emulator, Loihi 2) takes spike trains in SLAYER's
+NCT order, uint8 [N, C, T], starts every sample from rest, and returns output
+spikes [N, classes, T] aligned with slayer's forward pass (zero time offset).
+Backends given the same file and input return the same arrays, bit for bit.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from spiketime.errors import UserError
+from spiketime.export.netx import NetxNetwork
+
+
+@dataclass(frozen=True)
+class RunResult:
+    output: np.ndarray  # uint8 [N, classes, T]
+    hidden: tuple[np.ndarray, ...] = ()  # uint8 [N, n_i, T] per hidden layer, when asked
+    u: tuple[np.ndarray, ...] = ()  # int32 [N, n_i, T] per layer, when asked (emulator)
+    v: tuple[np.ndarray, ...] = ()
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False) -> RunResult:
+        ...
+
+
+def check_input(net: NetxNetwork, X: np.ndarray, source: str = "input") -> np.ndarray:
+    """Validate spike trains against a network; return them as uint8 [N, C, T]."""
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise UserError(f"{source} must be spike trains [samples, channels, steps], got shape {X.shape}")
+    if X.shape[1] != net.input_size:
+        raise UserError(
+            f"{source} has {X.shape[1]} channels but the network expects {net.input_size} inputs"
+        )
+    if X.size and not np.isin(X, (0, 1)).all():
+        raise UserError(f"{source} must be binary spike trains (0/1)")
+    return X.astype(np.uint8, copy=False)
