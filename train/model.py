@@ -1,0 +1,108 @@
+"""The trained network: feed-forward lava-dl SLAYER CUBA blocks, optional axonal delays.
+
+Decays are learnable and quantized to 12 bits by slayer itself, weights to 8 bits
+(`quantize_8bit`), delays shift by whole steps (floor), so the forward pass is
+the integer dynamics the chip runs. Delays sit after every hidden layer.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from spiketime.errors import UserError
+from spiketime.export import loihi2
+from spiketime.fileio import atomic_path
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    inputs: int
+    hidden: tuple[int, ...]
+    outputs: int
+    delays: bool = False  # trainable axonal delays after each hidden layer
+    delay_init_max: float = 30.0  # initial delays ~ U[0, delay_init_max) steps
+    threshold: float = 1.0  # slayer units; vThMant = threshold * THRESHOLD_SCALE
+    current_decay: float = 0.25  # fraction per step; learnable, 12-bit
+    voltage_decay: float = 0.03
+    tau_grad: float = 1.0  # slayer surrogate-gradient width
+    scale_grad: float = 1.0
+    weight_scale: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not 0 <= self.delay_init_max <= loihi2.MAX_DELAY:
+            raise UserError(f"delay_init_max must be within [0, {loihi2.MAX_DELAY}] steps")
+
+
+def _slayer():
+    import lava.lib.dl.slayer as slayer  # heavy import, only when a model is built
+
+    return slayer
+
+
+class SpikingNet(torch.nn.Module):
+    """inputs -> hidden... -> outputs, spikes in and out in NCT order."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        slayer = _slayer()
+        self.config = config
+        torch.manual_seed(config.seed)
+        neuron = dict(
+            threshold=config.threshold,
+            current_decay=config.current_decay,
+            voltage_decay=config.voltage_decay,
+            tau_grad=config.tau_grad,
+            scale_grad=config.scale_grad,
+            requires_grad=True,  # learnable decays
+        )
+        sizes = (config.inputs, *config.hidden, config.outputs)
+        blocks = []
+        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+            is_hidden = i < len(sizes) - 2
+            block = slayer.block.cuba.Dense(
+                neuron, n_in, n_out, weight_scale=config.weight_scale,
+                delay=config.delays and is_hidden,
+            )
+            if block.delay is not None:
+                block.delay.delay.data = torch.rand(n_out) * config.delay_init_max
+                block.delay.init = True
+            blocks.append(block)
+        self.blocks = torch.nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor, hidden: bool = False):
+        """Output spikes [N, outputs, T]; with hidden=True also each hidden layer's."""
+        layers = []
+        for block in self.blocks:
+            x = block(x)
+            layers.append(x)
+        return (x, layers[:-1]) if hidden else x
+
+
+def save_checkpoint(model: SpikingNet, path: str | os.PathLike, extra: dict | None = None) -> Path:
+    with atomic_path(path) as tmp:
+        torch.save({"version": CHECKPOINT_VERSION, "config": asdict(model.config),
+                    "state": model.state_dict(), "extra": extra or {}}, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> SpikingNet:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        raise UserError(f"{path} is not a spiketime checkpoint") from None
+    if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
+        raise UserError(f"{path} is not a spiketime checkpoint of version {CHECKPOINT_VERSION}")
+    model = SpikingNet(ModelConfig(**data["config"]))
+    model.load_state_dict(data["state"])
+    model.eval()
+    return model
