@@ -7,6 +7,8 @@ are named per constant: lava-nc 0.10.0 (`lava/proc/lif/models.py`,
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # --- delays --------------------------------------------------------------------
@@ -59,3 +61,101 @@ def quantize_decay(fraction: float | np.ndarray) -> np.ndarray:
 def quantize_delay(delay_steps: np.ndarray) -> np.ndarray:
     """Real-valued trained delay -> integer steps (slayer shifts by floor(delay))."""
     return np.floor(np.asarray(delay_steps)).astype(np.int64)
+
+
+# --- Loihi 2 chip resources and registers (the legality and resource check) -------
+# Sources: lava-nc 0.10.0 and lava-dl 0.6.0 source files as named; "brief" is Intel's
+# technology brief "Taking Neuromorphic Computing to the Next Level with Loihi 2"
+# (2021: 128 neuro cores, up to 1 million neurons and 120 million synapses per chip,
+# 192 KB of memory per neuro core); "Loihi 1 paper" is Davies et al., "Loihi: A
+# Neuromorphic Manycore Processor with On-Chip Learning", IEEE Micro 38(1), 2018.
+# ESTIMATE marks a figure that neither lava-nc nor lava-dl states for Loihi 2.
+
+# Neuro cores per chip: NUM_VIRTUAL_CORES_L2 = 128 in lava-nc
+# magma/compiler/subcompilers/constants.py; the brief says the same.
+CORES_PER_CHIP = 128
+# ESTIMATE: neurons per core = the brief's 1,048,576 neurons per chip / 128 cores.
+# An upper bound; what fits depends on each neuron's state size.
+NEURONS_PER_CORE = 8192
+# Memory per neuro core, shared by synapses, neuron state and routing (brief).
+CORE_MEMORY_BYTES = 192 * 1024
+# ESTIMATE: synaptic memory per core. Loihi 1 had a fixed 128 KB (1 Mibit) of
+# synaptic memory per core (Loihi 1 paper); Loihi 2 shares its 192 KB flexibly,
+# so we assume the same 1 Mibit is left for synapses.
+SYNAPTIC_MEMORY_BITS_PER_CORE = 128 * 1024 * 8
+# ESTIMATE: input axons (fan-in) and output axons (fan-out) per core, the Loihi 1
+# paper's 4,096 each; lava-nc and lava-dl give no Loihi 2 figure.
+FAN_IN_PER_CORE = 4096
+FAN_OUT_PER_CORE = 4096
+# Synaptic delay field: "Loihi 2 has a maximum of 6 bits for delays" (lava-nc
+# proc/dense/models.py, PyDelayDenseModelBitAcc); netx caps at MAX_DELAY = 62.
+DELAY_BITS = 6
+# ESTIMATE: shared weight exponent range, Loihi 1's -8..7 (Loihi 1 paper); netx
+# derives the exponent with lava-dl netx/utils.py optimize_weight_bits.
+WEIGHT_EXP_MIN = -8
+WEIGHT_EXP_MAX = 7
+# Decay registers du, dv are unsigned 12-bit, 0..4095 (lava-nc proc/lif/models.py,
+# PyLifResetModelBitAcc docstring; precision=12). netx programs du = iDecay - 1
+# and dv = vDecay (lava-dl netx/hdf5.py get_neuron_params).
+DECAY_REGISTER_MAX = (1 << DECAY_BITS) - 1
+# Bias mantissa: signed 13-bit, -4096..4095 (lava-nc proc/lif/models.py, precision=13).
+BIAS_MANT_BITS = 13
+BIAS_MANT_MIN = -(1 << (BIAS_MANT_BITS - 1))
+BIAS_MANT_MAX = (1 << (BIAS_MANT_BITS - 1)) - 1
+# Refractory delay: netx builds lava's LIF, which has no refractory register, and
+# never reads refDelay (lava-dl netx/hdf5.py); slayer's CUBA fixes ref_delay = 1
+# (lava-dl slayer/neuron/cuba.py). Any other value would be dropped on load.
+REF_DELAY_MIN = REF_DELAY
+REF_DELAY_MAX = REF_DELAY
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One chip limit as `spiketime check` reports it."""
+
+    name: str  # the constant's name in this module
+    value: int
+    meaning: str
+    source: str
+    estimate: bool = False
+
+
+# Every limit the check applies, with the source named in the comments above.
+LIMITS: tuple[Limit, ...] = (
+    Limit("WEIGHT_MIN", WEIGHT_MIN, "smallest weight mantissa",
+          "lava-dl slayer quantize_8bit; netx clips mixed-sign weights to it"),
+    Limit("WEIGHT_MAX", WEIGHT_MAX, "largest weight mantissa",
+          "lava-dl slayer quantize_8bit; netx clips mixed-sign weights to it"),
+    Limit("WEIGHT_MANTISSA_BITS", WEIGHT_MANTISSA_BITS, "synaptic weight bits",
+          "lava-nc Dense (8-bit weights); lava-dl netx optimize_weight_bits"),
+    Limit("WEIGHT_EXP_MIN", WEIGHT_EXP_MIN, "smallest weight exponent",
+          "Loihi 1 paper (Davies et al. 2018)", estimate=True),
+    Limit("WEIGHT_EXP_MAX", WEIGHT_EXP_MAX, "largest weight exponent",
+          "Loihi 1 paper (Davies et al. 2018)", estimate=True),
+    Limit("MAX_DELAY", MAX_DELAY, "largest axonal delay, steps",
+          "lava-dl netx/hdf5.py (clamps to 62), slayer axon/delay.py"),
+    Limit("DELAY_BITS", DELAY_BITS, "synaptic delay bits",
+          "lava-nc proc/dense/models.py"),
+    Limit("MAX_DECAY", MAX_DECAY, "largest decay in a NetX file",
+          "lava-dl slayer neuron/cuba.py (p_scale = 4096)"),
+    Limit("DECAY_REGISTER_MAX", DECAY_REGISTER_MAX, "largest du (= iDecay - 1) and dv (= vDecay) register",
+          "lava-nc proc/lif/models.py (12-bit); lava-dl netx/hdf5.py"),
+    Limit("VTH_MANT_MAX", VTH_MANT_MAX, "largest threshold mantissa",
+          "lava-nc proc/lif/models.py (17-bit vth)"),
+    Limit("BIAS_MANT_MIN", BIAS_MANT_MIN, "smallest bias mantissa",
+          "lava-nc proc/lif/models.py (13-bit signed)"),
+    Limit("BIAS_MANT_MAX", BIAS_MANT_MAX, "largest bias mantissa",
+          "lava-nc proc/lif/models.py (13-bit signed)"),
+    Limit("REF_DELAY_MAX", REF_DELAY_MAX, "refractory delay netx honours",
+          "lava-dl netx/hdf5.py (lava LIF, refDelay unread), slayer cuba.py"),
+    Limit("NEURONS_PER_CORE", NEURONS_PER_CORE, "neurons per neuro core",
+          "Loihi 2 brief: 1M neurons / 128 cores", estimate=True),
+    Limit("SYNAPTIC_MEMORY_BITS_PER_CORE", SYNAPTIC_MEMORY_BITS_PER_CORE, "synaptic memory per core, bits",
+          "Loihi 1 paper (128 KB); Loihi 2 brief (192 KB shared)", estimate=True),
+    Limit("FAN_IN_PER_CORE", FAN_IN_PER_CORE, "input axons per core",
+          "Loihi 1 paper", estimate=True),
+    Limit("FAN_OUT_PER_CORE", FAN_OUT_PER_CORE, "output axons per core",
+          "Loihi 1 paper", estimate=True),
+    Limit("CORES_PER_CHIP", CORES_PER_CHIP, "neuro cores per chip",
+          "lava-nc compiler constants NUM_VIRTUAL_CORES_L2; Loihi 2 brief"),
+)

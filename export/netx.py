@@ -128,10 +128,63 @@ def range_violations(net: NetxNetwork) -> list[str]:
         if layer.delay is not None and layer.delay.size:
             checks += [("delay", int(layer.delay.min()), loihi2.MIN_DELAY, loihi2.MAX_DELAY),
                        ("delay", int(layer.delay.max()), loihi2.MIN_DELAY, loihi2.MAX_DELAY)]
+        if layer.weight.size:  # netx clips mixed-sign weights outside this range
+            checks += [("weight", int(layer.weight.min()), loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX),
+                       ("weight", int(layer.weight.max()), loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX)]
+        if layer.bias is not None and layer.bias.size:
+            checks += [("bias", int(layer.bias.min()), loihi2.BIAS_MANT_MIN, loihi2.BIAS_MANT_MAX),
+                       ("bias", int(layer.bias.max()), loihi2.BIAS_MANT_MIN, loihi2.BIAS_MANT_MAX)]
         for name, value, lo, hi in checks:
             if not lo <= value <= hi:
                 problems.append(f"layer {i} {name} {value} is outside [{lo}, {hi}]")
     return sorted(set(problems), key=problems.index)
+
+
+def clip_to_chip(net: NetxNetwork) -> tuple[NetxNetwork, list[str]]:
+    """Clip every value `range_violations` refuses into range; say what changed.
+
+    For an explicit user choice only (export never clips silently): the returned
+    network records the same sentences under metadata["clipped"], so the file
+    says it, and the caller prints them.
+    """
+    layers, report = [], []
+    for i, layer in enumerate(net.layers):
+        n = layer.neuron
+        neuron = CubaNeuron(
+            i_decay=_clip_scalar(n.i_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY, f"layer {i} iDecay", report),
+            v_decay=_clip_scalar(n.v_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY, f"layer {i} vDecay", report),
+            vth_mant=_clip_scalar(n.vth_mant, 0, loihi2.VTH_MANT_MAX, f"layer {i} vThMant", report),
+            ref_delay=n.ref_delay,
+            graded_spike=n.graded_spike,
+        )
+        layers.append(DenseLayer(
+            weight=_clip_array(layer.weight, loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX, f"layer {i} weight", report),
+            neuron=neuron,
+            delay=_clip_array(layer.delay, loihi2.MIN_DELAY, loihi2.MAX_DELAY, f"layer {i} delay", report),
+            bias=_clip_array(layer.bias, loihi2.BIAS_MANT_MIN, loihi2.BIAS_MANT_MAX, f"layer {i} bias", report),
+        ))
+    metadata = dict(net.metadata)
+    if report:
+        metadata["clipped"] = list(metadata.get("clipped", [])) + report
+    return NetxNetwork(tuple(layers), metadata), report
+
+
+def _clip_scalar(value: int, lo: int, hi: int, what: str, report: list[str]) -> int:
+    clipped = min(max(value, lo), hi)
+    if clipped != value:
+        report.append(f"{what} {value} clipped to {clipped} (range [{lo}, {hi}])")
+    return clipped
+
+
+def _clip_array(arr: np.ndarray | None, lo: int, hi: int, what: str, report: list[str]) -> np.ndarray | None:
+    if arr is None:
+        return None
+    clipped = np.clip(arr, lo, hi)
+    changed = int(np.count_nonzero(clipped != arr))
+    if changed:
+        report.append(f"{what}: {changed} of {arr.size} values clipped to [{lo}, {hi}] "
+                      f"(were {int(arr.min())}..{int(arr.max())})")
+    return clipped
 
 
 def write_netx(net: NetxNetwork, path: str | os.PathLike) -> Path:
@@ -168,8 +221,11 @@ def _write_layer(g: h5py.Group, layer: DenseLayer) -> None:
     g.create_dataset("neuron/gradedSpike", data=n.graded_spike)
 
 
-def read_netx(path: str | os.PathLike) -> NetxNetwork:
-    """Read a NetX file written by us or by lava-dl (dense CUBA layers only)."""
+def read_netx(path: str | os.PathLike, *, validate: bool = True) -> NetxNetwork:
+    """Read a NetX file written by us or by lava-dl (dense CUBA layers only).
+
+    With validate=False, out-of-range values are returned as stored, for a
+    checker that reports them rather than refusing the file."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"NetX file not found: {path}")
@@ -194,7 +250,7 @@ def read_netx(path: str | os.PathLike) -> NetxNetwork:
             net = NetxNetwork(tuple(layers), metadata)
         except (KeyError, ValueError, TypeError) as exc:
             raise UserError(f"{path} is not a valid NetX file: {_message(exc)}") from None
-    problems = range_violations(net)
+    problems = range_violations(net) if validate else []
     if problems:
         raise UserError(f"{path}: " + "; ".join(problems))
     return net

@@ -1,0 +1,64 @@
+"""`spiketime check NETX`: is the network legal on Loihi 2, and how many cores would it take?
+
+Exit 0 when legal, 1 when not (2 for a file that is not a NetX network).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from spiketime.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "check", help="check a NetX network against Loihi 2's limits and estimate its cores")
+    p.add_argument("netx", help="NetX HDF5 file")
+    p.add_argument("--chips", type=int, default=1, help="Loihi 2 chips available (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spiketime.deploy.chip_check import ChipLimits, check_network
+    from spiketime.export.netx import read_netx
+
+    if args.chips < 1:
+        raise UserError(f"--chips must be at least 1, got {args.chips}")
+    net = read_netx(args.netx, validate=False)  # out-of-range values are findings here
+    report = check_network(net, ChipLimits(chips=args.chips))
+    if args.json:
+        print(json.dumps({"file": str(args.netx), **report.to_dict()}))
+    else:
+        print(render(str(args.netx), report))
+    return 0 if report.legal else 1
+
+
+def render(name: str, report) -> str:
+    """The human-readable report."""
+    lines = []
+    if report.legal:
+        lines.append(f"{name}: legal on Loihi 2; needs an estimated {report.cores} of "
+                     f"{report.cores_available} neuro cores")
+    else:
+        n = len(report.violations)
+        lines.append(f"{name}: NOT legal on Loihi 2: {n} violation{'s' if n > 1 else ''}")
+        lines += [f"  {v.message}" for v in report.violations]
+    header = ("layer", "neurons", "fan-in", "w-bits", "w-exp", "d-bits", "bits/neuron",
+              "neurons/core", "cores", "bound by")
+    rows = [header] + [
+        (str(l.layer), str(l.neurons), str(l.fan_in), _opt(l.weight_bits), _opt(l.weight_exponent),
+         str(l.delay_bits), str(l.synaptic_bits_per_neuron), str(l.neurons_per_core),
+         str(l.cores), l.bound_by)
+        for l in report.layers]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(header) - 1)]
+    for r in rows:
+        lines.append("  ".join(cell.rjust(w) for cell, w in zip(r, widths)) + "  " + r[-1])
+    lines.append(f"total: {report.cores} neuro cores (estimate)")
+    lines.append("estimates (figures lava-nc and lava-dl do not state for Loihi 2):")
+    lines += [f"  {l.meaning}: {l.value} ({l.source})" for l in report.estimates]
+    return "\n".join(lines)
+
+
+def _opt(value: int | None) -> str:
+    return "-" if value is None else str(value)
