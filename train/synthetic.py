@@ -1,0 +1,347 @@
+"""Synthetic timing-code tasks: ISI, CCISI and coincidence, each standard or rate-free.
+
+ISI and CCISI (two classes). Every sample has a latent rate r (Hz) and interval d
+(steps). Normalise them to u = (r - r_lo) / (r_hi - r_lo) and v = (d - d_lo) /
+(d_hi - d_lo); the classes lie either side of the line u + v = 1 with a margin:
+class "below_line" has u + v <= 1 - margin, class "above_line" has u + v >= 1 + margin.
+Each event channel emits Poisson(r * T * dt) events at uniformly random times:
+  - ISI: an event is a spike pair d steps apart on one channel (C = `channels`).
+  - CCISI: an event is a spike on channel 2j and one d steps later on channel 2j+1
+    (C = 2 * `n_pairs`).
+No two spikes of a channel share a step, so counts are exactly the event counts.
+  - standard: (u, d) uniform over each class's region, so rate and interval both
+    inform the class (rate alone reaches at most about 75 %).
+  - ratefree: every sample has the mid-range rate (u = 0.5) and every event channel
+    of every sample exactly round(r_mid * T * dt) events (at least 1), stored as
+    `events_per_channel`; d is uniform over the integers on the class's side of the
+    band at u = 0.5. Per-channel spike counts are identical in every sample of every
+    class, so only intervals separate the classes.
+  With a one-point rate range (r_lo == r_hi) u is 0.5 for every sample.
+
+Coincidence (one class per pair of groups; 3 groups -> 3 classes). `n_groups` groups of
+`group_size` channels; T is cut into windows of `window` steps with spikes only in
+steps [active[0], active[1]) of each window. The class names the two co-active groups:
+all their channels fire together at shared times drawn as a Bernoulli process whose
+mean count per window is `on`; every other channel fires independently with mean
+`off`. Difficulty lam in [0, 1] moves (on, off) linearly from (on_counts[0],
+off_counts[0]) = (12, 2) to (on_counts[1], off_counts[1]) = (5, 5): at lam = 1 every
+channel's count has the same distribution in every class and only coincidence is
+left. The rate-free variant is lam = 1.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from spiketime.errors import UserError
+from spiketime.train.dataset import Dataset, DatasetMeta, Split
+
+TASKS = ("isi", "ccisi", "coincidence")
+VARIANTS = ("standard", "ratefree")
+
+_TIMING = {"rate_range": (0.1, 3.0), "interval_range": (1, 100), "margin": 0.1}
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "isi": {"steps": 1000, "channels": 10, **_TIMING},
+    "ccisi": {"steps": 1000, "n_pairs": 10, **_TIMING},
+    "coincidence": {"steps": 200, "n_groups": 3, "group_size": 20, "window": 200,
+                    "active": (50, 150), "slots": 20, "on_counts": (12.0, 5.0),
+                    "off_counts": (2.0, 5.0)},
+}
+_MAX_PLACEMENT_ROUNDS = 1000
+_COINCIDENCE_CHUNK = 256  # samples per block; fixed so results do not depend on memory
+
+
+def generate(task: str, variant: str = "standard", *, seed: int = 0, n_per_class: int = 500,
+             steps: int | None = None, dt_ms: float = 1.0, test_fraction: float = 0.25,
+             lam: float | None = None, **params: Any) -> Dataset:
+    """Generate a task deterministically from `seed`; see the module docstring."""
+    if task not in TASKS:
+        raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if variant not in VARIANTS:
+        raise UserError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    defaults = TASK_DEFAULTS[task]
+    unknown = sorted(set(params) - set(defaults) - {"steps"})
+    if unknown:
+        known = ", ".join(sorted(set(defaults) - {"steps"}))
+        raise UserError(f"unknown {task} parameter {unknown[0]!r}; {task} takes {known}")
+    p = {k: v for k, v in defaults.items() if k != "steps"} | params
+    steps = defaults["steps"] if steps is None else steps
+    common = _check_common(seed, n_per_class, steps, dt_ms, test_fraction)
+    rng = np.random.default_rng(seed)
+    if task == "coincidence":
+        lam = _check_lam(variant, lam)
+        X, y, twin, names, stored = _coincidence(rng, common, lam, p)
+    else:
+        if lam is not None:
+            raise UserError(f"lambda applies only to the coincidence task, not {task}")
+        X, y, twin, names, stored = _timing(rng, task, variant, common, p)
+    train, test = _split(rng, X, y, twin, n_per_class, test_fraction)
+    meta = DatasetMeta(task=task, variant=variant, dt_ms=float(dt_ms), class_names=names,
+                       seed=int(seed), params={**common, **stored})
+    return Dataset(train=train, test=test, meta=meta)
+
+
+# ---------------------------------------------------------------- parameter checks
+
+def _check_common(seed: int, n_per_class: int, steps: int, dt_ms: float,
+                  test_fraction: float) -> dict[str, Any]:
+    _int("seed", seed, 0)
+    _int("n_per_class", n_per_class, 2)
+    _int("steps", steps, 2)
+    if not (_is_real(dt_ms) and dt_ms > 0):
+        raise UserError(f"dt_ms must be a positive number, got {dt_ms!r}")
+    if not (_is_real(test_fraction) and 0 < test_fraction < 1):
+        raise UserError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+    return {"n_per_class": int(n_per_class), "steps": int(steps), "dt_ms": float(dt_ms),
+            "test_fraction": float(test_fraction), "seed": int(seed)}
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
+        and math.isfinite(float(x))
+
+
+def _int(name: str, x: object, lo: int) -> int:
+    ok = isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+    if not ok and isinstance(x, float) and x.is_integer():
+        ok, x = True, int(x)
+    if not ok or int(x) < lo:
+        raise UserError(f"{name} must be an integer >= {lo}, got {x!r}")
+    return int(x)
+
+
+def _pair(name: str, x: object, *, integer: bool) -> tuple:
+    if not (isinstance(x, Sequence) and not isinstance(x, str) and len(x) == 2
+            and all(_is_real(v) for v in x)):
+        raise UserError(f"{name} must be a pair of numbers (lo, hi), got {x!r}")
+    if integer:
+        return (_int(name, x[0], 0), _int(name, x[1], 0))
+    return (float(x[0]), float(x[1]))
+
+
+def _check_lam(variant: str, lam: float | None) -> float:
+    if variant == "ratefree":
+        if lam is not None and float(lam) != 1.0:
+            raise UserError(f"the rate-free coincidence variant is lambda = 1, got {lam}")
+        return 1.0
+    lam = 0.0 if lam is None else lam
+    if not (_is_real(lam) and 0.0 <= lam <= 1.0):
+        raise UserError(f"lambda must lie in [0, 1], got {lam!r}")
+    return float(lam)
+
+
+# ---------------------------------------------------------------- ISI and CCISI
+
+def _timing(rng: np.random.Generator, task: str, variant: str, common: dict,
+            p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict]:
+    steps, n = common["steps"], common["n_per_class"]
+    r_lo, r_hi = _pair("rate_range", p["rate_range"], integer=False)
+    d_lo, d_hi = _pair("interval_range", p["interval_range"], integer=True)
+    margin = p["margin"]
+    if not 0 <= r_lo <= r_hi:
+        raise UserError(f"rate_range must satisfy 0 <= lo <= hi (Hz), got {p['rate_range']}")
+    if not 1 <= d_lo < d_hi <= steps - 1:
+        raise UserError(f"interval_range must satisfy 1 <= lo < hi <= steps - 1 = {steps - 1} "
+                        f"(in steps), got {p['interval_range']}")
+    if not (_is_real(margin) and 0 <= margin < 0.5):
+        raise UserError(f"margin must lie in [0, 0.5), got {margin!r}")
+    key = "channels" if task == "isi" else "n_pairs"
+    n_ev = _int(key, p[key], 1)
+    line = _Line(r_lo, r_hi, d_lo, d_hi, float(margin))
+    seconds = steps * common["dt_ms"] / 1000.0
+    y = np.repeat(np.arange(2), n)
+    if variant == "standard":
+        u, d = line.sample_regions(rng, y)
+        counts = rng.poisson(line.rate(u)[:, None] * seconds, size=(2 * n, n_ev))
+        per_channel = None
+    else:  # one rate for all: every event channel of every sample has the same count
+        per_channel = max(1, round((r_lo + r_hi) / 2 * seconds))
+        u = np.full(2 * n, 0.5)
+        counts = np.full((2 * n, n_ev), per_channel)
+        d = line.sample_intervals(rng, u, y)
+    X = _place_events(rng, counts, d, steps, pairs_in_channel=(task == "isi"))
+    twin = np.tile(np.arange(n), 2)
+    stored = {key: n_ev, "rate_range": [r_lo, r_hi], "interval_range": [d_lo, d_hi],
+              "margin": float(margin), "channels": int(X.shape[1])}
+    if per_channel is not None:
+        stored["events_per_channel"] = per_channel
+    return X, y, twin, ["below_line", "above_line"], stored
+
+
+class _Line:
+    """The class boundary u + v = 1 in the normalised (rate, interval) plane."""
+
+    def __init__(self, r_lo: float, r_hi: float, d_lo: int, d_hi: int, margin: float):
+        self.r_lo, self.r_hi, self.d_lo, self.d_hi, self.m = r_lo, r_hi, d_lo, d_hi, margin
+        self.fixed_rate = r_hi == r_lo
+
+    def rate(self, u: np.ndarray) -> np.ndarray:
+        return self.r_lo + u * (self.r_hi - self.r_lo)
+
+    def _u(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.full(size, 0.5) if self.fixed_rate else rng.random(size)
+
+    def side(self, u: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """0 below the margin band, 1 above it, -1 inside it."""
+        s = u + (d - self.d_lo) / (self.d_hi - self.d_lo)
+        return np.where(s <= 1 - self.m, 0, np.where(s >= 1 + self.m, 1, -1))
+
+    def sample_regions(self, rng: np.random.Generator,
+                       y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(u, d) uniform over each sample's class region, by vectorised rejection."""
+        u, d = np.empty(len(y)), np.empty(len(y), dtype=np.int64)
+        for cls in (0, 1):
+            idx = np.flatnonzero(y == cls)
+            got_u, got_d, need = [], [], len(idx)
+            while need > 0:
+                m = max(256, 4 * need)
+                cu = self._u(rng, m)
+                cd = rng.integers(self.d_lo, self.d_hi + 1, m)
+                ok = np.flatnonzero(self.side(cu, cd) == cls)[:need]
+                got_u.append(cu[ok])
+                got_d.append(cd[ok])
+                need -= len(ok)
+            u[idx], d[idx] = np.concatenate(got_u), np.concatenate(got_d)
+        return u, d
+
+    def sample_intervals(self, rng: np.random.Generator, u: np.ndarray,
+                         y: np.ndarray) -> np.ndarray:
+        """An integer interval uniform on the class's side of the band at rate u."""
+        span = self.d_hi - self.d_lo
+        eps = 1e-9
+        hi0 = np.floor(self.d_lo + (1 - self.m - u) * span + eps).astype(np.int64)
+        lo1 = np.ceil(self.d_lo + (1 + self.m - u) * span - eps).astype(np.int64)
+        lo = np.where(y == 0, self.d_lo, np.maximum(lo1, self.d_lo))
+        hi = np.where(y == 0, np.minimum(hi0, self.d_hi), self.d_hi)
+        if np.any(lo > hi):  # only if the margin leaves no integer interval
+            raise UserError("interval_range is too narrow for this margin: a class has no "
+                            "integer interval; widen interval_range or lower margin")
+        return lo + np.floor(rng.random(len(u)) * (hi - lo + 1)).astype(np.int64)
+
+
+def _place_events(rng: np.random.Generator, counts: np.ndarray, d: np.ndarray, steps: int,
+                  *, pairs_in_channel: bool) -> np.ndarray:
+    """Spike trains from event counts [N, E] and intervals [N]; no two spikes share a step.
+
+    ISI (pairs_in_channel): event e puts spikes at s and s + d on channel e.
+    CCISI: event e puts a spike at s on channel 2e and at s + d on channel 2e + 1.
+    Rows (sample, event channel) whose spikes collide are redrawn until none do.
+    """
+    n, e = counts.shape
+    row = np.repeat(np.arange(n * e), counts.ravel())
+    dd = d[row // e]
+    start = rng.integers(0, steps - dd)
+    for _ in range(_MAX_PLACEMENT_ROUNDS):
+        keys = _event_keys(row, start, dd, steps, pairs_in_channel)
+        order = np.sort(keys)
+        dup = order[1:][order[1:] == order[:-1]]
+        if dup.size == 0:
+            break
+        bad_rows = np.unique(dup // steps)
+        redo = np.isin(row, bad_rows)
+        start[redo] = rng.integers(0, steps - dd[redo])
+    else:
+        raise UserError("could not place the spikes without overlap: the rate is too high for "
+                        "these steps and intervals; lower rate_range or raise steps")
+    channels = e if pairs_in_channel else 2 * e
+    X = np.zeros((n, channels, steps), dtype=np.uint8)
+    sample, ev = row // e, row % e
+    first = ev if pairs_in_channel else 2 * ev
+    second = ev if pairs_in_channel else 2 * ev + 1
+    flat = X.reshape(-1)
+    flat[(sample * channels + first) * steps + start] = 1
+    flat[(sample * channels + second) * steps + start + dd] = 1
+    return X
+
+
+def _event_keys(row: np.ndarray, start: np.ndarray, dd: np.ndarray, steps: int,
+                pairs_in_channel: bool) -> np.ndarray:
+    """Keys row * steps + step that clash exactly when two spikes of one channel share a step."""
+    if pairs_in_channel:  # both spikes of an event on one channel
+        return np.concatenate([row * steps + start, row * steps + start + dd])
+    return row * steps + start  # CCISI: distinct starts <=> distinct spikes on both channels
+
+
+# ---------------------------------------------------------------- coincidence
+
+def _coincidence(rng: np.random.Generator, common: dict, lam: float,
+                 p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict]:
+    steps, n = common["steps"], common["n_per_class"]
+    groups = _int("n_groups", p["n_groups"], 2)
+    size = _int("group_size", p["group_size"], 1)
+    window = _int("window", p["window"], 1)
+    a0, a1 = _pair("active", p["active"], integer=True)
+    on_c = _pair("on_counts", p["on_counts"], integer=False)
+    off_c = _pair("off_counts", p["off_counts"], integer=False)
+    if steps % window:
+        raise UserError(f"steps ({steps}) must be a multiple of window ({window})")
+    if not 0 <= a0 < a1 <= window:
+        raise UserError(f"active must satisfy 0 <= lo < hi <= window = {window}, got {p['active']}")
+    slots = _int("slots", p["slots"], 1)
+    if slots > a1 - a0:
+        raise UserError(f"slots ({slots}) cannot exceed the {a1 - a0} active steps of a window")
+    on = on_c[0] + lam * (on_c[1] - on_c[0])
+    off = off_c[0] + lam * (off_c[1] - off_c[0])
+    for name, mean in (("on_counts", on), ("off_counts", off)):
+        if not 0 <= mean <= slots:
+            raise UserError(f"{name} gives a mean of {mean:g} spikes per window, outside "
+                            f"[0, slots = {slots}]")
+    pairs = list(itertools.combinations(range(groups), 2))
+    y = np.repeat(np.arange(len(pairs)), n)
+    X = np.zeros((len(y), groups * size, steps), dtype=np.uint8)
+    shape = (groups, size, steps // window, window)
+    for lo in range(0, len(y), _COINCIDENCE_CHUNK):
+        hi = min(lo + _COINCIDENCE_CHUNK, len(y))
+        block = _coincidence_block(rng, np.asarray(pairs)[y[lo:hi]], shape, a1 - a0, slots,
+                                   on / slots, off / slots)
+        X[lo:hi].reshape(hi - lo, *shape)[..., a0:a1] = block
+    twin = np.tile(np.arange(n), len(pairs))
+    names = [f"groups {i}+{j}" for i, j in pairs]
+    stored = {"lam": lam, "n_groups": groups, "group_size": size, "window": window,
+              "active": [a0, a1], "slots": slots, "on_counts": list(on_c),
+              "off_counts": list(off_c), "on_mean": on, "off_mean": off,
+              "channels": groups * size}
+    return X, y, twin, names, stored
+
+
+def _coincidence_block(rng: np.random.Generator, on_pairs: np.ndarray, shape: tuple,
+                       length: int, slots: int, q_on: float, q_off: float) -> np.ndarray:
+    """Active-step spikes [n, groups, size, windows, length] for the co-active pairs given.
+
+    Each channel owns `slots` distinct steps per window and fires at each with
+    probability q, so its count is Binomial(slots, q) whatever the class. The two
+    co-active groups share one slot set per window (coincidence); every other channel
+    draws its own.
+    """
+    n = len(on_pairs)
+    groups, size, windows, _ = shape
+    steps = np.broadcast_to(np.arange(length, dtype=np.int16), (n, groups, size, windows, length))
+    own = rng.permuted(steps, axis=-1)[..., :slots]
+    shared = rng.permuted(steps[:, :1, :1], axis=-1)[..., :slots]
+    on = np.zeros((n, groups), dtype=bool)
+    on[np.arange(n)[:, None], on_pairs] = True
+    on = on[:, :, None, None, None]
+    slot_steps = np.where(on, shared, own)
+    fire = rng.random(slot_steps.shape, dtype=np.float32) < np.where(on, q_on, q_off)
+    block = np.zeros((n, groups, size, windows, length), dtype=np.uint8)
+    np.put_along_axis(block, slot_steps.astype(np.intp), fire.astype(np.uint8), axis=-1)
+    return block
+
+
+# ---------------------------------------------------------------- splitting
+
+def _split(rng: np.random.Generator, X: np.ndarray, y: np.ndarray, twin: np.ndarray,
+           n_per_class: int, test_fraction: float) -> tuple[Split, Split]:
+    """Stratified split that keeps twins (same index in every class) together."""
+    n_test = min(max(1, round(n_per_class * test_fraction)), n_per_class - 1)
+    is_test = np.isin(twin, rng.permutation(n_per_class)[:n_test])
+    out = []
+    for mask in (~is_test, is_test):
+        idx = np.flatnonzero(mask)
+        idx = idx[rng.permutation(len(idx))]
+        out.append(Split(X=X[idx], y=y[idx].astype(np.int64)))
+    return out[0], out[1]
