@@ -1,0 +1,218 @@
+"""SHD and SSC from the official HDF5 files, binned, as Whole / Part / Norm datasets.
+
+Raw files (the Zenke lab's Heidelberg spiking datasets, https://zenkelab.org/datasets/):
+`{shd,ssc}_{train,test}.h5`, each with `spikes/times` (variable-length float seconds),
+`spikes/units` (variable-length int, 0..699) and `labels`; `extra/keys`, when present
+with one name per class, gives the class names. SSC's `ssc_valid.h5` is not used: our
+format has a train and a test split, and the official test split is kept as ours.
+
+Binning: spike at t seconds -> step floor(t * 1000 / dt_ms); steps >= `steps` are
+dropped (counted in params["late_spikes"]); several spikes of a unit in one step make
+one spike (X is binary). Variants, all decided on the binned spikes:
+  - whole: all 700 channels.
+  - part: only channels that fire at least twice in every sample of the train split;
+    the same channel set is applied to the test split (a test sample may have fewer).
+  - norm: the part channels, each randomly subsampled (seeded) to the same count in
+    every sample of both splits: that count is the channel's minimum over all samples
+    of both splits (label-free, so no labels leak); channels whose minimum is 0 (silent
+    in some test sample) are dropped. The per-channel count vector is then identical in
+    every sample, so rates carry nothing.
+Kept unit ids are stored in params["units"]; norm's counts in params["norm_counts"].
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from spiketime.errors import UserError
+from spiketime.train.dataset import Dataset, DatasetMeta, Split
+
+N_CLASSES = {"shd": 20, "ssc": 35}
+SPEECH_VARIANTS = ("whole", "part", "norm")
+N_UNITS = 700
+PART_MIN_COUNT = 2
+SOURCE_URL = "https://zenkelab.org/datasets/"
+_CHUNK = 1024  # samples read and binned at a time (fixed: results do not depend on it)
+
+
+def raw_files(dataset: str) -> dict[str, str]:
+    """The official file name of each split we use."""
+    return {split: f"{dataset}_{split}.h5" for split in ("train", "test")}
+
+
+def load_speech(raw_dir: str | os.PathLike, dataset: str, variant: str, *, dt_ms: float = 14.0,
+                steps: int = 100, seed: int = 0) -> Dataset:
+    """Bin the official SHD/SSC files into a Whole, Part or Norm dataset (see module doc)."""
+    if dataset not in N_CLASSES:
+        raise UserError(f"unknown speech dataset {dataset!r}; choose shd or ssc")
+    if variant not in SPEECH_VARIANTS:
+        raise UserError(f"unknown variant {variant!r}; choose one of {', '.join(SPEECH_VARIANTS)}")
+    if not (isinstance(dt_ms, (int, float)) and np.isfinite(dt_ms) and dt_ms > 0):
+        raise UserError(f"dt_ms must be a positive number, got {dt_ms!r}")
+    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
+        raise UserError(f"steps must be a positive integer, got {steps!r}")
+    paths = _find_files(Path(raw_dir), dataset)
+    n_classes = N_CLASSES[dataset]
+    files = {s: _RawSplit(p, n_classes) for s, p in paths.items()}
+    binner = _Binner(float(dt_ms), int(steps))
+    units = np.arange(N_UNITS)
+    norm_counts = None
+    if variant != "whole":
+        counts = {s: binner.counts(f) for s, f in files.items()}
+        units = np.flatnonzero(counts["train"].min(axis=0) >= PART_MIN_COUNT)
+        if variant == "norm":
+            low = np.minimum(counts["train"].min(axis=0), counts["test"].min(axis=0))[units]
+            units, norm_counts = units[low > 0], low[low > 0]
+        if units.size == 0:
+            raise UserError(f"no channel of {dataset} fires at least {PART_MIN_COUNT} times in "
+                            f"every training sample at dt_ms={dt_ms} and steps={steps}; "
+                            f"the {variant} variant would be empty")
+    rng = np.random.default_rng(seed)
+    splits, late = {}, {}
+    for name, f in files.items():
+        X, late[name] = binner.dense(f, units, norm_counts, rng)
+        splits[name] = Split(X=X, y=f.labels)
+    params: dict[str, Any] = {
+        "dataset": dataset, "steps": int(steps), "dt_ms": float(dt_ms), "seed": int(seed),
+        "raw_files": [p.name for p in paths.values()], "units": units.tolist(),
+        "part_min_count": PART_MIN_COUNT, "channel_set_from": "train",
+        "late_spikes": late, "channels": int(units.size),
+    }
+    if norm_counts is not None:
+        params["norm_counts"] = norm_counts.tolist()
+    meta = DatasetMeta(task=dataset, variant=variant, dt_ms=float(dt_ms),
+                       class_names=files["train"].class_names, seed=int(seed), params=params)
+    return Dataset(train=splits["train"], test=splits["test"], meta=meta)
+
+
+def _find_files(raw_dir: Path, dataset: str) -> dict[str, Path]:
+    paths = {s: raw_dir / name for s, name in raw_files(dataset).items()}
+    missing = [p.name for p in paths.values() if not p.is_file()]
+    if missing:
+        zipped = [n for n in missing if (raw_dir / f"{n}.gz").is_file()]
+        hint = f" ({', '.join(z + '.gz' for z in zipped)} found: gunzip it)" if zipped else ""
+        raise UserError(
+            f"missing {' and '.join(missing)} in {raw_dir}{hint}: download "
+            f"{' and '.join(n + '.gz' for n in missing)} from the Zenke lab's Heidelberg "
+            f"spiking datasets ({dataset.upper()}, {SOURCE_URL}), gunzip them and put them there")
+    return paths
+
+
+class _RawSplit:
+    """One official file: labels and class names read once, spikes read in chunks."""
+
+    def __init__(self, path: Path, n_classes: int):
+        self.path = path
+        try:
+            with h5py.File(path, "r") as f:
+                for key in ("spikes/times", "spikes/units", "labels"):
+                    if key not in f:
+                        raise UserError(f"{path} lacks {key}: not an official SHD/SSC file")
+                self.labels = f["labels"][()].astype(np.int64)
+                n = len(self.labels)
+                if len(f["spikes/times"]) != n or len(f["spikes/units"]) != n:
+                    raise UserError(f"{path}: spikes/times, spikes/units and labels differ in length")
+                self.class_names = _class_names(f, n_classes)
+        except OSError as exc:
+            raise UserError(f"cannot read {path} as HDF5: {exc}") from None
+        if n == 0 or self.labels.ndim != 1:
+            raise UserError(f"{path}: labels must be a non-empty 1-D array")
+        if self.labels.min() < 0 or self.labels.max() >= n_classes:
+            raise UserError(f"{path}: labels must lie in [0, {n_classes}), found "
+                            f"{self.labels.min()}..{self.labels.max()}")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def chunks(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(first sample, times, units) per chunk; times and units are object arrays."""
+        from tqdm import tqdm
+
+        with h5py.File(self.path, "r") as f:
+            times, units = f["spikes/times"], f["spikes/units"]
+            starts = range(0, len(self), _CHUNK)
+            for lo in tqdm(starts, desc=self.path.name, unit="chunk", leave=False,
+                           disable=not sys.stderr.isatty()):
+                hi = min(lo + _CHUNK, len(self))
+                yield lo, times[lo:hi], units[lo:hi]
+
+
+def _class_names(f: h5py.File, n_classes: int) -> list[str]:
+    if "extra/keys" in f and len(f["extra/keys"]) == n_classes:
+        return [k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+                for k in f["extra/keys"][()]]
+    return [f"class {i}" for i in range(n_classes)]
+
+
+class _Binner:
+    """Raw events -> unique binned spikes keyed (sample * N_UNITS + unit) * steps + step."""
+
+    def __init__(self, dt_ms: float, steps: int):
+        self.dt_ms, self.steps = dt_ms, steps
+
+    def _keys(self, path: Path, times: np.ndarray,
+              units: np.ndarray) -> tuple[np.ndarray, int]:
+        lens = np.fromiter((len(t) for t in times), dtype=np.int64, count=len(times))
+        if np.any(lens != np.fromiter((len(u) for u in units), dtype=np.int64, count=len(units))):
+            raise UserError(f"{path}: a sample has different numbers of spike times and units")
+        t = np.concatenate([np.asarray(a, dtype=np.float64) for a in times]) if lens.sum() \
+            else np.zeros(0)
+        u = np.concatenate([np.asarray(a, dtype=np.int64) for a in units]) if lens.sum() \
+            else np.zeros(0, dtype=np.int64)
+        if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
+            raise UserError(f"{path}: spike times must be finite and non-negative (seconds)")
+        if u.size and (u.min() < 0 or u.max() >= N_UNITS):
+            raise UserError(f"{path}: spike units must lie in [0, {N_UNITS}), found "
+                            f"{u.min()}..{u.max()}")
+        step = np.floor(t * 1000.0 / self.dt_ms).astype(np.int64)
+        sample = np.repeat(np.arange(len(times), dtype=np.int64), lens)
+        ok = step < self.steps
+        keys = ((sample[ok] * N_UNITS + u[ok]) * self.steps + step[ok])
+        return np.unique(keys), int((~ok).sum())
+
+    def counts(self, raw: _RawSplit) -> np.ndarray:
+        """Binned spike count per (sample, unit), [N, N_UNITS]."""
+        out = np.zeros((len(raw), N_UNITS), dtype=np.int64)
+        for lo, times, units in raw.chunks():
+            keys, _ = self._keys(raw.path, times, units)
+            rows = keys // self.steps
+            out[lo:lo + len(times)] = np.bincount(rows, minlength=len(times) * N_UNITS) \
+                .reshape(len(times), N_UNITS)
+        return out
+
+    def dense(self, raw: _RawSplit, units: np.ndarray, norm_counts: np.ndarray | None,
+              rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """X uint8 [N, len(units), steps] (norm: subsampled to norm_counts) and late spikes."""
+        channel_of = np.full(N_UNITS, -1, dtype=np.int64)
+        channel_of[units] = np.arange(len(units))
+        c = len(units)
+        X = np.zeros((len(raw), c, self.steps), dtype=np.uint8)
+        late = 0
+        for lo, times, unit_lists in raw.chunks():
+            keys, n_late = self._keys(raw.path, times, unit_lists)
+            late += n_late
+            rows, step = keys // self.steps, keys % self.steps
+            sample, ch = rows // N_UNITS, channel_of[rows % N_UNITS]
+            keep = ch >= 0
+            sample, ch, step = sample[keep], ch[keep], step[keep]
+            if norm_counts is not None:
+                pick = _subsample(rng, sample * c + ch, norm_counts[ch])
+                sample, ch, step = sample[pick], ch[pick], step[pick]
+            X[lo + sample, ch, step] = 1
+        return X, late
+
+
+def _subsample(rng: np.random.Generator, row: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Indices keeping a uniformly random `target` of the spikes of each row."""
+    priority = rng.random(row.shape)
+    order = np.lexsort((priority, row))
+    sorted_row = row[order]
+    start = np.flatnonzero(np.r_[True, sorted_row[1:] != sorted_row[:-1]])
+    rank = np.arange(len(row)) - np.repeat(start, np.diff(np.r_[start, len(row)]))
+    return np.sort(order[rank < target[order]])
