@@ -102,6 +102,9 @@ DECAY_REGISTER_MAX = (1 << DECAY_BITS) - 1
 BIAS_MANT_BITS = 13
 BIAS_MANT_MIN = -(1 << (BIAS_MANT_BITS - 1))
 BIAS_MANT_MAX = (1 << (BIAS_MANT_BITS - 1)) - 1
+# Bias exponent: netx always programs bias_exp = 6, so the neuron adds
+# bias_mant << 6 to v each step (lava-dl netx/hdf5.py get_neuron_params).
+BIAS_EXP = 6
 # Refractory delay: netx builds lava's LIF, which has no refractory register, and
 # never reads refDelay (lava-dl netx/hdf5.py); slayer's CUBA fixes ref_delay = 1
 # (lava-dl slayer/neuron/cuba.py). Any other value would be dropped on load.
