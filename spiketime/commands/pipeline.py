@@ -1,0 +1,50 @@
+"""`spiketime pipeline`: the end-to-end job on the built-in task or a dataset file."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spiketime.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from spiketime.pipeline import PipelineConfig
+
+    d = PipelineConfig(out=Path("runs/demo"))
+    p = sub.add_parser("pipeline", help="train tau and tau+delay, export to NetX, run deployed, report parity")
+    p.add_argument("--out", type=Path, default=d.out, help="output folder (default %(default)s)")
+    p.add_argument("--data", type=Path, help="dataset file (default: the built-in rate-free CCISI task)")
+    p.add_argument("--samples-per-class", type=int, default=d.samples_per_class)
+    p.add_argument("--steps", type=int, help="time steps of the built-in task (default 100)")
+    p.add_argument("--hidden", type=int, default=d.hidden, help="hidden neurons (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d.backend,
+                   help="backend for the whole test set (default %(default)s)")
+    p.add_argument("--confirm-lava", type=int, default=d.confirm_lava, metavar="N",
+                   help="samples per condition rerun on Lava to confirm the emulator (default %(default)s; 0 = none)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spiketime.pipeline import PipelineConfig, run_pipeline
+
+    for name in ("samples_per_class", "hidden", "epochs"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.confirm_lava < 0:
+        raise UserError("--confirm-lava must be 0 or more")
+    if args.data is not None and args.steps is not None:
+        raise UserError("--steps applies to the built-in task only, not to --data")
+    cfg = PipelineConfig(out=args.out, data=args.data, samples_per_class=args.samples_per_class,
+                         steps=args.steps, hidden=args.hidden, epochs=args.epochs, seed=args.seed,
+                         backend=args.backend, confirm_lava=args.confirm_lava)
+    report = run_pipeline(cfg)
+    passed = report["parity"]["passed"]
+    for m in report["models"]:
+        t, dep = m["trained"], m["deployed"]
+        print(f"{m['name']:>10}: accuracy trained {100 * t['accuracy']:.1f}% / deployed "
+              f"{100 * dep['accuracy']:.1f}%, reversed {100 * t['accuracy_reversed']:.1f}% / "
+              f"{100 * dep['accuracy_reversed']:.1f}%, spike-exact {100 * m['spike_exact_fraction']:.1f}%")
+    print(f"parity {'PASSED' if passed else 'FAILED'}; report: {args.out / 'report.md'}")
+    return 0 if passed else 1
