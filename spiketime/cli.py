@@ -13,6 +13,7 @@ import sys
 from spiketime.errors import UserError
 
 COMMANDS = [
+    "spiketime.commands.data",
     "spiketime.commands.pipeline",
 ]
 

@@ -2,7 +2,7 @@
 
 Features are each sample's spike count per channel (time is summed away), standardised
 and fed to a multinomial logistic regression, scored by stratified k-fold
-cross-validation over both splits pooled. On a dataset that tests timing the accuracy
+cross-validation over both splits pooled (folds shrink to the smallest class size). On a dataset that tests timing the accuracy
 should sit at chance (the majority-class fraction); `p_value` is the one-sided
 binomial probability of doing at least this well by guessing at chance.
 """
@@ -33,12 +33,11 @@ def rate_audit(ds: Dataset, *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if not (isinstance(folds, (int, np.integer)) and folds >= 2):
+        raise UserError(f"folds must be an integer >= 2, got {folds!r}")
     feats, y = count_features(ds)
     per_class = np.bincount(y, minlength=ds.n_classes)
-    k = min(int(folds), int(per_class.min()))
-    if k < 2:
-        raise UserError(f"the rate audit needs at least 2 samples of every class for "
-                        f"cross-validation, the smallest class has {int(per_class.min())}")
+    k = min(int(folds), int(per_class.min()))  # a valid Dataset has >= 2 per class
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
