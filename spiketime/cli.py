@@ -15,6 +15,8 @@ from spiketime.errors import UserError
 COMMANDS = [
     "spiketime.commands.data",
     "spiketime.commands.pipeline",
+    "spiketime.commands.check",
+    "spiketime.commands.deploy",
 ]
 
 
