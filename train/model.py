@@ -71,10 +71,17 @@ class SpikingNet(torch.nn.Module):
                 delay=config.delays and is_hidden,
             )
             if block.delay is not None:
+                assert block.delay.max_delay == loihi2.MAX_DELAY  # slayer's cap is the chip's
                 block.delay.delay.data = torch.rand(n_out) * config.delay_init_max
                 block.delay.init = True
             blocks.append(block)
         self.blocks = torch.nn.ModuleList(blocks)
+
+    def clamp_delays(self) -> None:
+        """Keep stored delays in [0, MAX_DELAY], the range slayer's forward pass uses."""
+        for block in self.blocks:
+            if block.delay is not None:
+                block.delay.clamp()
 
     def forward(self, x: torch.Tensor, hidden: bool = False):
         """Output spikes [N, outputs, T]; with hidden=True also each hidden layer's."""

@@ -55,6 +55,7 @@ def train(model: SpikingNet, X: np.ndarray, y: np.ndarray, cfg: TrainConfig,
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            model.clamp_delays()  # the stored delay is the one the forward pass uses
             total_loss += float(loss.detach()) * len(idx)
             correct += int((predict(out.detach().numpy()) == y[idx.numpy()]).sum())
         history.append({"epoch": epoch + 1, "loss": total_loss / len(Xt),
