@@ -124,3 +124,11 @@ def test_bad_batches_are_refused(bad):
         jitter_spikes(np.zeros((1, 1, 3), np.uint8), -1.0, 0)
     with pytest.raises(DatasetError, match="p must be"):
         delete_spikes(np.zeros((1, 1, 3), np.uint8), 1.5, 0)
+
+
+def test_reflection_folds_steps_back_inside():
+    from spiketime.train.perturb import _reflect
+
+    got = _reflect(np.array([-1, -2, 0, 9, 10, 11, 20, -19]), 10)
+    assert got.tolist() == [1, 2, 0, 9, 8, 7, 2, 1]
+    assert _reflect(np.array([-3, 4]), 1).tolist() == [0, 0]

@@ -20,13 +20,18 @@ No two spikes of a channel share a step, so counts are exactly the event counts.
 
 Coincidence (one class per pair of groups; 3 groups -> 3 classes). `n_groups` groups of
 `group_size` channels; T is cut into windows of `window` steps with spikes only in
-steps [active[0], active[1]) of each window. The class names the two co-active groups:
-all their channels fire together at shared times drawn as a Bernoulli process whose
-mean count per window is `on`; every other channel fires independently with mean
-`off`. Difficulty lam in [0, 1] moves (on, off) linearly from (on_counts[0],
-off_counts[0]) = (12, 2) to (on_counts[1], off_counts[1]) = (5, 5): at lam = 1 every
-channel's count has the same distribution in every class and only coincidence is
-left. The rate-free variant is lam = 1.
+steps [active[0], active[1]) of each window. In every window each channel owns `slots`
+distinct steps and fires at each with probability mean / slots, so its count is
+Binomial(slots, mean / slots) with mean `on` for the two co-active groups named by the
+class and `off` for the others. The co-active groups share one slot set per window, so
+their spikes coincide; every other channel draws its own slots. Difficulty lam in
+[0, 1] moves (on, off) linearly from (on_counts[0], off_counts[0]) = (12, 2) to
+(on_counts[1], off_counts[1]) = (5, 5): at lam = 1 every channel's count has the same
+distribution, independently of the class and of the other channels, so only
+coincidence is left. The rate-free variant is lam = 1.
+
+Parameters are keyword arguments of `generate` (defaults in TASK_DEFAULTS; the margin
+is in the normalised units of u + v) and all land in `meta.params`.
 """
 from __future__ import annotations
 
@@ -71,18 +76,32 @@ def generate(task: str, variant: str = "standard", *, seed: int = 0, n_per_class
     p = {k: v for k, v in defaults.items() if k != "steps"} | params
     steps = defaults["steps"] if steps is None else steps
     common = _check_common(seed, n_per_class, steps, dt_ms, test_fraction)
-    rng = np.random.default_rng(seed)
     if task == "coincidence":
         lam = _check_lam(variant, lam)
-        X, y, twin, names, stored = _coincidence(rng, common, lam, p)
+        n_classes = math.comb(_int("n_groups", p["n_groups"], 2), 2)
+    elif lam is not None:
+        raise UserError(f"lambda applies only to the coincidence task, not {task}")
     else:
-        if lam is not None:
-            raise UserError(f"lambda applies only to the coincidence task, not {task}")
-        X, y, twin, names, stored = _timing(rng, task, variant, common, p)
-    train, test = _split(rng, X, y, twin, n_per_class, test_fraction)
+        n_classes = 2
+    rng = np.random.default_rng(seed)
+    y, n_train = _split_labels(rng, n_classes, common["n_per_class"], common["test_fraction"])
+    if task == "coincidence":
+        X, names, stored = _coincidence(rng, y, common, lam, p)
+    else:
+        X, names, stored = _timing(rng, y, task, variant, common, p)
     meta = DatasetMeta(task=task, variant=variant, dt_ms=float(dt_ms), class_names=names,
                        seed=int(seed), params={**common, **stored})
-    return Dataset(train=train, test=test, meta=meta)
+    return Dataset(train=Split(X=X[:n_train], y=y[:n_train]),
+                   test=Split(X=X[n_train:], y=y[n_train:]), meta=meta)
+
+
+def _split_labels(rng: np.random.Generator, n_classes: int, n_per_class: int,
+                  test_fraction: float) -> tuple[np.ndarray, int]:
+    """Shuffled train labels then shuffled test labels, stratified; samples are drawn after."""
+    n_test = min(max(1, round(n_per_class * test_fraction)), n_per_class - 1)
+    parts = [rng.permutation(np.repeat(np.arange(n_classes, dtype=np.int64), m))
+             for m in (n_per_class - n_test, n_test)]
+    return np.concatenate(parts), len(parts[0])
 
 
 # ---------------------------------------------------------------- parameter checks
@@ -136,9 +155,9 @@ def _check_lam(variant: str, lam: float | None) -> float:
 
 # ---------------------------------------------------------------- ISI and CCISI
 
-def _timing(rng: np.random.Generator, task: str, variant: str, common: dict,
-            p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict]:
-    steps, n = common["steps"], common["n_per_class"]
+def _timing(rng: np.random.Generator, y: np.ndarray, task: str, variant: str, common: dict,
+            p: dict) -> tuple[np.ndarray, list[str], dict]:
+    steps, n = common["steps"], len(y)
     r_lo, r_hi = _pair("rate_range", p["rate_range"], integer=False)
     d_lo, d_hi = _pair("interval_range", p["interval_range"], integer=True)
     margin = p["margin"]
@@ -153,23 +172,21 @@ def _timing(rng: np.random.Generator, task: str, variant: str, common: dict,
     n_ev = _int(key, p[key], 1)
     line = _Line(r_lo, r_hi, d_lo, d_hi, float(margin))
     seconds = steps * common["dt_ms"] / 1000.0
-    y = np.repeat(np.arange(2), n)
     if variant == "standard":
         u, d = line.sample_regions(rng, y)
-        counts = rng.poisson(line.rate(u)[:, None] * seconds, size=(2 * n, n_ev))
+        counts = rng.poisson(line.rate(u)[:, None] * seconds, size=(n, n_ev))
         per_channel = None
     else:  # one rate for all: every event channel of every sample has the same count
         per_channel = max(1, round((r_lo + r_hi) / 2 * seconds))
-        u = np.full(2 * n, 0.5)
-        counts = np.full((2 * n, n_ev), per_channel)
+        u = np.full(n, 0.5)
+        counts = np.full((n, n_ev), per_channel)
         d = line.sample_intervals(rng, u, y)
     X = _place_events(rng, counts, d, steps, pairs_in_channel=(task == "isi"))
-    twin = np.tile(np.arange(n), 2)
     stored = {key: n_ev, "rate_range": [r_lo, r_hi], "interval_range": [d_lo, d_hi],
               "margin": float(margin), "channels": int(X.shape[1])}
     if per_channel is not None:
         stored["events_per_channel"] = per_channel
-    return X, y, twin, ["below_line", "above_line"], stored
+    return X, ["below_line", "above_line"], stored
 
 
 class _Line:
@@ -268,9 +285,9 @@ def _event_keys(row: np.ndarray, start: np.ndarray, dd: np.ndarray, steps: int,
 
 # ---------------------------------------------------------------- coincidence
 
-def _coincidence(rng: np.random.Generator, common: dict, lam: float,
-                 p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict]:
-    steps, n = common["steps"], common["n_per_class"]
+def _coincidence(rng: np.random.Generator, y: np.ndarray, common: dict, lam: float,
+                 p: dict) -> tuple[np.ndarray, list[str], dict]:
+    steps = common["steps"]
     groups = _int("n_groups", p["n_groups"], 2)
     size = _int("group_size", p["group_size"], 1)
     window = _int("window", p["window"], 1)
@@ -291,7 +308,6 @@ def _coincidence(rng: np.random.Generator, common: dict, lam: float,
             raise UserError(f"{name} gives a mean of {mean:g} spikes per window, outside "
                             f"[0, slots = {slots}]")
     pairs = list(itertools.combinations(range(groups), 2))
-    y = np.repeat(np.arange(len(pairs)), n)
     X = np.zeros((len(y), groups * size, steps), dtype=np.uint8)
     shape = (groups, size, steps // window, window)
     for lo in range(0, len(y), _COINCIDENCE_CHUNK):
@@ -299,13 +315,26 @@ def _coincidence(rng: np.random.Generator, common: dict, lam: float,
         block = _coincidence_block(rng, np.asarray(pairs)[y[lo:hi]], shape, a1 - a0, slots,
                                    on / slots, off / slots)
         X[lo:hi].reshape(hi - lo, *shape)[..., a0:a1] = block
-    twin = np.tile(np.arange(n), len(pairs))
     names = [f"groups {i}+{j}" for i, j in pairs]
     stored = {"lam": lam, "n_groups": groups, "group_size": size, "window": window,
               "active": [a0, a1], "slots": slots, "on_counts": list(on_c),
               "off_counts": list(off_c), "on_mean": on, "off_mean": off,
               "channels": groups * size}
-    return X, y, twin, names, stored
+    return X, names, stored
+
+
+def _random_subsets(rng: np.random.Generator, lead: tuple[int, ...], length: int,
+                    k: int) -> np.ndarray:
+    """k distinct values of range(length) per row, uniformly: a partial Fisher-Yates shuffle."""
+    rows = math.prod(lead)
+    a = np.broadcast_to(np.arange(length, dtype=np.int16), (rows, length)).copy()
+    r = np.arange(rows)
+    for i in range(k):
+        j = rng.integers(i, length, rows)
+        a_i = a[:, i].copy()
+        a[:, i] = a[r, j]
+        a[r, j] = a_i
+    return a[:, :k].reshape(*lead, k)
 
 
 def _coincidence_block(rng: np.random.Generator, on_pairs: np.ndarray, shape: tuple,
@@ -319,9 +348,8 @@ def _coincidence_block(rng: np.random.Generator, on_pairs: np.ndarray, shape: tu
     """
     n = len(on_pairs)
     groups, size, windows, _ = shape
-    steps = np.broadcast_to(np.arange(length, dtype=np.int16), (n, groups, size, windows, length))
-    own = rng.permuted(steps, axis=-1)[..., :slots]
-    shared = rng.permuted(steps[:, :1, :1], axis=-1)[..., :slots]
+    own = _random_subsets(rng, (n, groups, size, windows), length, slots)
+    shared = _random_subsets(rng, (n, 1, 1, windows), length, slots)
     on = np.zeros((n, groups), dtype=bool)
     on[np.arange(n)[:, None], on_pairs] = True
     on = on[:, :, None, None, None]
@@ -330,18 +358,3 @@ def _coincidence_block(rng: np.random.Generator, on_pairs: np.ndarray, shape: tu
     block = np.zeros((n, groups, size, windows, length), dtype=np.uint8)
     np.put_along_axis(block, slot_steps.astype(np.intp), fire.astype(np.uint8), axis=-1)
     return block
-
-
-# ---------------------------------------------------------------- splitting
-
-def _split(rng: np.random.Generator, X: np.ndarray, y: np.ndarray, twin: np.ndarray,
-           n_per_class: int, test_fraction: float) -> tuple[Split, Split]:
-    """Stratified split that keeps twins (same index in every class) together."""
-    n_test = min(max(1, round(n_per_class * test_fraction)), n_per_class - 1)
-    is_test = np.isin(twin, rng.permutation(n_per_class)[:n_test])
-    out = []
-    for mask in (~is_test, is_test):
-        idx = np.flatnonzero(mask)
-        idx = idx[rng.permutation(len(idx))]
-        out.append(Split(X=X[idx], y=y[idx].astype(np.int64)))
-    return out[0], out[1]
