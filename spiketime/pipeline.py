@@ -21,12 +21,12 @@ from spiketime.train.perturb import reverse
 from spiketime.train.synthetic import generate
 from spiketime.train.trainer import TrainConfig, train
 
-# The built-in task: rate-free CCISI. Every channel fires exactly 4 times in 100
+# The built-in task: rate-free CCISI. Every channel fires exactly 6 times in 100
 # steps in every sample; the second channel of each of 10 pairs follows the first
-# by 18-24 steps in one class and 30-36 in the other, so only the cross-channel
+# by 16-25 steps in one class and 31-40 in the other, so only the cross-channel
 # interval separates them, and reversing time swaps which channel leads.
 DEFAULT_TASK = dict(task="ccisi", variant="ratefree", steps=100, n_pairs=10,
-                    interval_range=(18, 36), margin=1 / 6, rate_range=(40.0, 40.0))
+                    interval_range=(16, 40), margin=0.1, rate_range=(60.0, 60.0))
 MODELS = {"tau": False, "tau+delay": True}  # name -> trainable delays
 
 
@@ -34,10 +34,10 @@ MODELS = {"tau": False, "tau+delay": True}  # name -> trainable delays
 class PipelineConfig:
     out: Path
     data: Path | None = None  # a dataset file; None = the built-in task
-    samples_per_class: int = 500
+    samples_per_class: int = 400
     steps: int | None = None  # built-in task only
     hidden: int = 32
-    epochs: int = 40
+    epochs: int = 30
     seed: int = 0
     backend: str = "emulator"  # runs every test sample
     confirm_lava: int = 32  # samples per condition rerun on Lava (0 = none)
