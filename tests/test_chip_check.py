@@ -181,6 +181,21 @@ def test_check_command(tmp_path, capsys) -> None:
     assert all(e["estimate"] for e in report["estimates"])
 
 
+def test_check_clip_writes_a_clipped_copy_and_says_so(tmp_path, capsys) -> None:
+    bad = _tamper(write_netx(legal_net(), tmp_path / "bad.netx"), "layer/0/delay", 63)
+    fixed = tmp_path / "fixed.netx"
+    assert main(["check", str(bad), "--clip", str(fixed)]) == 0
+    out, err = capsys.readouterr()
+    line = "layer 0 delay: 1 of 32 values clipped to [0, 62] (were 0..63)"
+    assert err == f"clipped: {line}\n"
+    assert out.startswith(f"{fixed}: legal on Loihi 2")
+    copy = read_netx(fixed)
+    assert copy.metadata == {"task": "isi", "clipped": [line]} and copy.layers[0].delay.max() == 62
+    assert read_netx(bad, validate=False).layers[0].delay.max() == 63  # the input is untouched
+    assert main(["check", str(bad), "--clip", str(bad)]) == 2
+    assert "give it a new file name" in capsys.readouterr().err
+
+
 def test_check_command_refuses_a_non_netx_file(tmp_path) -> None:
     junk = tmp_path / "junk.netx"
     junk.write_text("not hdf5")

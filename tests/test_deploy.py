@@ -72,7 +72,7 @@ def test_loihi2_without_hardware_names_what_is_missing(monkeypatch) -> None:
         backends.select_backend("loihi2")
     with pytest.raises(UserError, match="unknown backend 'tpu'"):
         backends.get_backend("tpu")
-    assert backends.get_backend("emulator").name == "emulator"
+    assert backends.get_backend("lava-cpu").name == "lava-cpu"
 
 
 def test_availability_follows_lavas_own_checks(monkeypatch) -> None:

@@ -1,11 +1,15 @@
 """`spiketime check NETX`: is the network legal on Loihi 2, and how many cores would it take?
 
-Exit 0 when legal, 1 when not (2 for a file that is not a NetX network).
+Exit 0 when legal, 1 when not (2 for a file that is not a NetX network). With
+--clip OUT, out-of-range values are clipped into a copy (never in place, never
+silently) and the copy is checked.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 from spiketime.errors import UserError
 
@@ -15,22 +19,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check", help="check a NetX network against Loihi 2's limits and estimate its cores")
     p.add_argument("netx", help="NetX HDF5 file")
     p.add_argument("--chips", type=int, default=1, help="Loihi 2 chips available (default 1)")
+    p.add_argument("--clip", metavar="OUT",
+                   help="write a copy with out-of-range values clipped to OUT (each clip is "
+                        "printed and recorded in the file's metadata), then check that copy")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from spiketime.deploy.chip_check import ChipLimits, check_network
-    from spiketime.export.netx import read_netx
+    from spiketime.export.netx import clip_to_chip, read_netx, write_netx
 
     if args.chips < 1:
         raise UserError(f"--chips must be at least 1, got {args.chips}")
     net = read_netx(args.netx, validate=False)  # out-of-range values are findings here
+    name, clipped = str(args.netx), None
+    if args.clip:
+        if Path(args.clip).resolve() == Path(args.netx).resolve():
+            raise UserError("--clip writes a copy; give it a new file name, not the input's")
+        net, clipped = clip_to_chip(net)
+        write_netx(net, args.clip)
+        for line in clipped or ["nothing was out of range"]:
+            print(f"clipped: {line}", file=sys.stderr)
+        name = str(args.clip)
     report = check_network(net, ChipLimits(chips=args.chips))
     if args.json:
-        print(json.dumps({"file": str(args.netx), **report.to_dict()}))
+        extra = {} if clipped is None else {"clipped": clipped}
+        print(json.dumps({"file": name, **extra, **report.to_dict()}))
     else:
-        print(render(str(args.netx), report))
+        print(render(name, report))
     return 0 if report.legal else 1
 
 
