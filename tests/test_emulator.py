@@ -1,0 +1,278 @@
+"""The emulator against Lava fixed_pt: spikes, u and v, array for array.
+
+Lava is slow to start (~1-2 s a run) and to step (~1.5 ms a step, ~8 ms with
+monitors), so each Lava run below checks several samples of one network, and
+only a few networks get their u and v recorded.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from lava_probe import run_lava
+
+from spiketime.errors import UserError
+from spiketime.export import loihi2
+from spiketime.export.from_slayer import to_netx
+from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
+from spiketime.sim.backends import get_backend
+from spiketime.sim.emulator import Cuba, EmulatorBackend, cuba_step, run_neurons
+from spiketime.sim.lava_cpu import LavaCpuBackend
+from spiketime.train.model import ModelConfig, SpikingNet
+
+FULL = loihi2.DECAY_SCALE
+
+
+def layer(rng: np.random.Generator, n_in: int, n_out: int, *, i_decay: int, v_decay: int,
+          vth: int, w: tuple[int, int] = (loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX),
+          delays: tuple[int, ...] | None = None, bias: int = 0) -> DenseLayer:
+    """Random even weights in [w0, w1]; delays drawn from `delays` (None: no delay)."""
+    weight = 2 * rng.integers(w[0] // 2, w[1] // 2 + 1, size=(n_out, n_in))
+    return DenseLayer(
+        weight=weight,
+        neuron=CubaNeuron(i_decay=i_decay, v_decay=v_decay, vth_mant=vth),
+        delay=None if delays is None else rng.choice(delays, size=n_out),
+        bias=rng.integers(-bias, bias + 1, size=n_out) if bias else None,
+    )
+
+
+def spikes(rng: np.random.Generator, n: int, channels: int, steps: int, p: float) -> np.ndarray:
+    return (rng.random((n, channels, steps)) < p).astype(np.uint8)
+
+
+def inputs(rng: np.random.Generator, channels: int, steps: int) -> np.ndarray:
+    """Three samples: saturating (every channel every step), dense, sparse."""
+    return np.concatenate([np.ones((1, channels, steps), np.uint8),
+                           spikes(rng, 1, channels, steps, 0.3),
+                           spikes(rng, 1, channels, steps, 0.05)])
+
+
+# Networks whose u and v are compared step by step. Each one aims at a corner of
+# the fixed-point arithmetic; the comments say which.
+def net_extremes(rng):
+    # iDecay 0 + saturating input into mostly positive weights: u grows until it
+    # wraps past 2**23. Decays 0 and 4096 on u and v, delays only 0 and 62.
+    return NetxNetwork((
+        layer(rng, 20, 16, i_decay=0, v_decay=FULL, vth=4000, w=(-20, 254),
+              delays=(0, loihi2.MAX_DELAY)),
+        layer(rng, 16, 10, i_decay=FULL, v_decay=0, vth=300, delays=(0, loihi2.MAX_DELAY)),
+        layer(rng, 10, 4, i_decay=0, v_decay=0, vth=3000),
+    ))
+
+
+def net_inhibited(rng):
+    # Mostly negative weights, vDecay 0: v clips at -(2**23 - 1); a positive bias
+    # keeps neurons firing; an all-inhibitory layer (Lava's inhibitory sign mode).
+    return NetxNetwork((
+        layer(rng, 9, 14, i_decay=512, v_decay=0, vth=200, w=(-256, 60), delays=tuple(range(8)),
+              bias=loihi2.BIAS_MANT_MAX),
+        layer(rng, 14, 8, i_decay=0, v_decay=0, vth=50, w=(-256, -2), bias=3000),
+        layer(rng, 8, 3, i_decay=2000, v_decay=64, vth=1, w=(-40, 254)),
+    ))
+
+
+def net_typical(rng):
+    # slayer-like: trained-range decays, random delays, small odd-looking scales
+    # (weights in [-6, 6]: netx scales them up and Lava shifts the input back).
+    return NetxNetwork((
+        layer(rng, 20, 32, i_decay=1024, v_decay=128, vth=80, delays=tuple(range(63))),
+        layer(rng, 32, 12, i_decay=1, v_decay=4095, vth=3, w=(-6, 6), delays=tuple(range(20))),
+        layer(rng, 12, 2, i_decay=3000, v_decay=5, vth=60),
+    ))
+
+
+@pytest.mark.parametrize("make", [net_extremes, net_inhibited, net_typical])
+def test_spikes_u_v_match_lava(make, tmp_path) -> None:
+    rng = np.random.default_rng(7)
+    net = make(rng)
+    path = write_netx(net, tmp_path / "net.net")
+    X = inputs(rng, net.input_size, 80)
+    lava = run_lava(path, X)
+    emu = EmulatorBackend().run(path, X, hidden=True, states=True)
+    assert np.array_equal(emu.output, lava.output)
+    assert len(emu.hidden) == len(lava.hidden) == len(net.layers) - 1
+    for ours, theirs in zip(emu.hidden + emu.u + emu.v, lava.hidden + lava.u + lava.v):
+        assert ours.dtype == theirs.dtype
+        assert np.array_equal(ours, theirs)
+    assert all(h.any() for h in lava.hidden) and lava.output.any()  # the check is not vacuous
+
+
+def test_corners_are_reached(tmp_path) -> None:
+    """The networks above do reach the corners they are meant for (emulator only)."""
+    rng = np.random.default_rng(7)
+    net = net_extremes(rng)
+    emu = EmulatorBackend().run(write_netx(net, tmp_path / "a.net"), inputs(rng, 20, 80), states=True)
+    assert any(np.diff(u.astype(np.int64), axis=-1).min() < -(1 << 23) for u in emu.u)  # u wrapped
+    rng = np.random.default_rng(7)
+    net = net_inhibited(rng)
+    emu = EmulatorBackend().run(write_netx(net, tmp_path / "b.net"), inputs(rng, 9, 80), states=True)
+    assert any((v == -((1 << 23) - 1)).any() for v in emu.v)  # v clipped
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_networks_match_lava(seed: int, tmp_path) -> None:
+    """Spikes of every layer on random networks: sizes, decays, delays, bias by seed."""
+    rng = np.random.default_rng(100 + seed)
+    sizes = rng.integers(3, 24, size=rng.integers(2, 5))
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        decays = rng.choice([0, FULL, *rng.integers(1, FULL, 4)], size=2)
+        layers.append(layer(
+            rng, int(n_in), int(n_out), i_decay=int(decays[0]), v_decay=int(decays[1]),
+            vth=int(rng.integers(1, 400)),
+            delays=None if i == len(sizes) - 2 or rng.random() < 0.2 else (0, 1, 5, 30, loihi2.MAX_DELAY),
+            bias=int(rng.choice([0, 0, 100])),
+        ))
+    net = NetxNetwork(tuple(layers))
+    path = write_netx(net, tmp_path / "net.net")
+    X = spikes(rng, 3, net.input_size, 70, float(rng.uniform(0.05, 0.6)))
+    lava = LavaCpuBackend().run(path, X, hidden=True)
+    emu = get_backend("emulator").run(path, X, hidden=True)
+    assert np.array_equal(emu.output, lava.output)
+    for ours, theirs in zip(emu.hidden, lava.hidden):
+        assert np.array_equal(ours, theirs)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A SpikingNet with delays trained for a few steps (weights, decays and delays moved)."""
+    from spiketime.train.trainer import TrainConfig, train
+
+    rng = np.random.default_rng(3)
+    X = spikes(rng, 32, 10, 60, 0.1)
+    y = rng.integers(0, 3, size=32)
+    model = SpikingNet(ModelConfig(inputs=10, hidden=(24, 16), outputs=3, delays=True,
+                                   delay_init_max=20, seed=1, weight_scale=4))
+    before = to_netx(model)
+    train(model, X, y, TrainConfig(epochs=2, batch_size=8))
+    net = to_netx(model)
+    assert any(a.neuron != b.neuron for a, b in zip(before.layers, net.layers))  # decays moved
+    assert not np.array_equal(before.layers[0].delay, net.layers[0].delay)  # delays moved
+    model.eval()
+    return model, write_netx(net, tmp_path_factory.mktemp("trained") / "trained.net")
+
+
+def test_trained_network_matches_lava_and_slayer(trained) -> None:
+    model, path = trained
+    X = spikes(np.random.default_rng(4), 3, 10, 60, 0.15)
+    lava = run_lava(path, X)
+    emu = EmulatorBackend().run(path, X, hidden=True, states=True)
+    with torch.no_grad():
+        out, hidden = model(torch.as_tensor(X, dtype=torch.float32), hidden=True)
+    for ours, theirs, slayer in zip(emu.hidden + (emu.output,), lava.hidden + (lava.output,),
+                                    [*hidden, out]):
+        assert np.array_equal(ours, theirs)
+        assert np.array_equal(ours, slayer.numpy().astype(np.uint8))
+    for ours, theirs in zip(emu.u + emu.v, lava.u + lava.v):
+        assert np.array_equal(ours, theirs)
+    assert emu.output.any()
+
+
+def test_trained_network_large_batch_matches_slayer(trained) -> None:
+    """Many samples, no Lava: the emulator and slayer's forward pass agree."""
+    model, path = trained
+    X = spikes(np.random.default_rng(5), 200, 10, 60, 0.15)
+    emu = EmulatorBackend(batch_size=64).run(path, X, hidden=True)
+    with torch.no_grad():
+        out, hidden = model(torch.as_tensor(X, dtype=torch.float32), hidden=True)
+    assert np.array_equal(emu.output, out.numpy().astype(np.uint8))
+    for ours, slayer in zip(emu.hidden, hidden):
+        assert np.array_equal(ours, slayer.numpy().astype(np.uint8))
+
+
+# --- the step function, with expected values written out -------------------------
+
+def test_cuba_step_inline_values() -> None:
+    p = Cuba(i_decay=1024, v_decay=2048, vth=1000.0, bias=0.0)
+    u = np.array([6400.0, -5.0, 0.0])
+    v = np.array([100.0, -7.0, 990.0])
+    a = np.array([0.0, 0.0, 1.0])
+    u, v, s = cuba_step(u, v, a, p)
+    # u: 6400 * 3072 / 4096 = 4800; -5 * 0.75 = -3.75 -> -3 (toward zero); 0 + 1 << 6 = 64
+    assert u.tolist() == [4800, -3, 64]
+    # v: 100 / 2 + 4800 = 4850 -> spikes, reset to 0; -7 / 2 -> -3, + -3 = -6; 495 + 64 = 559
+    assert s.tolist() == [True, False, False]
+    assert v.tolist() == [0, -6, 559]
+
+
+def test_cuba_step_wraps_u_and_clips_v() -> None:
+    half = 1 << (loihi2.STATE_BITS - 1)
+    p = Cuba(i_decay=0, v_decay=0, vth=float(half), bias=0.0)
+    u, v, s = cuba_step(np.array([half - 64.0, 0.0]), np.array([half - 10.0, -half + 2.0]),
+                        np.array([2.0, -1.0]), p)
+    assert u.tolist() == [half + 64 - 2 * half, -64]  # above 2**23 wraps by 2**24
+    assert v.tolist() == [half - 10 + (64 - half), -half + 1]  # v clips at -(2**23 - 1)
+    assert not s.any()
+    u, _, _ = cuba_step(np.array([half - 64.0]), np.zeros(1), np.array([1.0]), p)
+    assert u.tolist() == [half]  # exactly 2**23 stays (Lava wraps only above it)
+
+
+def test_run_neurons_states() -> None:
+    p = Cuba(i_decay=FULL, v_decay=0, vth=float(2 << loihi2.ACT_SHIFT), bias=0.0)
+    a = np.array([1, 1, 1, 0, 0], dtype=np.float64).reshape(5, 1, 1)
+    s, u, v = run_neurons(a, p, states=True)
+    assert s.ravel().tolist() == [False, False, True, False, False]
+    assert u.ravel().tolist() == [64, 64, 64, 0, 0]
+    assert v.ravel().tolist() == [64, 128, 0, 0, 0]
+
+
+# --- behaviour of the backend -------------------------------------------------------
+
+def test_one_step_pipeline_and_delay(tmp_path) -> None:
+    """A spike at step t reaches a delay-d neuron at t + 1 + d (Lava's synapse pipeline)."""
+    net = NetxNetwork((DenseLayer(weight=np.full((2, 1), 254), neuron=CubaNeuron(FULL, FULL, 100),
+                                  delay=np.array([0, 5])),))
+    X = np.zeros((1, 1, 12), np.uint8)
+    X[0, 0, 2] = 1
+    out = EmulatorBackend().run(write_netx(net, tmp_path / "d.net"), X).output[0]
+    assert np.flatnonzero(out[0]).tolist() == [3]
+    assert np.flatnonzero(out[1]).tolist() == [8]
+
+
+def test_batch_chunks_do_not_matter(tmp_path) -> None:
+    rng = np.random.default_rng(11)
+    path = write_netx(net_typical(rng), tmp_path / "t.net")
+    X = spikes(rng, 37, 20, 50, 0.2)
+    whole = EmulatorBackend(batch_size=1000).run(path, X, hidden=True, states=True)
+    parts = EmulatorBackend(batch_size=5).run(path, X, hidden=True, states=True)
+    for a, b in zip(whole.hidden + whole.u + whole.v + (whole.output,),
+                    parts.hidden + parts.u + parts.v + (parts.output,)):
+        assert np.array_equal(a, b)
+    one = EmulatorBackend().run(path, X[3:4], hidden=True)
+    assert np.array_equal(one.output[0], whole.output[3])
+
+
+def test_shapes_and_empty_input(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    path = write_netx(net_typical(rng), tmp_path / "t.net")
+    res = EmulatorBackend().run(path, np.zeros((0, 20, 30), np.uint8), hidden=True, states=True)
+    assert res.output.shape == (0, 2, 30) and [h.shape for h in res.hidden] == [(0, 32, 30), (0, 12, 30)]
+    assert [u.shape for u in res.u] == [(0, 32, 30), (0, 12, 30), (0, 2, 30)]
+    res = EmulatorBackend().run(path, np.zeros((2, 20, 7), np.uint8))
+    assert res.output.shape == (2, 2, 7) and res.output.dtype == np.uint8
+    assert res.hidden == () and res.u == () and res.v == ()
+
+
+def test_bad_input_is_a_user_error(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    path = write_netx(net_typical(rng), tmp_path / "t.net")
+    emu = EmulatorBackend()
+    with pytest.raises(UserError, match="channels"):
+        emu.run(path, np.zeros((1, 3, 10), np.uint8))
+    with pytest.raises(UserError, match="binary"):
+        emu.run(path, np.full((1, 20, 10), 2, np.uint8))
+    with pytest.raises(UserError, match="not found"):
+        emu.run(tmp_path / "missing.net", np.zeros((1, 20, 10), np.uint8))
+
+
+def test_synaptic_overflow_is_refused(tmp_path) -> None:
+    """Inputs that could push u past the 24-bit register in one step are not emulated."""
+    n_in = (1 << (loihi2.STATE_BITS - loihi2.ACT_SHIFT)) // loihi2.WEIGHT_MAX + 2
+    net = NetxNetwork((DenseLayer(weight=np.full((1, n_in), loihi2.WEIGHT_MAX),
+                                  neuron=CubaNeuron(FULL, FULL, 100)),))
+    path = write_netx(net, tmp_path / "big.net")
+    with pytest.raises(UserError, match="layer 0: synaptic input"):
+        EmulatorBackend().run(path, np.zeros((1, n_in, 3), np.uint8))
+    ok = NetxNetwork((DenseLayer(weight=np.full((1, n_in - 4), loihi2.WEIGHT_MAX),
+                                 neuron=CubaNeuron(FULL, FULL, 100)),))
+    EmulatorBackend().run(write_netx(ok, tmp_path / "ok.net"), np.ones((1, n_in - 4, 3), np.uint8))
