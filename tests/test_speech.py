@@ -153,8 +153,8 @@ def test_bad_raw_files_and_arguments_are_user_errors(tmp_path, shd):
     write_official(tmp_path / "shd_train.h5", [{1: [1]}] * 20, [25] * 20)
     with pytest.raises(UserError, match="labels must lie in"):
         load_speech(tmp_path, "shd", "whole")
+    write_official(tmp_path / "shd_train.h5", [{1: [1]}] * 20, _labels(20, 20))
     with pytest.raises(UserError, match="no channel"):
-        write_official(tmp_path / "shd_train.h5", [{1: [1]}] * 20, _labels(20, 20))
         load_speech(tmp_path, "shd", "part")
     with pytest.raises(UserError, match="unknown speech dataset"):
         load_speech(raw, "timit", "whole")
