@@ -26,6 +26,13 @@ def default_run_cfg():
     return Loihi2SimCfg(select_tag="fixed_pt")  # netx networks run only under fixed_pt
 
 
+def fast_run_cfg():
+    """default_run_cfg with a faster, bit-exact DelayDense model (sim/fast_delay.py)."""
+    from spiketime.sim.fast_delay import fast_run_cfg as cfg
+
+    return cfg()
+
+
 class LavaCpuBackend:
     name = "lava-cpu"
 
