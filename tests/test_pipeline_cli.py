@@ -99,3 +99,11 @@ def test_bad_option_is_one_line(tmp_path):
     proc = spiketime("pipeline", "--out", tmp_path / "r", "--epochs", "0")
     assert_one_line_error(proc, "--epochs")
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_defaults_are_the_pipeline_defaults():
+    from spiketime.commands.pipeline import DEFAULTS
+    from spiketime.pipeline import PipelineConfig
+
+    cfg = PipelineConfig(out=DEFAULTS["out"])
+    assert {k: getattr(cfg, k) for k in DEFAULTS} == DEFAULTS

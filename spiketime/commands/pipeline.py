@@ -7,10 +7,12 @@ from pathlib import Path
 from spiketime.errors import UserError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    from spiketime.pipeline import PipelineConfig
+DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=32, epochs=30, seed=0,
+                backend="emulator", confirm_lava=32)  # PipelineConfig's; kept here so --help stays light
 
-    d = PipelineConfig(out=Path("runs/demo"))
+
+def register(sub: argparse._SubParsersAction) -> None:
+    d = argparse.Namespace(**DEFAULTS)
     p = sub.add_parser("pipeline", help="train tau and tau+delay, export to NetX, run deployed, report parity")
     p.add_argument("--out", type=Path, default=d.out, help="output folder (default %(default)s)")
     p.add_argument("--data", type=Path, help="dataset file (default: the built-in rate-free CCISI task)")
