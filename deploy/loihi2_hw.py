@@ -26,6 +26,7 @@ import numpy as np
 
 from spiketime.errors import UserError
 from spiketime.export.netx import NetxNetwork, read_netx
+from spiketime.sim import lava_runtime
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.progress import progress
 
@@ -118,6 +119,7 @@ class LavaParts:
 
 
 def hardware_parts() -> LavaParts:
+    lava_runtime.load()
     from lava.lib.dl import netx
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg

@@ -16,11 +16,13 @@ from collections.abc import Callable
 import numpy as np
 
 from spiketime.export.netx import read_netx
+from spiketime.sim import lava_runtime
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.progress import progress
 
 
 def default_run_cfg():
+    lava_runtime.load()
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     return Loihi2SimCfg(select_tag="fixed_pt")  # netx networks run only under fixed_pt
@@ -40,6 +42,7 @@ class LavaCpuBackend:
         self.run_cfg = run_cfg
 
     def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False) -> RunResult:
+        lava_runtime.load()
         from lava.lib.dl import netx
         from lava.magma.core.run_conditions import RunSteps
         from lava.proc import io

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -13,8 +12,5 @@ T = TypeVar("T")
 
 
 def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterable[T]:
-    # tqdm's default lock is a multiprocessing lock, which fixes the process start
-    # method; Lava sets it itself on import and fails if it is already set.
-    tqdm.set_lock(threading.RLock())
     quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty()
     return tqdm(items, desc=desc, total=total, disable=quiet, leave=False)

@@ -5,10 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from spiketime.sim import lava_runtime
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import write_netx
 from spiketime.train.model import ModelConfig, SpikingNet
 from spiketime.train.trainer import TrainConfig, train
+
+
+lava_runtime.load()  # tests import Lava directly, after scikit-learn may have fixed the start method
 
 
 def random_spikes(n: int, channels: int, steps: int, p: float, seed: int) -> np.ndarray:
