@@ -1,0 +1,55 @@
+"""The perturbation sweep: which conditions a comparison runs, each with a fixed seed.
+
+A condition is perturbed once (its seed derives from the sweep seed and the
+condition's name and level, not from its position), and that one array is fed to
+every model and every backend, trained and deployed alike.
+"""
+from __future__ import annotations
+
+import zlib
+import numpy as np
+
+from spiketime.deploy.harness import ORIGINAL, REVERSED, Condition
+from spiketime.train.perturb import PERTURBATIONS
+
+# Default levels for 1-ms steps: per-spike and per-neuron jitter sigmas in steps,
+# deletion probabilities. The built-in task's classes differ by ~15 steps in interval.
+DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
+    "jitter": (1.0, 2.0, 4.0),
+    "neuron_jitter": (2.0, 5.0, 10.0),
+    "deletion": (0.1, 0.2, 0.4),
+}
+FAMILIES = tuple(DEFAULT_LEVELS)  # same keys as PERTURBATIONS
+LEVEL_NAMES = {"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p"}
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A seed for one named piece of work: stable across runs and independent of order."""
+    key = zlib.crc32("|".join(map(str, parts)).encode())
+    return int(np.random.SeedSequence([seed, key]).generate_state(1)[0])
+
+
+def _perturbation(family: str, level: float, seed: int):
+    fn = PERTURBATIONS[family]
+    return lambda X: fn(X, level, seed)
+
+
+def sweep_conditions(levels: dict[str, tuple[float, ...]], seed: int) -> list[Condition]:
+    """Original, reversed, then each family at each level (in the order given)."""
+    unknown = sorted(set(levels) - set(PERTURBATIONS))
+    if unknown:
+        raise ValueError(f"unknown perturbation {unknown[0]!r}; known: {', '.join(PERTURBATIONS)}")
+    conds = [ORIGINAL, REVERSED]
+    for family, values in levels.items():
+        for level in values:
+            s = derive_seed(seed, family, float(level))
+            conds.append(Condition(family, _perturbation(family, float(level), s), float(level)))
+    return conds
+
+
+def label(name: str, level: float | None) -> str:
+    """Human-readable condition name, e.g. 'jitter sigma=2'."""
+    if level is None:
+        return name
+    return f"{name} {LEVEL_NAMES.get(name, 'level')}={level:g}"
+
