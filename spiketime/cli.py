@@ -17,6 +17,7 @@ COMMANDS = [
     "spiketime.commands.pipeline",
     "spiketime.commands.check",
     "spiketime.commands.deploy",
+    "spiketime.commands.compare",
 ]
 
 

@@ -1,0 +1,130 @@
+"""`spiketime compare`: does the deployed network behave like the trained one, with evidence?
+
+Exit 0 when parity passes, 1 when it fails, 2 on bad input (one `error:` line).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from spiketime.errors import UserError
+
+
+def _levels(kind: str):
+    """argparse type for a comma-separated list of levels ("" or "none" = no levels)."""
+    hi = 1.0 if kind == "p" else math.inf
+
+    def parse(text: str) -> tuple[float, ...]:
+        if text.strip().lower() in ("", "none"):
+            return ()
+        try:
+            values = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        bad = [v for v in values if not (math.isfinite(v) and 0 <= v <= hi)]
+        if bad:
+            bound = "in [0, 1]" if kind == "p" else "finite and >= 0"
+            raise argparse.ArgumentTypeError(f"{kind} must be {bound}, got {bad[0]:g}")
+        return values
+
+    parse.__name__ = f"{kind} list"
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from spiketime.deploy.sweep import DEFAULT_LEVELS
+
+    def fmt(values: tuple[float, ...]) -> str:
+        return ",".join(f"{v:g}" for v in values)
+
+    p = subparsers.add_parser(
+        "compare", help="trained vs deployed under time reversal, jitter and deletion: "
+                        "a statistical parity verdict, report and plots")
+    src = p.add_argument_group("what to compare (either --model, --netx and --data, or --report)")
+    src.add_argument("--model", type=Path, help="trained checkpoint (model.pt)")
+    src.add_argument("--netx", type=Path, help="deployed NetX network (model.net)")
+    src.add_argument("--data", type=Path, help="dataset file (with --report: overrides the report's)")
+    src.add_argument("--report", type=Path,
+                     help="a `spiketime pipeline` report.json: compare every model it names")
+    p.add_argument("--backends", default="emulator,lava-cpu",
+                   help="comma-separated: emulator, lava-cpu, loihi2, auto (default %(default)s); "
+                        "the emulator runs every sample, the others --lava-subset samples")
+    p.add_argument("--out", type=Path,
+                   help="report folder (default: 'compare' beside the report or the NetX file)")
+    p.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
+                   help="allowed deployed-minus-trained difference, percentage points (default %(default)s)")
+    p.add_argument("--lava-subset", type=int, default=32, metavar="N",
+                   help="samples per condition for lava-cpu / loihi2 (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seeds perturbations, subset and bootstrap")
+    p.add_argument("--jitter", type=_levels("sigma"), default=DEFAULT_LEVELS["jitter"],
+                   metavar="SIGMAS", help=f"per-spike jitter sigmas, steps (default {fmt(DEFAULT_LEVELS['jitter'])}; none to skip)")
+    p.add_argument("--neuron-jitter", type=_levels("sigma"), default=DEFAULT_LEVELS["neuron_jitter"],
+                   metavar="SIGMAS", help=f"per-neuron jitter sigmas, steps (default {fmt(DEFAULT_LEVELS['neuron_jitter'])})")
+    p.add_argument("--deletion", type=_levels("p"), default=DEFAULT_LEVELS["deletion"],
+                   metavar="PS", help=f"spike deletion probabilities (default {fmt(DEFAULT_LEVELS['deletion'])})")
+    p.add_argument("--exact", action="store_true",
+                   help="also require every output spike identical (the simulators are bit-exact)")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")
+    p.add_argument("--confidence", type=float, default=0.95, help="interval level (default %(default)s)")
+    p.add_argument("--split", choices=("train", "test"), default="test", help="default: test")
+    p.add_argument("--limit", type=int, help="use only the first N samples of the split")
+    p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace):
+    from spiketime.deploy.compare import CompareConfig, ModelSpec, model_name, models_from_report
+    from spiketime.export.netx import read_netx
+
+    if args.report is not None:
+        if args.model is not None or args.netx is not None:
+            raise UserError("give either --report or --model and --netx, not both")
+        models, data = models_from_report(args.report)
+        data = args.data if args.data is not None else data
+        default_out = args.report.parent / "compare"
+    else:
+        missing = [o for o, v in (("--model", args.model), ("--netx", args.netx), ("--data", args.data))
+                   if v is None]
+        if missing:
+            raise UserError(f"{', '.join(missing)} required (or --report REPORT.json)")
+        name = model_name(read_netx(args.netx).metadata, args.netx)
+        models, data = (ModelSpec(name, args.model, args.netx),), args.data
+        default_out = args.netx.parent / "compare"
+    out = args.out if args.out is not None else default_out
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    return CompareConfig(
+        models=models, data=data, out=out, backends=backends, tolerance_pp=args.tolerance,
+        lava_subset=args.lava_subset, seed=args.seed,
+        levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter, "deletion": args.deletion},
+        resamples=args.resamples, confidence=args.confidence, split=args.split, limit=args.limit,
+        exact=args.exact)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spiketime.deploy.compare import run_compare
+    from spiketime.deploy.report import write_report
+
+    cfg = _config(args)
+    report, raster = run_compare(cfg)
+    write_report(cfg.out, report, raster=raster)
+    tol = cfg.tolerance_pp
+    for s in report["sensitivity"]:
+        mine = [e for e in report["conditions"]
+                if e["model"] == s["model"] and e["backend"] == s["backend"]]
+        ok = sum(e["passed"] for e in mine)
+        print(f"{s['model']:>10} on {s['backend']:<8} ({s['samples']} samples): {ok}/{len(mine)} "
+              f"conditions within +/-{tol:g} pp; reversal sensitivity trained "
+              f"{100 * s['trained']:+.1f} / deployed {100 * s['deployed']:+.1f} pp"
+              + ("" if s["passed"] else " (FAIL)"))
+    for name in report["parity"]["failed"]:
+        print(f"  failed: {name}")
+    inexact = [e for e in report["conditions"] if e["spike_exact_fraction"] < 1]
+    if inexact and not cfg.exact:
+        print(f"note: output spikes differ from the trained model's in {len(inexact)} of "
+              f"{len(report['conditions'])} condition runs (spike-exact column); the emulator and "
+              f"lava-cpu are bit-exact, so the deployment is not the trained network")
+    passed = report["parity"]["passed"]
+    print(f"parity {'PASSED' if passed else 'FAILED'}; report: {cfg.out / 'report.md'}")
+    return 0 if passed else 1
