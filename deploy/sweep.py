@@ -7,20 +7,24 @@ every model and every backend, trained and deployed alike.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from spiketime.deploy.harness import ORIGINAL, REVERSED, Condition
-from spiketime.train.perturb import PERTURBATIONS
+if TYPE_CHECKING:  # the harness imports torch; the CLI reads DEFAULT_LEVELS without it
+    from spiketime.deploy.harness import Condition
 
 # Default levels for 1-ms steps: per-spike and per-neuron jitter sigmas in steps,
 # deletion probabilities. The built-in task's classes differ by ~15 steps in interval.
-DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
+DEFAULT_LEVELS: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "jitter": (1.0, 2.0, 4.0),
     "neuron_jitter": (2.0, 5.0, 10.0),
     "deletion": (0.1, 0.2, 0.4),
-}
-FAMILIES = tuple(DEFAULT_LEVELS)  # same keys as PERTURBATIONS
-LEVEL_NAMES = {"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p"}
+})
+FAMILIES = tuple(DEFAULT_LEVELS)  # the keys of train.perturb.PERTURBATIONS
+LEVEL_NAMES = MappingProxyType({"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p"})
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -30,15 +34,19 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 
 def _perturbation(family: str, level: float, seed: int):
+    from spiketime.train.perturb import PERTURBATIONS
+
     fn = PERTURBATIONS[family]
     return lambda X: fn(X, level, seed)
 
 
-def sweep_conditions(levels: dict[str, tuple[float, ...]], seed: int) -> list[Condition]:
+def sweep_conditions(levels: Mapping[str, tuple[float, ...]], seed: int) -> list[Condition]:
     """Original, reversed, then each family at each level (in the order given)."""
-    unknown = sorted(set(levels) - set(PERTURBATIONS))
+    from spiketime.deploy.harness import ORIGINAL, REVERSED, Condition
+
+    unknown = sorted(set(levels) - set(FAMILIES))
     if unknown:
-        raise ValueError(f"unknown perturbation {unknown[0]!r}; known: {', '.join(PERTURBATIONS)}")
+        raise ValueError(f"unknown perturbation {unknown[0]!r}; known: {', '.join(FAMILIES)}")
     conds = [ORIGINAL, REVERSED]
     for family, values in levels.items():
         for level in values:

@@ -104,6 +104,12 @@ def test_sweep_conditions_are_seeded_by_name_and_level_not_position():
         sweep_conditions({"shuffle": (1.0,)}, 0)
 
 
+def test_sweep_families_are_the_perturbations():
+    from spiketime.train.perturb import PERTURBATIONS
+
+    assert set(DEFAULT_LEVELS) == set(PERTURBATIONS)
+
+
 def test_labels():
     assert label("original", None) == "original"
     assert label("jitter", 2.0) == "jitter sigma=2"
