@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,12 @@ from spiketime.deploy.harness import ConditionResult, confirm_subset, summarize
 from spiketime.deploy.stats import Comparison, SensitivityComparison, compare_correctness, compare_sensitivity
 from spiketime.deploy.sweep import DEFAULT_LEVELS, derive_seed, label, sweep_conditions
 from spiketime.errors import UserError
+
+if TYPE_CHECKING:
+    from spiketime.export.netx import NetxNetwork
+    from spiketime.sim.backend import Backend
+    from spiketime.train.dataset import Dataset
+    from spiketime.train.model import SpikingNet
 
 FULL_SET_BACKENDS = ("emulator",)  # every other backend runs the subset
 
@@ -109,11 +116,11 @@ def model_name(netx_meta: dict, netx_path: Path) -> str:
 @dataclass
 class _Loaded:
     spec: ModelSpec
-    model: object  # SpikingNet
-    net: object  # NetxNetwork
+    model: SpikingNet  # shared by every deployment of one checkpoint
+    net: NetxNetwork
 
 
-def _load(cfg: CompareConfig):
+def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Loaded]]:
     """Everything read and cross-checked before any work starts."""
     from spiketime.export.netx import read_netx
     from spiketime.sim.backend import check_input
@@ -145,7 +152,7 @@ def _load(cfg: CompareConfig):
     return ds, X, y, loaded
 
 
-def _backends(names: tuple[str, ...]):
+def _backends(names: tuple[str, ...]) -> list[Backend]:
     from spiketime.deploy.backends import select_backend
 
     out = []
@@ -228,7 +235,8 @@ def run_compare(cfg: CompareConfig) -> tuple[dict, tuple]:
     return report, raster
 
 
-def _statistics(cfg: CompareConfig, loaded, backends, results) -> tuple[list[dict], list[dict]]:
+def _statistics(cfg: CompareConfig, loaded: list[_Loaded], backends: list[Backend],
+                results: dict[tuple[str, str], list[ConditionResult]]) -> tuple[list[dict], list[dict]]:
     tol = cfg.tolerance_pp / 100
     entries, sens = [], []
     for m in loaded:
@@ -274,7 +282,7 @@ def _sensitivity_entry(model: str, backend: str, s: SensitivityComparison, tol: 
     }
 
 
-def _task(ds, cfg: CompareConfig, samples: int) -> dict:
+def _task(ds: Dataset, cfg: CompareConfig, samples: int) -> dict:
     from spiketime.export.netx import FORMAT_VERSION
 
     return {"name": ds.meta.task, "variant": ds.meta.variant, "classes": ds.n_classes,

@@ -26,9 +26,12 @@ def write_report(out_dir: str | os.PathLike, report: dict, raster: tuple | None 
     report = {"report_version": REPORT_VERSION, **report}
     plots = [out / "accuracy.png"]
     _plot_accuracy(report, plots[0])
-    if report.get("conditions"):
-        plots += [out / "sweep.png", out / "parity.png"]
-        _plot_sweep(report, plots[-2])
+    conditions = report.get("conditions") or []
+    if any(c["level"] is not None for c in conditions):
+        plots.append(out / "sweep.png")
+        _plot_sweep(report, plots[-1])
+    if conditions:
+        plots.append(out / "parity.png")
         _plot_parity(report, plots[-1])
     if raster is not None:
         plots.append(out / "raster.png")
@@ -182,7 +185,7 @@ def _plot_sweep(report: dict, path: Path) -> None:
     plt = _figure()
     conds = report["conditions"]
     primary = conds[0]["backend"]  # the backend that ran every sample
-    families = list(dict.fromkeys(e["name"] for e in conds if e["level"] is not None)) or ["original"]
+    families = list(dict.fromkeys(e["name"] for e in conds if e["level"] is not None))
     models = list(dict.fromkeys(e["model"] for e in conds))
     fig, axes = plt.subplots(len(families), 2, figsize=(8, 2.6 * len(families)),
                              sharey=True, squeeze=False)
