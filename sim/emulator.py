@@ -9,13 +9,16 @@ Per layer:
    floor-shifted by the weight exponent, then moved later in time by the
    synapse's one-step pipeline plus the neuron's delay;
 2. neurons: `cuba_step`, Lava's `PyLifModelBitAcc` arithmetic, stepped through
-   time on [batch, neurons] arrays.
+   time for the whole batch.
 
-Exactness: all values are integers held in float64 (float32 for spikes and
-synaptic input where they provably fit), which represents every intermediate
-exactly: u * (DECAY_SCALE - decay) stays below 2**36. Layers whose synaptic
-input could leave the 24-bit current register within one step are refused, so
-Lava's one-time wrap of u is the same as modular wrapping and no 32-bit
+Arrays are neuron-major, [neurons, T, batch]: a layer's matrix product maps
+[in, T*B] to [out, T*B] directly, and a neuron's delay shifts one contiguous block.
+
+Exactness: all values are integers held in floating point, which represents every
+intermediate exactly (float64 state: u * (DECAY_SCALE - decay) stays below 2**36;
+float32 synaptic input only where its sums provably stay below 2**24). Layers whose
+synaptic input could leave the 24-bit current register within one step are
+refused, so Lava's one-time wrap of u is modular wrapping and no 32-bit
 intermediate of Lava's can overflow.
 """
 from __future__ import annotations
@@ -31,8 +34,9 @@ from spiketime.export.netx import DenseLayer, NetxNetwork, read_netx
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.lava_weights import lava_weights
 
-_HALF = 1 << (loihi2.STATE_BITS - 1)  # Lava's max_uv_val: u wraps above it, v clips below it
-_V_LIMIT = _HALF - 1
+_HALF = float(1 << (loihi2.STATE_BITS - 1))  # Lava's max_uv_val: u wraps above it
+_V_LIMIT = _HALF - 1  # v clips to +-(2**23 - 1)
+_ACT = float(1 << loihi2.ACT_SHIFT)  # synaptic input is MSB-aligned by 6 bits
 _EXACT_FLOAT32 = 1 << 24  # float32 holds every integer up to this exactly
 
 
@@ -43,15 +47,15 @@ class Cuba:
     i_decay: int  # effective current decay (netx du = iDecay - 1, plus Lava's ds_offset 1)
     v_decay: int
     vth: float  # vth_mant << VTH_SHIFT
-    bias: np.ndarray | float  # bias_mant << BIAS_EXP, per neuron, or 0
+    bias: np.ndarray | None = None  # bias_mant << BIAS_EXP, [n, 1] (broadcasts over the batch)
 
 
 @dataclass(frozen=True)
 class Layer:
     """A dense layer compiled for the emulator."""
 
-    weight: np.ndarray  # [in, out], Lava's effective integer weights, float32 or float64
-    shift: int  # synaptic input = floor(spikes @ weight / 2**shift)
+    weight: np.ndarray  # [out, in], Lava's effective integer weights, float32 or float64
+    shift: int  # synaptic input = floor(weight @ spikes / 2**shift)
     delay: np.ndarray  # int64 [out], steps after the synapse's one-step pipeline
     neuron: Cuba
 
@@ -66,91 +70,113 @@ def _compile_layer(layer: DenseLayer, index: int) -> Layer:
     # Largest synaptic input per step: all excitatory (or all inhibitory) inputs spiking.
     peak = max(np.clip(w, 0, None).sum(axis=1).max(initial=0),
                np.clip(-w, 0, None).sum(axis=1).max(initial=0))
-    if (peak >> shift) << loihi2.ACT_SHIFT > 1 << loihi2.STATE_BITS:
+    peak = -(-int(peak) >> shift)  # rounded up, as floor() rounds negative sums
+    if peak << loihi2.ACT_SHIFT > 1 << loihi2.STATE_BITS:
         raise UserError(
-            f"layer {index}: synaptic input could reach {peak >> shift} in one step, beyond "
-            f"the {loihi2.STATE_BITS}-bit current register; the emulator does not model that overflow"
+            f"layer {index}: synaptic input could reach {peak} in one step, beyond the "
+            f"{loihi2.STATE_BITS}-bit current register; the emulator does not model that overflow"
         )
     n = layer.neuron
-    bias: np.ndarray | float = 0.0
+    vth = n.vth_mant << loihi2.VTH_SHIFT
+    if not 0 <= vth <= _V_LIMIT:
+        raise UserError(f"layer {index}: threshold mantissa {n.vth_mant} is outside [0, {loihi2.VTH_MANT_MAX}]")
+    bias = None
     if layer.bias is not None and layer.bias.any():
         if layer.bias.min() < loihi2.BIAS_MANT_MIN or layer.bias.max() > loihi2.BIAS_MANT_MAX:
-            raise UserError(
-                f"layer {index}: bias outside the {loihi2.BIAS_MANT_BITS}-bit bias mantissa range"
-            )
-        bias = (layer.bias << loihi2.BIAS_EXP).astype(np.float64)
+            raise UserError(f"layer {index}: bias outside the {loihi2.BIAS_MANT_BITS}-bit bias mantissa range")
+        bias = (layer.bias << loihi2.BIAS_EXP).astype(np.float64)[:, None]
     delay = layer.delay if layer.delay is not None else np.zeros(layer.out_features, np.int64)
     dtype = np.float32 if np.abs(w).sum(axis=1).max(initial=0) < _EXACT_FLOAT32 else np.float64
-    return Layer(
-        weight=np.ascontiguousarray(w.T, dtype=dtype),
-        shift=shift,
-        delay=delay,
-        neuron=Cuba(n.i_decay, n.v_decay, float(n.vth_mant << loihi2.VTH_SHIFT), bias),
-    )
+    return Layer(weight=w.astype(dtype), shift=shift, delay=delay,
+                 neuron=Cuba(n.i_decay, n.v_decay, float(vth), bias))
 
 
 def _decay(x: np.ndarray, decay: int) -> np.ndarray:
-    """x * (DECAY_SCALE - decay) / DECAY_SCALE, rounded toward zero (Lava's
-    sign-magnitude right shift)."""
+    """x * (DECAY_SCALE - decay) / DECAY_SCALE rounded toward zero: Lava's
+    sign-magnitude right shift. Returns x itself when decay is 0."""
     if decay == 0:
         return x
     if decay == loihi2.DECAY_SCALE:
         return np.zeros_like(x)
-    return np.trunc(x * ((loihi2.DECAY_SCALE - decay) / loihi2.DECAY_SCALE))
+    y = x * ((loihi2.DECAY_SCALE - decay) / loihi2.DECAY_SCALE)
+    return np.trunc(y, out=y)
 
 
 def cuba_step(u: np.ndarray, v: np.ndarray, a: np.ndarray, p: Cuba
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of Lava's PyLifModelBitAcc: (u, v, synaptic input) -> (u, v, spikes)."""
-    u = _decay(u, p.i_decay) + a * float(1 << loihi2.ACT_SHIFT)
-    u = np.where(u > _HALF, u - 2 * _HALF, np.where(u <= -_HALF, u + 2 * _HALF, u))
-    v = np.clip(_decay(v, p.v_decay) + u + p.bias, -_V_LIMIT, _V_LIMIT)
+    """One step of Lava's PyLifModelBitAcc: (u, v, synaptic input << ACT_SHIFT) ->
+    (u, v, spikes). Returns new arrays; u and v are not modified."""
+    u = _decay(u, p.i_decay) + a  # a new array: the in-place fixes below touch only it
+    if u.max(initial=0) > _HALF or u.min(initial=0) <= -_HALF:  # rare: wrap into (-2**23, 2**23]
+        u[u > _HALF] -= 2 * _HALF
+        u[u <= -_HALF] += 2 * _HALF
+    v = _decay(v, p.v_decay) + u
+    if p.bias is not None:
+        v += p.bias
+    np.clip(v, -_V_LIMIT, _V_LIMIT, out=v)
     s = v > p.vth
-    return u, np.where(s, 0.0, v), s
+    v[s] = 0.0
+    return u, v, s
 
 
 def run_neurons(a: np.ndarray, p: Cuba, states: bool = False
                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Step a layer of CUBA neurons from rest through synaptic input a [T, B, n]:
-    spikes bool [T, B, n], and u, v int32 [T, B, n] when asked."""
-    u = np.zeros(a.shape[1:])
-    v = np.zeros(a.shape[1:])
+    """Step a layer of CUBA neurons from rest through synaptic input a [n, T, B]
+    (state units): spikes bool [n, T, B], and u, v int32 [n, T, B] when asked."""
+    n, steps, batch = a.shape
+    u = np.zeros((n, batch))
+    v = np.zeros((n, batch))
     s = np.empty(a.shape, dtype=bool)
     us = np.empty(a.shape, dtype=np.int32) if states else None
     vs = np.empty(a.shape, dtype=np.int32) if states else None
-    for t in range(a.shape[0]):
-        u, v, s[t] = cuba_step(u, v, a[t], p)
+    for t in range(steps):
+        u, v, s[:, t] = cuba_step(u, v, a[:, t], p)
         if states:
-            us[t], vs[t] = u, v
+            us[:, t], vs[:, t] = u, v
     return s, us, vs
 
 
-def synaptic_input(s: np.ndarray, layer: Layer) -> np.ndarray:
-    """Input spikes [T, B, in] -> the synaptic input each neuron receives at each
-    step [T, B, out]: the spikes of step t - 1 - delay."""
-    steps, batch, _ = s.shape
-    acc = s.reshape(steps * batch, -1).astype(layer.weight.dtype, copy=False) @ layer.weight
+def arrivals(acc: np.ndarray, layer: Layer) -> np.ndarray:
+    """Summed weighted spikes [out, T, B] of each step -> the input each neuron
+    receives at each step, in state units: floor(acc / 2**shift) << ACT_SHIFT,
+    arriving 1 + delay steps later (Lava's synapse pipeline plus the delay)."""
     if layer.shift:
-        acc = np.floor(acc * (1.0 / (1 << layer.shift)))
-    acc = acc.reshape(steps, batch, -1)
+        acc *= 1.0 / (1 << layer.shift)
+        np.floor(acc, out=acc)
+    acc *= _ACT
+    steps = acc.shape[1]
     a = np.zeros_like(acc)
-    for d in np.unique(layer.delay):
+    for j, d in enumerate(layer.delay):
         lag = 1 + int(d)
         if lag < steps:
-            cols = np.flatnonzero(layer.delay == d)
-            a[lag:, :, cols] = acc[:steps - lag, :, cols]
+            a[j, lag:] = acc[j, :steps - lag]
     return a
 
 
 def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> list[tuple]:
-    """Spike trains uint8 [B, C, T] -> per layer (spikes, u, v), each [T, B, n]."""
-    s = np.ascontiguousarray(X.transpose(2, 0, 1))
+    """Spike trains uint8 [B, C, T] -> per layer (spikes, u, v), each [n, T, B]."""
+    batch, _, steps = X.shape
+    first = layers[0]
+    # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays in place
+    acc = np.matmul(first.weight, X.astype(first.weight.dtype)).transpose(1, 2, 0).copy()
     out = []
-    for layer in layers:
-        res = run_neurons(synaptic_input(s, layer), layer.neuron, states)
-        out.append(res)
-        s = res[0]
+    for i, layer in enumerate(layers):
+        if i:
+            s = out[-1][0]
+            acc = layer.weight @ s.reshape(s.shape[0], -1).astype(layer.weight.dtype)
+            acc = acc.reshape(-1, steps, batch)
+        out.append(run_neurons(arrivals(acc, layer), layer.neuron, states))
     return out
+
+
+def _spike_trains(net: NetxNetwork, X: np.ndarray) -> np.ndarray:
+    """check_input, with its element-wise binary test replaced by a min/max test
+    for integer arrays (np.isin costs seconds on a test set)."""
+    X = np.asarray(X)
+    if X.ndim == 3 and X.dtype.kind in "biu" and (X.size == 0 or (X.min() >= 0 and X.max() <= 1)):
+        check_input(net, X[..., :0], "input")  # shape checks; values are already known binary
+        return X.astype(np.uint8, copy=False)
+    return check_input(net, X, "input")
 
 
 class EmulatorBackend:
@@ -162,20 +188,21 @@ class EmulatorBackend:
     def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False,
             states: bool = False) -> RunResult:
         net = read_netx(netx_file)
-        X = check_input(net, X, "input")
+        X = _spike_trains(net, X)
         layers = compile_network(net)
         n, _, steps = X.shape
         sizes = [layer.out_features for layer in net.layers]
         spikes = [np.zeros((n, k, steps), np.uint8) for k in sizes]
         us = [np.zeros((n, k, steps), np.int32) for k in sizes] if states else []
         vs = [np.zeros((n, k, steps), np.int32) for k in sizes] if states else []
-        for start in range(0, n, self.batch_size):
-            chunk = slice(start, start + self.batch_size)
-            for i, (s, u, v) in enumerate(emulate(layers, X[chunk], states)):
-                spikes[i][chunk] = s.transpose(1, 2, 0)
-                if states:
-                    us[i][chunk] = u.transpose(1, 2, 0)
-                    vs[i][chunk] = v.transpose(1, 2, 0)
+        if steps:
+            for start in range(0, n, self.batch_size):
+                chunk = slice(start, start + self.batch_size)
+                for i, (s, u, v) in enumerate(emulate(layers, X[chunk], states)):
+                    spikes[i][chunk] = s.transpose(2, 0, 1)
+                    if states:
+                        us[i][chunk] = u.transpose(2, 0, 1)
+                        vs[i][chunk] = v.transpose(2, 0, 1)
         return RunResult(
             output=spikes[-1],
             hidden=tuple(spikes[:-1]) if hidden else (),

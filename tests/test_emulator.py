@@ -183,33 +183,44 @@ def test_trained_network_large_batch_matches_slayer(trained) -> None:
 # --- the step function, with expected values written out -------------------------
 
 def test_cuba_step_inline_values() -> None:
-    p = Cuba(i_decay=1024, v_decay=2048, vth=1000.0, bias=0.0)
+    p = Cuba(i_decay=1024, v_decay=2048, vth=1000.0)
     u = np.array([6400.0, -5.0, 0.0])
     v = np.array([100.0, -7.0, 990.0])
-    a = np.array([0.0, 0.0, 1.0])
-    u, v, s = cuba_step(u, v, a, p)
-    # u: 6400 * 3072 / 4096 = 4800; -5 * 0.75 = -3.75 -> -3 (toward zero); 0 + 1 << 6 = 64
-    assert u.tolist() == [4800, -3, 64]
+    a = np.array([0.0, 0.0, 64.0])  # synaptic input 1, << ACT_SHIFT
+    u2, v2, s = cuba_step(u, v, a, p)
+    # u: 6400 * 3072 / 4096 = 4800; -5 * 0.75 = -3.75 -> -3 (toward zero); 0 + 64
+    assert u2.tolist() == [4800, -3, 64]
     # v: 100 / 2 + 4800 = 4850 -> spikes, reset to 0; -7 / 2 -> -3, + -3 = -6; 495 + 64 = 559
     assert s.tolist() == [True, False, False]
-    assert v.tolist() == [0, -6, 559]
+    assert v2.tolist() == [0, -6, 559]
+    assert u.tolist() == [6400, -5, 0] and v.tolist() == [100, -7, 990]  # inputs untouched
+
+
+def test_cuba_step_bias_and_decays_0_and_4096() -> None:
+    p = Cuba(i_decay=0, v_decay=loihi2.DECAY_SCALE, vth=1e6, bias=np.array([[128.0], [-64.0]]))
+    u, v, _ = cuba_step(np.array([[10.0], [10.0]]), np.array([[500.0], [500.0]]),
+                        np.array([[64.0], [0.0]]), p)
+    assert u.ravel().tolist() == [74, 10]  # iDecay 0: u kept
+    assert v.ravel().tolist() == [74 + 128, 10 - 64]  # vDecay 4096: v forgotten, bias added
 
 
 def test_cuba_step_wraps_u_and_clips_v() -> None:
     half = 1 << (loihi2.STATE_BITS - 1)
-    p = Cuba(i_decay=0, v_decay=0, vth=float(half), bias=0.0)
+    p = Cuba(i_decay=0, v_decay=0, vth=float(half - 64))
     u, v, s = cuba_step(np.array([half - 64.0, 0.0]), np.array([half - 10.0, -half + 2.0]),
-                        np.array([2.0, -1.0]), p)
+                        np.array([128.0, -64.0]), p)
     assert u.tolist() == [half + 64 - 2 * half, -64]  # above 2**23 wraps by 2**24
     assert v.tolist() == [half - 10 + (64 - half), -half + 1]  # v clips at -(2**23 - 1)
     assert not s.any()
-    u, _, _ = cuba_step(np.array([half - 64.0]), np.zeros(1), np.array([1.0]), p)
+    u, _, _ = cuba_step(np.array([half - 64.0]), np.zeros(1), np.array([64.0]), p)
     assert u.tolist() == [half]  # exactly 2**23 stays (Lava wraps only above it)
+    u, _, _ = cuba_step(np.array([-half + 64.0]), np.zeros(1), np.array([-64.0]), p)
+    assert u.tolist() == [half]  # -2**23 wraps to +2**23
 
 
 def test_run_neurons_states() -> None:
-    p = Cuba(i_decay=FULL, v_decay=0, vth=float(2 << loihi2.ACT_SHIFT), bias=0.0)
-    a = np.array([1, 1, 1, 0, 0], dtype=np.float64).reshape(5, 1, 1)
+    p = Cuba(i_decay=FULL, v_decay=0, vth=float(2 << loihi2.ACT_SHIFT))
+    a = 64.0 * np.array([1, 1, 1, 0, 0], dtype=np.float64).reshape(1, 5, 1)  # [n, T, B]
     s, u, v = run_neurons(a, p, states=True)
     assert s.ravel().tolist() == [False, False, True, False, False]
     assert u.ravel().tolist() == [64, 64, 64, 0, 0]
