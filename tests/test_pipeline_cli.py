@@ -10,7 +10,7 @@ from cli import assert_one_line_error, spiketime
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
 from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
-TINY = ("--samples-per-class", "6", "--epochs", "1", "--hidden", "6", "--steps", "40")
+TINY = ("--samples-per-class", "6", "--epochs", "1", "--hidden", "6", "--steps", "60")
 
 
 def test_tiny_pipeline_writes_a_complete_report(tmp_path):
@@ -35,7 +35,7 @@ def test_tiny_pipeline_writes_a_complete_report(tmp_path):
         meta = json.loads(f.attrs["metadata"])
         assert f.attrs["spiketime_format_version"] == 1
         assert "delay" in f["layer/0"] and "delay" not in f["layer/1"]
-    assert meta["model"] == "tau+delay" and meta["steps"] == 40
+    assert meta["model"] == "tau+delay" and meta["steps"] == 60
     assert meta["training"]["model"]["delays"] is True
     assert (out / "report.md").read_text().count("| tau") == 2
     for plot in report["plots"]:
