@@ -25,12 +25,12 @@ FULL = loihi2.DECAY_SCALE
 
 def layer(rng: np.random.Generator, n_in: int, n_out: int, *, i_decay: int, v_decay: int,
           vth: int, w: tuple[int, int] = (loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX),
-          delays: tuple[int, ...] | None = None, bias: int = 0) -> DenseLayer:
+          delays: tuple[int, ...] | None = None, bias: int = 0, graded: bool = False) -> DenseLayer:
     """Random even weights in [w0, w1]; delays drawn from `delays` (None: no delay)."""
     weight = 2 * rng.integers(w[0] // 2, w[1] // 2 + 1, size=(n_out, n_in))
     return DenseLayer(
         weight=weight,
-        neuron=CubaNeuron(i_decay=i_decay, v_decay=v_decay, vth_mant=vth),
+        neuron=CubaNeuron(i_decay=i_decay, v_decay=v_decay, vth_mant=vth, graded_spike=graded),
         delay=None if delays is None else rng.choice(delays, size=n_out),
         bias=rng.integers(-bias, bias + 1, size=n_out) if bias else None,
     )
@@ -72,11 +72,14 @@ def net_inhibited(rng):
 
 
 def net_typical(rng):
-    # slayer-like: trained-range decays, random delays, small odd-looking scales
-    # (weights in [-6, 6]: netx scales them up and Lava shifts the input back).
+    # slayer-like: trained-range decays, random delays, small scales (weights in
+    # [-6, 6]: netx scales them up and Lava shifts the input back). gradedSpike is
+    # set on one layer: netx runs CUBA layers as Lava's LIF, which sends unary
+    # spikes, so Lava ignores it and so does the emulator.
     return NetxNetwork((
         layer(rng, 20, 32, i_decay=1024, v_decay=128, vth=80, delays=tuple(range(63))),
-        layer(rng, 32, 12, i_decay=1, v_decay=4095, vth=3, w=(-6, 6), delays=tuple(range(20))),
+        layer(rng, 32, 12, i_decay=1, v_decay=4095, vth=3, w=(-6, 6), delays=tuple(range(20)),
+              graded=True),
         layer(rng, 12, 2, i_decay=3000, v_decay=5, vth=60),
     ))
 
