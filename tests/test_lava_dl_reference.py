@@ -13,9 +13,10 @@ truth in `gts/`). Covered here, where the networks use what the emulator runs
   offset over all 3,000 steps, and the emulator equals Lava directly.
 - `gts/pilotnet_lif` (used by test_hdf5_nx.py, which needs a chip): its dense tail
   fed with the recorded conv-4 spikes; the first dense layer's current u equals
-  the chip's recording exactly. v and spikes differ from the chip after the first
-  spike, for Lava as for the emulator (the chip's reset and bias timing differ
-  from Lava's LIF model), so they are not compared.
+  the recording exactly, and the spikes of all four layers equal Lava's. v and
+  spikes differ from the recording from a neuron's first spike on, for Lava as
+  for the emulator (at that step the recording has v = bias where Lava's LIF
+  resets v to 0), so they are not compared with it.
 """
 from __future__ import annotations
 
@@ -107,5 +108,11 @@ def test_pilotnet_dense_tail_current(tmp_path) -> None:
     assert net.layers[0].bias is not None and net.layers[0].bias.any()
     conv4 = np.load(gts / "conv-4.npy")  # [x, y, channel, T]; netx flattens in (c, y, x) order
     X = conv4.transpose(2, 1, 0, 3).reshape(-1, conv4.shape[-1]).astype(np.uint8)[None]
-    res = EmulatorBackend().run(write_netx(net, tmp_path / "tail.net"), X, states=True)
+    path = write_netx(net, tmp_path / "tail.net")
+    res = EmulatorBackend().run(path, X, hidden=True, states=True)
     assert np.array_equal(res.u[0][0], np.load(gts / "fc-0-u.npy"))
+    lava = LavaCpuBackend().run(path, X, hidden=True)  # spikes: Lava's, not the recording's
+    assert np.array_equal(res.output, lava.output)
+    for a, b in zip(res.hidden, lava.hidden):
+        assert np.array_equal(a, b)
+    assert res.hidden[0].any()
