@@ -84,7 +84,19 @@ def net_typical(rng):
     ))
 
 
-@pytest.mark.parametrize("make", [net_extremes, net_inhibited, net_typical])
+def net_wide(rng):
+    # 300 inputs into strong same-sign rows: synaptic input above 2**15 per step
+    # (Lava's a_out is declared 16-bit but not truncated), iDecay 4096.
+    w = layer(rng, 300, 6, i_decay=FULL, v_decay=2048, vth=100000, w=(80, 254), delays=(0, 1, 2))
+    weight = w.weight.copy()
+    weight[3] *= -1
+    return NetxNetwork((
+        DenseLayer(weight=weight, neuron=w.neuron, delay=w.delay),
+        layer(rng, 6, 2, i_decay=1024, v_decay=0, vth=50),
+    ))
+
+
+@pytest.mark.parametrize("make", [net_extremes, net_inhibited, net_typical, net_wide])
 def test_spikes_u_v_match_lava(make, tmp_path) -> None:
     rng = np.random.default_rng(7)
     net = make(rng)
