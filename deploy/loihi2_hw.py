@@ -14,13 +14,10 @@ Output step t of sample k is read at stream step k * (T + io_latency) + io_laten
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io as _io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +25,7 @@ from spiketime.errors import UserError
 from spiketime.export.netx import NetxNetwork, read_netx
 from spiketime.sim import lava_runtime
 from spiketime.sim.backend import RunResult, check_input
-from spiketime.sim.progress import progress
+from spiketime.sim.lava_stream import LavaParts, run_streamed
 
 # Output offset of the IO adapters relative to Lava's CPU simulation. lava-dl's
 # netx tests read the same output steps on CPU (test_hdf5.py) and on Loihi 2
@@ -105,19 +102,6 @@ def _importable(module: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class LavaParts:
-    """The Lava pieces the run uses; tests swap the chip-only ones out."""
-
-    network: Callable[..., Any]  # lava.lib.dl.netx.hdf5.Network
-    source: Callable[..., Any]  # lava.proc.io.source.RingBuffer
-    sink: Callable[..., Any]  # lava.proc.io.sink.RingBuffer
-    run_steps: Callable[..., Any]  # lava.magma.core.run_conditions.RunSteps
-    run_cfg: Callable[[], Any]  # lava.magma.core.run_configs.Loihi2HwCfg
-    in_adapter: Callable[..., Any] | None  # embedded_io.spike.PyToNxAdapter; None: connect directly
-    out_adapter: Callable[..., Any] | None  # embedded_io.spike.NxToPyAdapter
-
-
 def hardware_parts() -> LavaParts:
     lava_runtime.load()
     from lava.lib.dl import netx
@@ -154,7 +138,8 @@ class Loihi2Backend:
             parts = hardware_parts()
         else:
             parts = self.parts()
-        return run_streamed(parts, netx_file, X, hidden=hidden, io_latency=self.io_latency)
+        return run_streamed(parts, netx_file, X, hidden=hidden, io_latency=self.io_latency,
+                            desc=self.name)
 
 
 def refuse_illegal(net: NetxNetwork, netx_file: str | os.PathLike) -> None:
@@ -166,53 +151,3 @@ def refuse_illegal(net: NetxNetwork, netx_file: str | os.PathLike) -> None:
         more = f" (and {len(hard) - 1} more)" if len(hard) > 1 else ""
         raise UserError(f"{netx_file} is not legal on Loihi 2: {hard[0].message}{more}; "
                         f"see `spiketime check {netx_file}`")
-
-
-def run_streamed(parts: LavaParts, netx_file: str | os.PathLike, X: np.ndarray, *,
-                 hidden: bool, io_latency: int) -> RunResult:
-    """Run every sample of X (uint8 [N, C, T]) through one compiled network."""
-    n, channels, steps = X.shape
-    period = steps + io_latency
-    stream = np.zeros((channels, n * period), dtype=np.int32)
-    for k in range(n):
-        stream[:, k * period:k * period + steps] = X[k]
-    with contextlib.redirect_stdout(_io.StringIO()):  # netx prints weight-fitting notes
-        net = parts.network(net_config=str(netx_file))
-    source = parts.source(data=stream)
-    _link(source.s_out, net.inp, parts.in_adapter, net.inp.shape)
-    watched = list(net.layers) if hidden else [net.layers[-1]]
-    sinks = []
-    for layer in watched:
-        sink = parts.sink(shape=layer.out.shape, buffer=n * period)
-        _link(layer.out, sink.a_in, parts.out_adapter, layer.out.shape)
-        sinks.append(sink)
-    state = [var for layer in net.layers
-             for var in (layer.neuron.u, layer.neuron.v, layer.synapse.a_buff)]
-    run_cfg = parts.run_cfg()
-    try:
-        for _ in progress(range(n), desc="loihi2", total=n):
-            net.run(condition=parts.run_steps(num_steps=period), run_cfg=run_cfg)
-            for var in state:  # back to rest before the next sample
-                var.set(np.zeros(var.shape, dtype=np.int32))
-        recorded = [np.asarray(s.data.get()) for s in sinks]
-    finally:
-        net.stop()
-    arrays = [sample_windows(a, n, steps, io_latency) for a in recorded]
-    return RunResult(output=arrays[-1], hidden=tuple(arrays[:-1]))
-
-
-def sample_windows(recorded: np.ndarray, n: int, steps: int, io_latency: int) -> np.ndarray:
-    """[neurons, n * (steps + io_latency)] recording -> uint8 [n, neurons, steps]."""
-    period = steps + io_latency
-    index = np.arange(n)[:, None] * period + io_latency + np.arange(steps)[None, :]
-    return (recorded[:, index] != 0).astype(np.uint8).transpose(1, 0, 2)
-
-
-def _link(out_port: Any, in_port: Any, adapter: Callable[..., Any] | None, shape: tuple) -> None:
-    """out_port -> [adapter ->] in_port."""
-    if adapter is None:
-        out_port.connect(in_port)
-        return
-    a = adapter(shape=shape)
-    out_port.connect(a.inp)
-    a.out.connect(in_port)

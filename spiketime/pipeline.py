@@ -6,7 +6,7 @@ finished files intact and no half-written ones.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spiketime.deploy.harness import (ORIGINAL, REVERSED, exact_parity, run_condition,

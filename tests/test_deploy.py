@@ -12,7 +12,8 @@ import pytest
 
 from spiketime.cli import main
 from spiketime.deploy import backends, loihi2_hw
-from spiketime.deploy.loihi2_hw import Availability, LavaParts, Loihi2Backend
+from spiketime.deploy.loihi2_hw import Availability, Loihi2Backend
+from spiketime.sim.lava_stream import LavaParts
 from spiketime.errors import UserError
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
 from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
@@ -254,19 +255,10 @@ def test_illegal_network_is_refused_before_the_chip(monkeypatch, tmp_path) -> No
 
 def test_hardware_protocol_on_lavas_cpu_matches_the_lava_cpu_backend(tmp_path) -> None:
     """The chip path's streaming, reset and readout, run on Loihi2SimCfg without adapters."""
-    from lava.lib.dl import netx
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc import io
-
-    from spiketime.sim.lava_cpu import LavaCpuBackend
+    from spiketime.sim.lava_cpu import LavaCpuBackend, cpu_parts
 
     path, X = delayed_net(tmp_path)
-    cpu_parts = LavaParts(network=netx.hdf5.Network, source=io.source.RingBuffer,
-                          sink=io.sink.RingBuffer, run_steps=RunSteps,
-                          run_cfg=lambda: Loihi2SimCfg(select_tag="fixed_pt"),
-                          in_adapter=None, out_adapter=None)
-    twin = Loihi2Backend(parts=lambda: cpu_parts).run(path, X, hidden=True)
+    twin = Loihi2Backend(parts=cpu_parts).run(path, X, hidden=True)
     ref = LavaCpuBackend().run(path, X, hidden=True)
     counts = ref.output.sum(axis=2)
     assert counts.min() > 0 and len(np.unique(counts)) > 1  # a run worth comparing

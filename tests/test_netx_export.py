@@ -8,7 +8,6 @@ import torch
 
 from spiketime.errors import UserError
 from spiketime.export import loihi2
-from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import (CubaNeuron, DenseLayer, NetxNetwork, read_netx,
                                    write_netx)
 

@@ -7,7 +7,7 @@ the integer dynamics the chip runs. Delays sit after every hidden layer.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
