@@ -7,7 +7,6 @@ file is a correct one edited with `dataclasses.replace`.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from cli import assert_one_line_error, spiketime
-from spiketime.cli import main
+from cli import assert_one_line_error, call, spiketime
 from spiketime.deploy.compare import CompareConfig, ModelSpec, run_compare
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import NetxNetwork, read_netx, write_netx
@@ -207,27 +205,17 @@ def test_cli_fails_on_a_broken_model_of_a_pipeline_report(solved):
     assert all(by_model["tau+delay"]) and not all(by_model["broken"])
 
 
-def _run(capsys, *args) -> subprocess.CompletedProcess:
-    """Run the CLI in this process (faster than a subprocess for error paths)."""
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, rc, out, err)
-
-
 def test_missing_files_are_one_line_errors(solved, tmp_path, capsys):
     good = dict(model=solved["checkpoint"], netx=solved["netx"]["exact"], data=solved["data"])
     for key, fragment in (("model", "checkpoint not found"), ("netx", "NetX file not found"),
                           ("data", "does not exist")):
         args = {**good, key: tmp_path / f"nope.{key}"}
-        proc = _run(capsys, "compare", "--model", args["model"], "--netx", args["netx"],
+        proc = call(capsys, "compare", "--model", args["model"], "--netx", args["netx"],
                     "--data", args["data"], "--out", tmp_path / "o", "--backends", "emulator")
         assert proc.returncode == 2
         assert_one_line_error(proc, fragment, f"nope.{key}")
-    assert_one_line_error(_run(capsys, "compare", "--report", tmp_path / "r.json"), "report file not found")
-    assert_one_line_error(_run(capsys, "compare", "--netx", good["netx"]), "--model, --data required")
+    assert_one_line_error(call(capsys, "compare", "--report", tmp_path / "r.json"), "report file not found")
+    assert_one_line_error(call(capsys, "compare", "--netx", good["netx"]), "--model, --data required")
     assert not (tmp_path / "o").exists()
 
 
@@ -235,7 +223,7 @@ def test_width_mismatch_is_one_line(solved, tmp_path, capsys):
     other = generate("ccisi", "ratefree", seed=1, n_per_class=4, steps=60, n_pairs=5,
                      interval_range=(4, 28), rate_range=(50.0, 50.0))
     save_dataset(other, tmp_path / "wide.h5")
-    proc = _run(capsys, "compare", "--model", solved["checkpoint"], "--netx", solved["netx"]["exact"],
+    proc = call(capsys, "compare", "--model", solved["checkpoint"], "--netx", solved["netx"]["exact"],
                 "--data", tmp_path / "wide.h5", "--out", tmp_path / "o")
     assert_one_line_error(proc, "expects 8 inputs", "10 channels")
     assert not (tmp_path / "o").exists()
@@ -253,7 +241,7 @@ def test_width_mismatch_is_one_line(solved, tmp_path, capsys):
     (("--confidence", "1"), "--confidence"),
 ])
 def test_bad_options_are_one_line(solved, tmp_path, capsys, option, fragment):
-    proc = _run(capsys, "compare", "--model", solved["checkpoint"], "--netx", solved["netx"]["exact"],
+    proc = call(capsys, "compare", "--model", solved["checkpoint"], "--netx", solved["netx"]["exact"],
                 "--data", solved["data"], "--out", tmp_path / "o", *option)
     assert proc.returncode == 2
     assert_one_line_error(proc, fragment)
@@ -263,9 +251,9 @@ def test_bad_options_are_one_line(solved, tmp_path, capsys, option, fragment):
 def test_report_and_model_together_is_refused(solved, tmp_path, capsys):
     path = tmp_path / "r.json"
     path.write_text("{}")
-    proc = _run(capsys, "compare", "--report", path, "--model", solved["checkpoint"])
+    proc = call(capsys, "compare", "--report", path, "--model", solved["checkpoint"])
     assert_one_line_error(proc, "either --report or --model")
-    proc = _run(capsys, "compare", "--report", path)
+    proc = call(capsys, "compare", "--report", path)
     assert_one_line_error(proc, "not a spiketime pipeline report")
 
 

@@ -7,47 +7,23 @@ handling) to keep the suite fast.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from spiketime.cli import main
+from cli import assert_one_line_error, call, spiketime
 from spiketime.train.dataset import load_dataset
 
 GEN = ["data", "generate", "--task", "isi", "--samples-per-class", "12", "--steps", "120",
        "--param", "interval_range=[1, 40]", "--param", "rate_range=[5, 20]"]
 
 
-def _run(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spiketime", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
-
-
-def _call(capsys, *args: str | Path) -> subprocess.CompletedProcess:
-    """main() in-process, reported like a finished subprocess."""
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, rc, out, err)
-
-
-def _assert_one_line_error(proc: subprocess.CompletedProcess) -> None:
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-
-
 @pytest.fixture(scope="module")
 def good_file(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "isi.h5"
-    proc = _run(*GEN, "--variant", "ratefree", "--seed", "4", "--out", out)
+    proc = spiketime(*GEN, "--variant", "ratefree", "--seed", "4", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"wrote {out}: isi/ratefree")
     return out
@@ -61,7 +37,7 @@ def test_generate_writes_a_loadable_file(good_file):
 
 
 def test_audit_json_is_exactly_one_object(good_file):
-    proc = _run("data", "audit", good_file, "--json")
+    proc = spiketime("data", "audit", good_file, "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)  # fails on anything but one JSON document
     assert isinstance(result, dict) and proc.stdout.count("\n") == 1
@@ -70,7 +46,7 @@ def test_audit_json_is_exactly_one_object(good_file):
 
 
 def test_audit_table(good_file, capsys):
-    proc = _call(capsys, "data", "audit", good_file)
+    proc = call(capsys, "data", "audit", good_file)
     assert proc.returncode == 0, proc.stderr
     assert "rate-only accuracy" in proc.stdout and "chance" in proc.stdout
 
@@ -91,7 +67,7 @@ def test_prepare_writes_part_of_official_files(tmp_path, capsys):
     for split in ("train", "test"):
         _official(tmp_path / f"shd_{split}.h5", 20)
     out = tmp_path / "shd_part.h5"
-    proc = _call(capsys, "data", "prepare", "--dataset", "shd", "--variant", "part", "--raw", tmp_path,
+    proc = call(capsys, "data", "prepare", "--dataset", "shd", "--variant", "part", "--raw", tmp_path,
                 "--out", out, "--dt-ms", "10", "--steps", "20")
     assert proc.returncode == 0, proc.stderr
     ds = load_dataset(out)
@@ -121,22 +97,22 @@ BAD_FILES = {
 
 def test_audit_refuses_another_format_version_from_the_real_entry_point(good_file, tmp_path):
     bad = _edited(good_file, tmp_path / "v99.h5", BAD_FILES["version"])
-    proc = _run("data", "audit", bad)
-    _assert_one_line_error(proc)
+    proc = spiketime("data", "audit", bad)
+    assert_one_line_error(proc)
     assert "format_version 99" in proc.stderr
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_audit_refuses_bad_files_in_one_line(good_file, tmp_path, capsys, case):
     bad = _edited(good_file, tmp_path / f"{case}.h5", BAD_FILES[case])
-    _assert_one_line_error(_call(capsys, "data", "audit", bad))
+    assert_one_line_error(call(capsys, "data", "audit", bad))
 
 
 def test_audit_refuses_missing_and_foreign_files(tmp_path, capsys):
-    _assert_one_line_error(_call(capsys, "data", "audit", tmp_path / "none.h5"))
+    assert_one_line_error(call(capsys, "data", "audit", tmp_path / "none.h5"))
     text = tmp_path / "notes.h5"
     text.write_text("hello")
-    _assert_one_line_error(_call(capsys, "data", "audit", text))
+    assert_one_line_error(call(capsys, "data", "audit", text))
 
 
 @pytest.mark.parametrize("args", [
@@ -149,8 +125,8 @@ def test_audit_refuses_missing_and_foreign_files(tmp_path, capsys):
 ], ids=["task", "variant", "lambda", "steps", "param", "raw"])
 def test_bad_input_leaves_no_file(tmp_path, capsys, args):
     out = tmp_path / "out.h5"
-    proc = _call(capsys, *[a.format(tmp=tmp_path) for a in args], "--out", out)
-    _assert_one_line_error(proc)
+    proc = call(capsys, *[a.format(tmp=tmp_path) for a in args], "--out", out)
+    assert_one_line_error(proc)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -160,5 +136,5 @@ def test_bad_input_leaves_no_file(tmp_path, capsys, args):
 ], ids=["argparse", "user-error"])
 def test_bad_input_from_the_real_entry_point(tmp_path, args):
     out = tmp_path / "out.h5"
-    _assert_one_line_error(_run(*[a.format(tmp=tmp_path) for a in args], "--out", out))
+    assert_one_line_error(spiketime(*[a.format(tmp=tmp_path) for a in args], "--out", out))
     assert not out.exists() and list(tmp_path.iterdir()) == []
