@@ -221,7 +221,8 @@ def run_compare(cfg: CompareConfig) -> tuple[dict, tuple]:
             "rule": f"every {100 * cfg.confidence:g}% paired bootstrap interval of deployed minus "
                     f"trained (accuracy per condition, reversal sensitivity per model) lies within "
                     f"+/-{cfg.tolerance_pp:g} percentage points"
-                    + (", and every output spike is identical" if cfg.exact else ""),
+                    + (", and on the bit-exact simulators every output spike is identical"
+                       if cfg.exact else ""),
             "tolerance": {"difference_pp": cfg.tolerance_pp, "confidence": cfg.confidence,
                           "resamples": cfg.resamples, "exact_spikes": cfg.exact},
             "failed": failed,
