@@ -40,6 +40,7 @@ class PipelineConfig:
     steps: int | None = None  # built-in task only
     hidden: int = 32
     epochs: int = 30
+    surrogate: str = "slayer"  # or "fast-sigmoid", the paper's
     seed: int = 0
     backend: str = "emulator"  # runs every test sample
     confirm_lava: int = 32  # samples per condition rerun on Lava (0 = none)
@@ -74,7 +75,7 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     for name, delays in MODELS.items():
         folder = out / name.replace("+", "_")
         mcfg = ModelConfig(inputs=ds.channels, hidden=(cfg.hidden,), outputs=ds.n_classes,
-                           delays=delays, seed=cfg.seed)
+                           delays=delays, surrogate=cfg.surrogate, seed=cfg.seed)
         model = SpikingNet(mcfg)
         _say(f"{name}: training {cfg.epochs} epochs")
         history = train(model, ds.train.X, ds.train.y, train_cfg, desc=f"train {name}")

@@ -15,8 +15,10 @@ import torch
 from spiketime.errors import UserError
 from spiketime.export import loihi2
 from spiketime.fileio import atomic_path
+from spiketime.train.surrogate import use_fast_sigmoid
 
 CHECKPOINT_VERSION = 1
+SURROGATES = ("slayer", "fast-sigmoid")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class ModelConfig:
     threshold: float = 1.0  # slayer units; vThMant = threshold * THRESHOLD_SCALE
     current_decay: float = 0.25  # fraction per step; learnable, 12-bit
     voltage_decay: float = 0.03
+    surrogate: str = "slayer"  # "slayer" (exponential) or "fast-sigmoid" (the paper's)
+    alpha: float = 100.0  # fast-sigmoid steepness, 1 / (alpha |v - theta| + 1)^2
     tau_grad: float = 1.0  # slayer surrogate-gradient width
     scale_grad: float = 1.0
     weight_scale: float = 2.0
@@ -38,6 +42,10 @@ class ModelConfig:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if not 0 <= self.delay_init_max <= loihi2.MAX_DELAY:
             raise UserError(f"delay_init_max must be within [0, {loihi2.MAX_DELAY}] steps")
+        if self.surrogate not in SURROGATES:
+            raise UserError(f"unknown surrogate '{self.surrogate}'; choose from {', '.join(SURROGATES)}")
+        if not self.alpha > 0:
+            raise UserError(f"alpha must be positive, got {self.alpha}")
 
 
 def _slayer():
@@ -70,6 +78,8 @@ class SpikingNet(torch.nn.Module):
                 neuron, n_in, n_out, weight_scale=config.weight_scale,
                 delay=config.delays and is_hidden,
             )
+            if config.surrogate == "fast-sigmoid":
+                use_fast_sigmoid(block.neuron, config.alpha)
             if block.delay is not None:
                 assert block.delay.max_delay == loihi2.MAX_DELAY  # slayer's cap is the chip's
                 block.delay.delay.data = torch.rand(n_out) * config.delay_init_max

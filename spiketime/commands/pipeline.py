@@ -7,8 +7,9 @@ from pathlib import Path
 from spiketime.errors import UserError
 
 
-DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=32, epochs=30, seed=0,
-                backend="emulator", confirm_lava=32)  # PipelineConfig's; kept here so --help stays light
+# PipelineConfig's defaults, kept here so that --help does not import torch.
+DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=32, epochs=30,
+                surrogate="slayer", seed=0, backend="emulator", confirm_lava=32)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="time steps of the built-in task (default 100)")
     p.add_argument("--hidden", type=int, default=d.hidden, help="hidden neurons (default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--surrogate", choices=["slayer", "fast-sigmoid"], default=d.surrogate,
+                   help="surrogate gradient: slayer's exponential (default) or the paper's "
+                        "fast sigmoid 1/(100|v-theta|+1)^2")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d.backend,
                    help="backend for the whole test set (default %(default)s)")
@@ -39,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data is not None and args.steps is not None:
         raise UserError("--steps applies to the built-in task only, not to --data")
     cfg = PipelineConfig(out=args.out, data=args.data, samples_per_class=args.samples_per_class,
-                         steps=args.steps, hidden=args.hidden, epochs=args.epochs, seed=args.seed,
+                         steps=args.steps, hidden=args.hidden, epochs=args.epochs,
+                         surrogate=args.surrogate, seed=args.seed,
                          backend=args.backend, confirm_lava=args.confirm_lava)
     report = run_pipeline(cfg)
     passed = report["parity"]["passed"]
