@@ -185,3 +185,31 @@ def test_split_keeps_requested_fraction():
                   interval_range=(1, 50))
     assert np.bincount(ds.test.y).tolist() == [4, 4]
     assert np.bincount(ds.train.y).tolist() == [36, 36]
+
+
+def _one_event_ccisi(circular: bool):
+    ds = generate("ccisi", "ratefree", seed=3, n_per_class=200, steps=100, n_pairs=4,
+                  interval_range=(16, 40), rate_range=(10.0, 10.0), margin=0.1, circular=circular)
+    X, y = _all(ds)
+    lead = X[:, 0::2].argmax(axis=2)  # one event per channel: its step
+    follow = X[:, 1::2].argmax(axis=2)
+    return X, y, lead, follow
+
+
+def test_ccisi_circular_keeps_the_interval_modulo_T_and_wraps_some_events():
+    X, y, lead, follow = _one_event_ccisi(circular=True)
+    assert (X.sum(axis=2) == 1).all()
+    d = (follow - lead) % 100
+    assert ((d <= 25) == (y[:, None] == 0)).all() and ((d >= 31) == (y[:, None] == 1)).all()
+    assert (follow < lead).any()  # some events wrap around the window's end
+
+
+def test_ccisi_circular_removes_the_position_cue():
+    """Windowed placement: the leader never fires in the last d steps, so its position
+    alone tells the class; circular placement spreads it over the whole window."""
+    _, y, lead, _ = _one_event_ccisi(circular=False)
+    assert lead[y == 1].max() < 100 - 31 <= lead[y == 0].max()
+    _, y, lead, _ = _one_event_ccisi(circular=True)
+    for cls in (0, 1):
+        assert lead[y == cls].max() >= 95 and lead[y == cls].min() <= 4
+        assert abs(lead[y == cls].mean() - 49.5) < 4

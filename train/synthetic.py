@@ -9,6 +9,14 @@ Each event channel emits Poisson(r * T * dt) events at uniformly random times:
   - CCISI: an event is a spike on channel 2j and one d steps later on channel 2j+1
     (C = 2 * `n_pairs`).
 No two spikes of a channel share a step, so counts are exactly the event counts.
+Placement (`circular`): by default an event starts in [0, T - d), so both spikes
+fit; a channel's spike positions then depend on d (the leading channel never fires
+in the last d steps), which lets a network find the class from one channel's
+position in the window without reading any interval. With circular=True the start
+is uniform over [0, T) and the second spike lands at (start + d) mod T: every
+channel's spike times are uniform whatever the class, and only the relation
+between spikes (the interval, or for the few wrapped events T - d in reverse
+order) carries it.
   - standard: (u, d) uniform over each class's region, so rate and interval both
     inform the class (knowing u exactly gives at most 75 % at margin 0, 80 % at the
     default margin 0.1; both are needed for 100 %).
@@ -49,7 +57,8 @@ from spiketime.train.dataset import Dataset, DatasetMeta, Split
 TASKS = ("isi", "ccisi", "coincidence")
 VARIANTS = ("standard", "ratefree")
 
-_TIMING = {"rate_range": (0.1, 3.0), "interval_range": (1, 100), "margin": 0.1}
+_TIMING = {"rate_range": (0.1, 3.0), "interval_range": (1, 100), "margin": 0.1,
+           "circular": False}
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "isi": {"steps": 1000, "channels": 10, **_TIMING},
     "ccisi": {"steps": 1000, "n_pairs": 10, **_TIMING},
@@ -169,6 +178,9 @@ def _timing(rng: np.random.Generator, y: np.ndarray, task: str, variant: str, co
                         f"(in steps), got {p['interval_range']}")
     if not (_is_real(margin) and 0 <= margin < 0.5):
         raise UserError(f"margin must lie in [0, 0.5), got {margin!r}")
+    circular = p["circular"]
+    if not isinstance(circular, bool):
+        raise UserError(f"circular must be true or false, got {circular!r}")
     key = "channels" if task == "isi" else "n_pairs"
     n_ev = _int(key, p[key], 1)
     line = _Line(r_lo, r_hi, d_lo, d_hi, float(margin))
@@ -182,9 +194,9 @@ def _timing(rng: np.random.Generator, y: np.ndarray, task: str, variant: str, co
         u = np.full(n, 0.5)
         counts = np.full((n, n_ev), per_channel)
         d = line.sample_intervals(rng, u, y)
-    X = _place_events(rng, counts, d, steps, pairs_in_channel=(task == "isi"))
+    X = _place_events(rng, counts, d, steps, pairs_in_channel=(task == "isi"), circular=circular)
     stored = {key: n_ev, "rate_range": [r_lo, r_hi], "interval_range": [d_lo, d_hi],
-              "margin": float(margin), "channels": int(X.shape[1])}
+              "margin": float(margin), "circular": circular, "channels": int(X.shape[1])}
     if per_channel is not None:
         stored["events_per_channel"] = per_channel
     return X, ["below_line", "above_line"], stored
@@ -242,17 +254,19 @@ class _Line:
 
 
 def _place_events(rng: np.random.Generator, counts: np.ndarray, d: np.ndarray, steps: int,
-                  *, pairs_in_channel: bool) -> np.ndarray:
+                  *, pairs_in_channel: bool, circular: bool = False) -> np.ndarray:
     """Spike trains from event counts [N, E] and intervals [N]; no two spikes share a step.
 
     ISI (pairs_in_channel): event e puts spikes at s and s + d on channel e.
     CCISI: event e puts a spike at s on channel 2e and at s + d on channel 2e + 1.
+    Circular: s is uniform over [0, T) and s + d is taken mod T.
     Rows (sample, event channel) whose spikes collide are redrawn until none do.
     """
     n, e = counts.shape
     row = np.repeat(np.arange(n * e), counts.ravel())
     dd = d[row // e]
-    start = rng.integers(0, steps - dd)
+    span = np.full_like(dd, steps) if circular else steps - dd  # starts drawn from [0, span)
+    start = rng.integers(0, span)
     for _ in range(_MAX_PLACEMENT_ROUNDS):
         keys = _event_keys(row, start, dd, steps, pairs_in_channel)
         order = np.sort(keys)
@@ -261,7 +275,7 @@ def _place_events(rng: np.random.Generator, counts: np.ndarray, d: np.ndarray, s
             break
         bad_rows = np.unique(dup // steps)
         redo = np.isin(row, bad_rows)
-        start[redo] = rng.integers(0, steps - dd[redo])
+        start[redo] = rng.integers(0, span[redo])
     else:
         raise UserError("could not place the spikes without overlap: the rate is too high for "
                         "these steps and intervals; lower rate_range or raise steps")
@@ -272,7 +286,7 @@ def _place_events(rng: np.random.Generator, counts: np.ndarray, d: np.ndarray, s
     second = ev if pairs_in_channel else 2 * ev + 1
     flat = X.reshape(-1)
     flat[(sample * channels + first) * steps + start] = 1
-    flat[(sample * channels + second) * steps + start + dd] = 1
+    flat[(sample * channels + second) * steps + (start + dd) % steps] = 1
     return X
 
 
@@ -280,7 +294,7 @@ def _event_keys(row: np.ndarray, start: np.ndarray, dd: np.ndarray, steps: int,
                 pairs_in_channel: bool) -> np.ndarray:
     """Keys row * steps + step that clash exactly when two spikes of one channel share a step."""
     if pairs_in_channel:  # both spikes of an event on one channel
-        return np.concatenate([row * steps + start, row * steps + start + dd])
+        return np.concatenate([row * steps + start, row * steps + (start + dd) % steps])
     return row * steps + start  # CCISI: distinct starts <=> distinct spikes on both channels
 
 
