@@ -23,10 +23,11 @@ from spiketime.train.trainer import TrainConfig, train
 
 # The built-in task: rate-free CCISI. Every channel fires exactly 8 times in 100
 # steps in every sample; the second channel of each of 10 pairs follows the first
-# by 16-25 steps in one class and 31-40 in the other, so only the cross-channel
-# interval separates them, and reversing time swaps which channel leads. With 8
-# overlapping events per channel, summing decaying inputs cannot tell the
-# intervals apart well; delaying the leading channel into coincidence can.
+# by 16-25 steps in one class and 31-40 in the other, so spike counts carry nothing
+# and reversing time swaps which channel leads. Events are placed inside the
+# window (the generator's default), which also leaves a position cue (the leading
+# channel never fires in the last d steps); README says what that means for the
+# results, and `circular=True` removes it.
 DEFAULT_TASK = dict(task="ccisi", variant="ratefree", steps=100, n_pairs=10,
                     interval_range=(16, 40), margin=0.1, rate_range=(80.0, 80.0))
 MODELS = {"tau": False, "tau+delay": True}  # name -> trainable delays
