@@ -24,7 +24,7 @@ order) carries it.
     of every sample exactly round(r_mid * T * dt) events (at least 1), stored as
     `events_per_channel`; d is uniform over the integers on the class's side of the
     band at u = 0.5. Per-channel spike counts are identical in every sample of every
-    class, so only intervals separate the classes.
+    class, so only timing separates the classes (see placement below).
   With a one-point rate range (r_lo == r_hi) u is 0.5 for every sample.
 
 Coincidence (one class per pair of groups; 3 groups -> 3 classes). `n_groups` groups of
