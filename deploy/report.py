@@ -129,6 +129,13 @@ def _figure():
     return plt
 
 
+def _save(plt, fig, path: Path) -> None:
+    """Write a figure atomically as PNG and release it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
 def _plot_accuracy(report: dict, path: Path) -> None:
     """Grouped bars: per model, trained vs deployed, original vs reversed."""
     plt = _figure()
@@ -152,9 +159,7 @@ def _plot_accuracy(report: dict, path: Path) -> None:
     ax.set_title(f"{report['task']['name']}: trained vs deployed, original vs time-reversed")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def _plot_raster(sample: np.ndarray, reversed_sample: np.ndarray, title: str, path: Path) -> None:
@@ -169,9 +174,7 @@ def _plot_raster(sample: np.ndarray, reversed_sample: np.ndarray, title: str, pa
         ax.set_ylim(-1, x.shape[0])
     axes[-1].set_xlabel("time step")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 _FAMILY_TITLES = {"jitter": "per-spike jitter (sigma, steps)",
@@ -210,9 +213,7 @@ def _plot_sweep(report: dict, path: Path) -> None:
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.suptitle(f"{report['task']['name']}: accuracy under perturbation", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def _plot_parity(report: dict, path: Path) -> None:
@@ -246,6 +247,4 @@ def _plot_parity(report: dict, path: Path) -> None:
     ax.set_title(f"parity: {'PASSED' if report['parity']['passed'] else 'FAILED'}", fontsize=10)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
