@@ -7,10 +7,10 @@ value and limit:
   threshold, refractory delay, bias): what netx would clip, drop or overflow;
 - resources (fan-in, fan-out, synaptic memory, neurons per core, cores per
   chip): an estimated packing of each layer onto neuro cores. Several of these
-  figures are estimates (see `spiketime.export.loihi2.LIMITS`), and every finding
+  figures are estimates (see `spiketime.loihi2.LIMITS`), and every finding
   that rests on one says so.
 
-All limits come from `spiketime.export.loihi2`; none is written here.
+All limits come from `spiketime.loihi2`; none is written here.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from spiketime.export import loihi2
-from spiketime.export.netx import DenseLayer, NetxNetwork
+from spiketime import loihi2
+from spiketime.export.netx import DenseLayer, NetxNetwork, stored_values
 
 
 @dataclass(frozen=True)
@@ -115,45 +115,37 @@ def check_network(net: NetxNetwork, limits: ChipLimits = ChipLimits()) -> CheckR
     return CheckReport(not violations, tuple(violations), tuple(layers), cores, limits.cores)
 
 
-def _out_of(layer: int, name: str, values: np.ndarray | int, lo: int, hi: int,
-            why: str) -> list[Violation]:
-    """One violation per side of [lo, hi] that `values` crosses."""
+def _out_of(layer: int, values: np.ndarray | int, r: loihi2.Range) -> list[Violation]:
+    """One violation per side of the parameter's range that `values` crosses."""
     arr = np.asarray(values).reshape(-1)
-    found = []
-    if arr.size and int(arr.min()) < lo:
-        found.append(Violation(layer, name, int(arr.min()), f">= {lo}",
-                               f"layer {layer} {name} {int(arr.min())} is below {lo} ({why})"))
-    if arr.size and int(arr.max()) > hi:
-        found.append(Violation(layer, name, int(arr.max()), f"<= {hi}",
-                               f"layer {layer} {name} {int(arr.max())} is above {hi} ({why})"))
+    name, found = r.parameter, []
+    if arr.size and int(arr.min()) < r.low:
+        found.append(Violation(layer, name, int(arr.min()), f">= {r.low}",
+                               f"layer {layer} {name} {int(arr.min())} is below {r.low} ({r.why})"))
+    if arr.size and int(arr.max()) > r.high:
+        found.append(Violation(layer, name, int(arr.max()), f"<= {r.high}",
+                               f"layer {layer} {name} {int(arr.max())} is above {r.high} ({r.why})"))
     return found
 
 
 def _register_violations(i: int, layer: DenseLayer) -> list[Violation]:
-    n = layer.neuron
-    reg = loihi2.DECAY_REGISTER_MAX
-    found = _out_of(i, "weight", layer.weight, loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX,
-                    "8-bit weight mantissa at scale 64; netx clips mixed-sign weights")
-    if layer.delay is not None:
-        found += _out_of(i, "delay", layer.delay, loihi2.MIN_DELAY, loihi2.MAX_DELAY,
-                         "axonal delay in steps; netx clamps to 62")
-    for name, value in (("iDecay", n.i_decay), ("vDecay", n.v_decay)):
-        found += _out_of(i, name, value, loihi2.MIN_DECAY, loihi2.MAX_DECAY, "decay scale 4096")
+    """Every value outside its `loihi2.RANGES` entry, then the decay registers."""
+    found = []
+    for name, values in stored_values(layer).items():
+        if values is not None:
+            found += _out_of(i, values, loihi2.RANGES[name])
     # Registers as netx programs them: du = iDecay - 1, dv = vDecay, 12 bits each.
-    if loihi2.MIN_DECAY <= n.i_decay <= loihi2.MAX_DECAY and not 0 <= n.i_decay - 1 <= reg:
+    n, reg = layer.neuron, loihi2.DECAY_REGISTER_MAX
+    bits = loihi2.DECAY_BITS
+    decay = loihi2.RANGES["iDecay"]
+    if decay.contains(n.i_decay) and not 0 <= n.i_decay - 1 <= reg:
         found.append(Violation(i, "iDecay", n.i_decay, f"[1, {reg + 1}]",
                                f"layer {i} iDecay {n.i_decay}: netx programs du = iDecay - 1 = "
-                               f"{n.i_decay - 1}, outside the 12-bit register [0, {reg}]"))
-    if loihi2.MIN_DECAY <= n.v_decay <= loihi2.MAX_DECAY and not 0 <= n.v_decay <= reg:
+                               f"{n.i_decay - 1}, outside the {bits}-bit register [0, {reg}]"))
+    if decay.contains(n.v_decay) and not 0 <= n.v_decay <= reg:
         found.append(Violation(i, "vDecay", n.v_decay, f"[0, {reg}]",
                                f"layer {i} vDecay {n.v_decay}: netx programs dv = vDecay = "
-                               f"{n.v_decay}, outside the 12-bit register [0, {reg}]"))
-    found += _out_of(i, "vThMant", n.vth_mant, 0, loihi2.VTH_MANT_MAX, "17-bit threshold mantissa")
-    found += _out_of(i, "refDelay", n.ref_delay, loihi2.REF_DELAY_MIN, loihi2.REF_DELAY_MAX,
-                     "netx builds lava's LIF, which has no refractory register")
-    if layer.bias is not None:
-        found += _out_of(i, "bias", layer.bias, loihi2.BIAS_MANT_MIN, loihi2.BIAS_MANT_MAX,
-                         "13-bit signed bias mantissa")
+                               f"{n.v_decay}, outside the {bits}-bit register [0, {reg}]"))
     return found
 
 

@@ -25,7 +25,7 @@ from spiketime.deploy.harness import ConditionResult, confirm_subset, summarize
 from spiketime.deploy.stats import Comparison, SensitivityComparison, compare_correctness, compare_sensitivity
 from spiketime.deploy.sweep import DEFAULT_LEVELS, derive_seed, label, sweep_conditions
 from spiketime.errors import UserError
-from spiketime.sim.backends import SIM_BACKENDS
+from spiketime.sim.registry import SIM_BACKENDS
 
 if TYPE_CHECKING:
     from spiketime.export.netx import NetxNetwork
@@ -73,7 +73,7 @@ class CompareConfig:
             raise UserError(f"--limit must be at least 1, got {self.limit}")
         if not self.backends:
             raise UserError("--backends names no backend")
-        from spiketime.deploy.backends import BACKENDS
+        from spiketime.deploy.registry import BACKENDS
 
         unknown = [b for b in self.backends if b not in BACKENDS]
         if unknown:
@@ -154,7 +154,7 @@ def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Lo
 
 
 def _backends(names: tuple[str, ...]) -> list[Backend]:
-    from spiketime.deploy.backends import select_backend
+    from spiketime.deploy.registry import select_backend
 
     out = []
     for name in names:
@@ -171,7 +171,7 @@ def _backends(names: tuple[str, ...]) -> list[Backend]:
 
 def run_compare(cfg: CompareConfig) -> tuple[dict, tuple]:
     """Run the sweep; return the report (not yet written) and the raster sample for it."""
-    from spiketime.sim.progress import progress
+    from spiketime.progress import progress
     from spiketime.train.evaluate import run_trained
 
     started = time.perf_counter()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spiketime.sim.backend import Backend
-from spiketime.sim.readout import predict
+from spiketime.readout import predict
 from spiketime.train.evaluate import run_trained
 from spiketime.train.model import SpikingNet
 from spiketime.train.perturb import reverse

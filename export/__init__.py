@@ -1,1 +1,4 @@
-"""Trained model -> NetX HDF5; reading and validating NetX files; the one home of Loihi 2 number formats and limits."""
+"""Trained model -> NetX HDF5 (+ metadata); reading, validating and clipping NetX files.
+
+The Loihi 2 number formats and limits these use live in the shared core, `spiketime.loihi2`.
+"""

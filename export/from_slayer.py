@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork
 
 

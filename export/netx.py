@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.fileio import atomic_path
 
 FORMAT = "spiketime-netx"
@@ -115,29 +115,32 @@ def _as_int(arr: np.ndarray, name: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def stored_values(layer: DenseLayer) -> dict[str, np.ndarray | int | None]:
+    """Each parameter of `layer` under its NetX name (the keys of `loihi2.RANGES`)."""
+    n = layer.neuron
+    return {"iDecay": n.i_decay, "vDecay": n.v_decay, "vThMant": n.vth_mant,
+            "delay": layer.delay, "weight": layer.weight, "bias": layer.bias,
+            "refDelay": n.ref_delay}
+
+
+def _exported(layer: DenseLayer) -> dict[str, np.ndarray | int]:
+    """The values the NetX format bounds (`Range.at_export`), in `loihi2.RANGES` order."""
+    values = stored_values(layer)
+    return {name: values[name] for name, r in loihi2.RANGES.items()
+            if r.at_export and values[name] is not None}
+
+
 def range_violations(net: NetxNetwork) -> list[str]:
     """Values the NetX format (as netx reads it) cannot hold, one sentence each."""
     problems = []
     for i, layer in enumerate(net.layers):
-        n = layer.neuron
-        checks = [
-            ("iDecay", n.i_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY),
-            ("vDecay", n.v_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY),
-            ("vThMant", n.vth_mant, 0, loihi2.VTH_MANT_MAX),
-        ]
-        if layer.delay is not None and layer.delay.size:
-            checks += [("delay", int(layer.delay.min()), loihi2.MIN_DELAY, loihi2.MAX_DELAY),
-                       ("delay", int(layer.delay.max()), loihi2.MIN_DELAY, loihi2.MAX_DELAY)]
-        if layer.weight.size:  # netx clips mixed-sign weights outside this range
-            checks += [("weight", int(layer.weight.min()), loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX),
-                       ("weight", int(layer.weight.max()), loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX)]
-        if layer.bias is not None and layer.bias.size:
-            checks += [("bias", int(layer.bias.min()), loihi2.BIAS_MANT_MIN, loihi2.BIAS_MANT_MAX),
-                       ("bias", int(layer.bias.max()), loihi2.BIAS_MANT_MIN, loihi2.BIAS_MANT_MAX)]
-        for name, value, lo, hi in checks:
-            if not lo <= value <= hi:
-                problems.append(f"layer {i} {name} {value} is outside [{lo}, {hi}]")
-    return sorted(set(problems), key=problems.index)
+        for name, values in _exported(layer).items():
+            arr = np.asarray(values).reshape(-1)
+            r = loihi2.RANGES[name]
+            for value in dict.fromkeys((int(arr.min()), int(arr.max())) if arr.size else ()):
+                if not r.contains(value):
+                    problems.append(f"layer {i} {name} {value} is outside {r.interval}")
+    return problems
 
 
 def clip_to_chip(net: NetxNetwork) -> tuple[NetxNetwork, list[str]]:
@@ -149,41 +152,30 @@ def clip_to_chip(net: NetxNetwork) -> tuple[NetxNetwork, list[str]]:
     """
     layers, report = [], []
     for i, layer in enumerate(net.layers):
-        n = layer.neuron
-        neuron = CubaNeuron(
-            i_decay=_clip_scalar(n.i_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY, f"layer {i} iDecay", report),
-            v_decay=_clip_scalar(n.v_decay, loihi2.MIN_DECAY, loihi2.MAX_DECAY, f"layer {i} vDecay", report),
-            vth_mant=_clip_scalar(n.vth_mant, 0, loihi2.VTH_MANT_MAX, f"layer {i} vThMant", report),
-            ref_delay=n.ref_delay,
-            graded_spike=n.graded_spike,
-        )
-        layers.append(DenseLayer(
-            weight=_clip_array(layer.weight, loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX, f"layer {i} weight", report),
-            neuron=neuron,
-            delay=_clip_array(layer.delay, loihi2.MIN_DELAY, loihi2.MAX_DELAY, f"layer {i} delay", report),
-            bias=_clip_array(layer.bias, loihi2.BIAS_MANT_MIN, loihi2.BIAS_MANT_MAX, f"layer {i} bias", report),
-        ))
+        v = {name: _clip(values, loihi2.RANGES[name], f"layer {i} {name}", report)
+             for name, values in _exported(layer).items()}
+        neuron = replace(layer.neuron, i_decay=v["iDecay"], v_decay=v["vDecay"],
+                         vth_mant=v["vThMant"])
+        layers.append(DenseLayer(weight=v["weight"], neuron=neuron, delay=v.get("delay"),
+                                 bias=v.get("bias")))
     metadata = dict(net.metadata)
     if report:
         metadata["clipped"] = list(metadata.get("clipped", [])) + report
     return NetxNetwork(tuple(layers), metadata), report
 
 
-def _clip_scalar(value: int, lo: int, hi: int, what: str, report: list[str]) -> int:
-    clipped = min(max(value, lo), hi)
-    if clipped != value:
-        report.append(f"{what} {value} clipped to {clipped} (range [{lo}, {hi}])")
-    return clipped
-
-
-def _clip_array(arr: np.ndarray | None, lo: int, hi: int, what: str, report: list[str]) -> np.ndarray | None:
-    if arr is None:
-        return None
-    clipped = np.clip(arr, lo, hi)
-    changed = int(np.count_nonzero(clipped != arr))
+def _clip(value: np.ndarray | int, r: loihi2.Range, what: str, report: list[str]):
+    lo, hi = r.low, r.high
+    if np.ndim(value) == 0:
+        clipped = min(max(int(value), lo), hi)
+        if clipped != value:
+            report.append(f"{what} {value} clipped to {clipped} (range {r.interval})")
+        return clipped
+    clipped = np.clip(value, lo, hi)
+    changed = int(np.count_nonzero(clipped != value))
     if changed:
-        report.append(f"{what}: {changed} of {arr.size} values clipped to [{lo}, {hi}] "
-                      f"(were {int(arr.min())}..{int(arr.max())})")
+        report.append(f"{what}: {changed} of {value.size} values clipped to {r.interval} "
+                      f"(were {int(value.min())}..{int(value.max())})")
     return clipped
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.export.netx import DenseLayer, NetxNetwork, read_netx
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.lava_weights import lava_weights
@@ -77,13 +77,17 @@ def _compile_layer(layer: DenseLayer, index: int) -> Layer:
             f"{loihi2.STATE_BITS}-bit current register; the emulator does not model that overflow"
         )
     n = layer.neuron
+    # vThMant in range <=> vth fits v's register (0 <= vth <= 2**23 - 1)
+    limit = loihi2.RANGES["vThMant"]
+    if not limit.contains(n.vth_mant):
+        raise UserError(f"layer {index}: vThMant {n.vth_mant} is outside {limit.interval} "
+                        f"({limit.why})")
     vth = n.vth_mant << loihi2.VTH_SHIFT
-    if not 0 <= vth <= _V_LIMIT:
-        raise UserError(f"layer {index}: threshold mantissa {n.vth_mant} is outside [0, {loihi2.VTH_MANT_MAX}]")
     bias = None
     if layer.bias is not None and layer.bias.any():
-        if layer.bias.min() < loihi2.BIAS_MANT_MIN or layer.bias.max() > loihi2.BIAS_MANT_MAX:
-            raise UserError(f"layer {index}: bias outside the {loihi2.BIAS_MANT_BITS}-bit bias mantissa range")
+        limit = loihi2.RANGES["bias"]
+        if not (limit.contains(int(layer.bias.min())) and limit.contains(int(layer.bias.max()))):
+            raise UserError(f"layer {index}: bias outside {limit.interval} ({limit.why})")
         bias = (layer.bias << loihi2.BIAS_EXP).astype(np.float64)[:, None]
     delay = layer.delay if layer.delay is not None else np.zeros(layer.out_features, np.int64)
     dtype = np.float32 if np.abs(w).sum(axis=1).max(initial=0) < _EXACT_FLOAT32 else np.float64

@@ -1,4 +1,4 @@
-"""A faster, bit-exact Lava ProcessModel for DelayDense, and the run configuration that selects it.
+"""A faster, bit-exact Lava ProcessModel for DelayDense (`sim.lava_cpu.fast_run_cfg` selects it).
 
 Lava's `PyDelayDenseModelBitAcc` builds (max_delay + 1) masked copies of the
 weight matrix every step (63 for netx networks) and multiplies them all by the
@@ -20,7 +20,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.dense.process import DelayDense
 from lava.utils.weightutils import SignMode, clip_weights, determine_sign_mode, truncate_weights
 
-from spiketime.export import loihi2
+from spiketime import loihi2
 
 
 @implements(proc=DelayDense, protocol=LoihiProtocol)
@@ -86,10 +86,3 @@ class FastDelayDenseModel(PyLoihiProcessModel):
         self.a_buff = np.roll(self.a_buff, -1, axis=1)
         self.a_buff += acc
 
-
-def fast_run_cfg():
-    """Lava's fixed_pt configuration with FastDelayDenseModel for every DelayDense."""
-    from lava.magma.core.run_configs import Loihi2SimCfg
-
-    return Loihi2SimCfg(select_tag="fixed_pt",
-                        exception_proc_model_map={DelayDense: FastDelayDenseModel})

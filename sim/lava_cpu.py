@@ -25,9 +25,14 @@ def default_run_cfg():
 
 def fast_run_cfg():
     """default_run_cfg with a faster, bit-exact DelayDense model (sim/fast_delay.py)."""
-    from spiketime.sim.fast_delay import fast_run_cfg as cfg
+    lava_runtime.load()
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import DelayDense
 
-    return cfg()
+    from spiketime.sim.fast_delay import FastDelayDenseModel
+
+    return Loihi2SimCfg(select_tag="fixed_pt",
+                        exception_proc_model_map={DelayDense: FastDelayDenseModel})
 
 
 def cpu_parts(run_cfg: Callable[[], object] = default_run_cfg) -> LavaParts:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from spiketime.sim.backend import RunResult
-from spiketime.sim.progress import progress
+from spiketime.progress import progress
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 
 _BITS = loihi2.WEIGHT_MANTISSA_BITS
 _FULL = 1 << _BITS  # 256

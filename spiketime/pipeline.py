@@ -14,7 +14,7 @@ from spiketime.deploy.harness import (ORIGINAL, REVERSED, exact_parity, run_cond
 from spiketime.deploy.report import relative, write_report
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import FORMAT_VERSION, write_netx
-from spiketime.sim.backends import get_backend
+from spiketime.sim.registry import get_backend
 from spiketime.train.dataset import Dataset, load_dataset, save_dataset
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
 from spiketime.train.perturb import reverse

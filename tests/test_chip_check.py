@@ -13,7 +13,7 @@ import pytest
 from spiketime.cli import main
 from spiketime.deploy.chip_check import ChipLimits, check_network
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.export.netx import (CubaNeuron, DenseLayer, NetxNetwork, clip_to_chip, read_netx,
                                    write_netx)
 
@@ -125,8 +125,8 @@ def test_clip_to_chip_clips_only_on_request_and_records_it(tmp_path) -> None:
     clipped, report = clip_to_chip(net)
     assert report == [
         "layer 0 vDecay 5000 clipped to 4096 (range [0, 4096])",
-        "layer 0 weight: 3 of 12 values clipped to [-256, 254] (were -4..300)",
         "layer 0 delay: 1 of 3 values clipped to [0, 62] (were 0..70)",
+        "layer 0 weight: 3 of 12 values clipped to [-256, 254] (were -4..300)",
     ]
     assert clipped.metadata == {"task": "isi", "clipped": report}
     path = write_netx(clipped, tmp_path / "net.netx")

@@ -19,7 +19,7 @@ from spiketime.deploy.compare import CompareConfig, ModelSpec, run_compare
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import NetxNetwork, read_netx, write_netx
 from spiketime.sim.emulator import EmulatorBackend
-from spiketime.sim.readout import predict
+from spiketime.readout import predict
 from spiketime.train.dataset import save_dataset
 from spiketime.train.evaluate import run_trained
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint

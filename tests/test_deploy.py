@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spiketime.cli import main
-from spiketime.deploy import backends, loihi2_hw
+from spiketime.deploy import loihi2_hw, registry
 from spiketime.deploy.loihi2_hw import Availability, Loihi2Backend
 from spiketime.sim.lava_stream import LavaParts
 from spiketime.errors import UserError
@@ -58,22 +58,22 @@ def delayed_net(tmp_path):
 
 def test_auto_falls_back_to_lava_cpu_with_a_note(monkeypatch) -> None:
     monkeypatch.setattr(loihi2_hw, "availability", lambda: NOT_THERE)
-    chosen = backends.select_backend("auto")
+    chosen = registry.select_backend("auto")
     assert chosen.backend.name == "lava-cpu"
     assert chosen.note == ("note: Loihi 2 not available (lava-loihi is not installed (faked)); "
                            "using lava-cpu instead")
     monkeypatch.setattr(loihi2_hw, "availability", lambda: Availability(True))
-    chosen = backends.select_backend("auto")
+    chosen = registry.select_backend("auto")
     assert isinstance(chosen.backend, Loihi2Backend) and chosen.backend.parts is None
 
 
 def test_loihi2_without_hardware_names_what_is_missing(monkeypatch) -> None:
     monkeypatch.setattr(loihi2_hw, "availability", lambda: NOT_THERE)
     with pytest.raises(UserError, match=r"^cannot use Loihi 2: lava-loihi is not installed \(faked\)$"):
-        backends.select_backend("loihi2")
+        registry.select_backend("loihi2")
     with pytest.raises(UserError, match="unknown backend 'tpu'"):
-        backends.get_backend("tpu")
-    assert backends.get_backend("lava-cpu").name == "lava-cpu"
+        registry.get_backend("tpu")
+    assert registry.get_backend("lava-cpu").name == "lava-cpu"
 
 
 def test_availability_follows_lavas_own_checks(monkeypatch) -> None:

@@ -12,10 +12,10 @@ import torch
 from lava_probe import run_lava
 
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
-from spiketime.sim.backends import get_backend
+from spiketime.sim.registry import get_backend
 from spiketime.sim.emulator import Cuba, EmulatorBackend, cuba_step, run_neurons
 from spiketime.sim.lava_cpu import LavaCpuBackend
 from spiketime.train.model import ModelConfig, SpikingNet

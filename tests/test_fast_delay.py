@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from lava_probe import run_lava
 
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
 from spiketime.sim.emulator import EmulatorBackend
 from spiketime.sim.lava_cpu import LavaCpuBackend, default_run_cfg, fast_run_cfg

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 import pytest
 
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
 from spiketime.sim.emulator import EmulatorBackend
 from spiketime.sim.lava_cpu import LavaCpuBackend, fast_run_cfg

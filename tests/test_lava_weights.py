@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.sim.lava_weights import lava_weights
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.export.netx import (CubaNeuron, DenseLayer, NetxNetwork, read_netx,
                                    write_netx)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from spiketime.errors import UserError
-from spiketime.export import loihi2
+from spiketime import loihi2
 from spiketime.fileio import atomic_path
 from spiketime.train.surrogate import use_fast_sigmoid
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from spiketime.sim.progress import progress
-from spiketime.sim.readout import predict
+from spiketime.progress import progress
+from spiketime.readout import predict
 from spiketime.train.model import SpikingNet
 
 

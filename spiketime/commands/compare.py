@@ -106,7 +106,7 @@ def _config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from spiketime.deploy.compare import run_compare
     from spiketime.deploy.report import write_report
-    from spiketime.sim.backends import SIM_BACKENDS
+    from spiketime.sim.registry import SIM_BACKENDS
 
     cfg = _config(args)
     report, raster = run_compare(cfg)

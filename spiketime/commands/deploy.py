@@ -1,6 +1,6 @@
 """`spiketime deploy NETX --data FILE`: run a NetX network on a backend and report its accuracy.
 
-The decision is `spiketime.sim.readout.predict` (most output spikes; ties go to
+The decision is `spiketime.readout.predict` (most output spikes; ties go to
 the lowest class index), the same for every backend.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from spiketime.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from spiketime.deploy.backends import BACKENDS
+    from spiketime.deploy.registry import BACKENDS
 
     p = subparsers.add_parser("deploy", help="run a NetX network on Loihi 2 or a simulator and "
                                              "report its accuracy on a dataset split")
@@ -28,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiketime.deploy.backends import select_backend
+    from spiketime.deploy.registry import select_backend
     from spiketime.export.netx import read_netx
     from spiketime.sim.backend import check_input
-    from spiketime.sim.readout import predict
+    from spiketime.readout import predict
     from spiketime.train.dataset import load_dataset
 
     if args.limit is not None and args.limit < 1:

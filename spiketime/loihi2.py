@@ -1,9 +1,20 @@
 """Loihi 2 number formats and limits: the one place they are defined.
 
-Every other module imports these names; none writes the numbers again. Sources
-are named per constant: lava-nc 0.10.0 (`lava/proc/lif/models.py`,
-`lava/proc/dense/models.py`, `lava/lib/dl/netx/hdf5.py`) and lava-dl 0.6.0
-(`lava/lib/dl/slayer/neuron/base.py`, `.../cuba.py`, `.../axon/delay.py`).
+Part of the shared core: every stage imports these names, and none writes the
+numbers again. Sources are named per constant: lava-nc 0.10.0
+(`lava/proc/lif/models.py`, `lava/proc/dense/models.py`, `lava/lib/dl/netx/hdf5.py`)
+and lava-dl 0.6.0 (`lava/lib/dl/slayer/neuron/base.py`, `.../cuba.py`,
+`.../axon/delay.py`).
+
+Two tables close the module:
+
+- `RANGES`: the value range of every stored parameter (weight, delay, iDecay,
+  vDecay, vThMant, bias, refDelay), with the reason and source in words built
+  from the constants. Export's refusal (`export.netx.range_violations`), `--clip`
+  (`export.netx.clip_to_chip`), `spiketime check` (`deploy.chip_check`) and the
+  emulator's guards all read it, so a limit changes here and nowhere else.
+- `LIMITS`: every scalar figure with its source, as `spiketime check` lists them
+  (estimates flagged).
 """
 from __future__ import annotations
 
@@ -51,11 +62,6 @@ THRESHOLD_SCALE = WEIGHT_SCALE
 
 # Refractory delay register (lava-dl cuba ref_delay is fixed at 1).
 REF_DELAY = 1
-
-
-def quantize_decay(fraction: float | np.ndarray) -> np.ndarray:
-    """Decay fraction per step -> integer register value, as slayer exports it."""
-    return np.clip(np.round(np.asarray(fraction) * DECAY_SCALE), MIN_DECAY, MAX_DECAY).astype(np.int64)
 
 
 def quantize_delay(delay_steps: np.ndarray) -> np.ndarray:
@@ -162,3 +168,36 @@ LIMITS: tuple[Limit, ...] = (
     Limit("CORES_PER_CHIP", CORES_PER_CHIP, "neuro cores per chip",
           "lava-nc compiler constants NUM_VIRTUAL_CORES_L2; Loihi 2 brief"),
 )
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values one stored parameter may take, and why, for every range check."""
+
+    parameter: str  # the NetX name: "weight", "delay", "iDecay", ...
+    low: int
+    high: int
+    why: str  # the reason, with its numbers, as messages quote it
+    at_export: bool = True  # refused by export (the NetX format); False: the chip only
+
+    def contains(self, value: int) -> bool:
+        return self.low <= value <= self.high
+
+    @property
+    def interval(self) -> str:
+        return f"[{self.low}, {self.high}]"
+
+
+# Every parameter range, in the order checks report them. Sources: see the constants.
+RANGES: dict[str, Range] = {r.parameter: r for r in (
+    Range("iDecay", MIN_DECAY, MAX_DECAY, f"decay scale {DECAY_SCALE}"),
+    Range("vDecay", MIN_DECAY, MAX_DECAY, f"decay scale {DECAY_SCALE}"),
+    Range("vThMant", 0, VTH_MANT_MAX, f"{VTH_MANT_BITS}-bit threshold mantissa"),
+    Range("delay", MIN_DELAY, MAX_DELAY, f"axonal delay in steps; netx clamps to {MAX_DELAY}"),
+    Range("weight", WEIGHT_MIN, WEIGHT_MAX,
+          f"{WEIGHT_MANTISSA_BITS}-bit weight mantissa at scale {WEIGHT_SCALE}; "
+          f"netx clips mixed-sign weights"),
+    Range("bias", BIAS_MANT_MIN, BIAS_MANT_MAX, f"{BIAS_MANT_BITS}-bit signed bias mantissa"),
+    Range("refDelay", REF_DELAY_MIN, REF_DELAY_MAX,
+          "netx builds lava's LIF, which has no refractory register", at_export=False),
+)}
