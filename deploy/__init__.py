@@ -1,1 +1,2 @@
-"""Loihi 2 hardware backend, chip legality and resource checks, and the trained-vs-deployed parity harness."""
+"""Loihi 2: the hardware backend (`loihi2_hw`), the chip legality and resource check
+(`chip_check`), and the backend registry with the chip added (`registry`)."""

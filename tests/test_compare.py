@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from cli import assert_one_line_error, call, spiketime
-from spiketime.deploy.compare import CompareConfig, ModelSpec, run_compare
+from spiketime.parity.comparison import CompareConfig, ModelSpec, run_compare
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import NetxNetwork, read_netx, write_netx
 from spiketime.sim.emulator import EmulatorBackend
@@ -44,6 +44,8 @@ def _flip_one_weight(net: NetxNetwork) -> NetxNetwork:
     w[i] = -w[i]
     return replace(net, layers=(*net.layers[:-1], replace(net.layers[-1], weight=w)))
 
+
+DATA = Path(__file__).parent / "data"
 
 BROKEN = {"no-delays": _drop_delays, "decays-off-by-one": _decays_off_by_one,
           "weight-sign": _flip_one_weight}
@@ -88,7 +90,7 @@ def verdicts(solved, tmp_path_factory):
     cfg = CompareConfig(models=specs, data=solved["data"], out=tmp_path_factory.mktemp("cmp"),
                         backends=("emulator",), exact=True)
     report, _ = run_compare(cfg)
-    return report
+    return report.to_dict()  # checked as report.json holds it
 
 
 def _entries(report: dict, model: str) -> list[dict]:
@@ -184,12 +186,18 @@ def test_cli_passes_with_lava_subset_and_writes_the_report(solved, tmp_path):
 
 
 def _pipeline_report(solved, folder: Path, models: dict[str, str]) -> Path:
-    """A pipeline-shaped report.json naming the fixture's files (paths relative to it)."""
+    """A pipeline report.json as spiketime wrote it (tests/data), renamed to the fixture's
+    files (paths relative to it)."""
     folder.mkdir()
-    rel = lambda p: str(Path(p).resolve().relative_to(solved["dir"].resolve()))  # noqa: E731
-    report = {"task": {"data": f"../{rel(solved['data'])}"},
-              "models": [{"name": n, "checkpoint": f"../{rel(solved['checkpoint'])}",
-                          "netx": f"../{rel(solved['netx'][f])}"} for n, f in models.items()]}
+    report = json.loads((DATA / "report_v1_pipeline.json").read_text())
+    template = report["models"][0]
+
+    def rel(p: Path) -> str:
+        return f"../{Path(p).resolve().relative_to(solved['dir'].resolve())}"
+
+    report["task"]["data"] = rel(solved["data"])
+    report["models"] = [template | {"name": n, "checkpoint": rel(solved["checkpoint"]),
+                                    "netx": rel(solved["netx"][f])} for n, f in models.items()]
     (folder / "report.json").write_text(json.dumps(report))
     return folder / "report.json"
 
@@ -254,7 +262,7 @@ def test_report_and_model_together_is_refused(solved, tmp_path, capsys):
     proc = call(capsys, "compare", "--report", path, "--model", solved["checkpoint"])
     assert_one_line_error(proc, "either --report or --model")
     proc = call(capsys, "compare", "--report", path)
-    assert_one_line_error(proc, "not a spiketime pipeline report")
+    assert_one_line_error(proc, "is not a spiketime report (no report_version)")
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):

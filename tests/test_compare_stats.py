@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spiketime.deploy.stats import (Interval, bootstrap_ci, compare_correctness,
+from spiketime.parity.stats import (Interval, bootstrap_ci, compare_correctness,
                                     compare_sensitivity, mcnemar, sign_test)
-from spiketime.deploy.sweep import DEFAULT_LEVELS, derive_seed, label, sweep_conditions
+from spiketime.parity.conditions import label
+from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
 
 
 def test_bootstrap_of_identical_sides_is_a_point():

@@ -33,7 +33,7 @@ def _levels(kind: str):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from spiketime.deploy.sweep import DEFAULT_LEVELS
+    from spiketime.parity.sweep import DEFAULT_LEVELS
 
     def fmt(values: tuple[float, ...]) -> str:
         return ",".join(f"{v:g}" for v in values)
@@ -74,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from spiketime.deploy.compare import CompareConfig, ModelSpec, model_name, models_from_report
+    from spiketime.parity.comparison import (CompareConfig, ModelSpec, model_name,
+                                             models_from_report)
     from spiketime.export.netx import read_netx
 
     if args.report is not None:
@@ -104,30 +105,29 @@ def _config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiketime.deploy.compare import run_compare
-    from spiketime.deploy.report import write_report
+    from spiketime.parity.comparison import run_compare
+    from spiketime.parity.reports import write_report
     from spiketime.sim.registry import SIM_BACKENDS
 
     cfg = _config(args)
     report, raster = run_compare(cfg)
     write_report(cfg.out, report, raster=raster)
     tol = cfg.tolerance_pp
-    for s in report["sensitivity"]:
-        mine = [e for e in report["conditions"]
-                if e["model"] == s["model"] and e["backend"] == s["backend"]]
-        ok = sum(e["passed"] for e in mine)
-        print(f"{s['model']:>10} on {s['backend']:<8} ({s['samples']} samples): {ok}/{len(mine)} "
+    for s in report.sensitivity:
+        mine = [e for e in report.conditions if e.model == s.model and e.backend == s.backend]
+        ok = sum(e.passed for e in mine)
+        print(f"{s.model:>10} on {s.backend:<8} ({s.samples} samples): {ok}/{len(mine)} "
               f"conditions within +/-{tol:g} pp; reversal sensitivity trained "
-              f"{100 * s['trained']:+.1f} / deployed {100 * s['deployed']:+.1f} pp"
-              + ("" if s["passed"] else " (FAIL)"))
-    for name in report["parity"]["failed"]:
+              f"{100 * s.trained:+.1f} / deployed {100 * s.deployed:+.1f} pp"
+              + ("" if s.passed else " (FAIL)"))
+    for name in report.parity.failed:
         print(f"  failed: {name}")
-    simulated = [e for e in report["conditions"] if e["backend"] in SIM_BACKENDS]
-    inexact = [e for e in simulated if e["spike_exact_fraction"] < 1]
+    simulated = [e for e in report.conditions if e.backend in SIM_BACKENDS]
+    inexact = [e for e in simulated if e.spike_exact_fraction < 1]
     if inexact and not cfg.exact:
         print(f"note: output spikes differ from the trained model's in {len(inexact)} of "
               f"{len(simulated)} simulator runs (spike-exact column); the simulators are bit-exact, "
               f"so this deployment is not the trained network, whatever its accuracy")
-    passed = report["parity"]["passed"]
+    passed = report.parity.passed
     print(f"parity {'PASSED' if passed else 'FAILED'}; report: {cfg.out / 'report.md'}")
     return 0 if passed else 1

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiketime.pipeline import PipelineConfig, run_pipeline
+    from spiketime.parity.experiment import PipelineConfig, run_pipeline
 
     for name in ("samples_per_class", "hidden", "epochs"):
         if getattr(args, name) < 1:
@@ -47,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
                          surrogate=args.surrogate, seed=args.seed,
                          backend=args.backend, confirm_lava=args.confirm_lava)
     report = run_pipeline(cfg)
-    passed = report["parity"]["passed"]
-    for m in report["models"]:
-        t, dep = m["trained"], m["deployed"]
-        print(f"{m['name']:>10}: accuracy trained {100 * t['accuracy']:.1f}% / deployed "
-              f"{100 * dep['accuracy']:.1f}%, reversed {100 * t['accuracy_reversed']:.1f}% / "
-              f"{100 * dep['accuracy_reversed']:.1f}%, spike-exact {100 * m['spike_exact_fraction']:.1f}%")
+    passed = report.parity.passed
+    for m in report.models:
+        t, dep = m.summary.trained, m.summary.deployed
+        print(f"{m.name:>10}: accuracy trained {100 * t.accuracy:.1f}% / deployed "
+              f"{100 * dep.accuracy:.1f}%, reversed {100 * t.accuracy_reversed:.1f}% / "
+              f"{100 * dep.accuracy_reversed:.1f}%, "
+              f"spike-exact {100 * m.summary.spike_exact_fraction:.1f}%")
     print(f"parity {'PASSED' if passed else 'FAILED'}; report: {args.out / 'report.md'}")
     return 0 if passed else 1

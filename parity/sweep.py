@@ -9,12 +9,10 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # the harness imports torch; the CLI reads DEFAULT_LEVELS without it
-    from spiketime.deploy.harness import Condition
+from spiketime.parity.conditions import ORIGINAL, REVERSED, Condition
 
 # Default levels for 1-ms steps: per-spike and per-neuron jitter sigmas in steps,
 # deletion probabilities. The built-in task's classes differ by ~15 steps in interval.
@@ -24,7 +22,6 @@ DEFAULT_LEVELS: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "deletion": (0.1, 0.2, 0.4),
 })
 FAMILIES = tuple(DEFAULT_LEVELS)  # the keys of train.perturb.PERTURBATIONS
-LEVEL_NAMES = MappingProxyType({"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p"})
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -42,8 +39,6 @@ def _perturbation(family: str, level: float, seed: int):
 
 def sweep_conditions(levels: Mapping[str, tuple[float, ...]], seed: int) -> list[Condition]:
     """Original, reversed, then each family at each level (in the order given)."""
-    from spiketime.deploy.harness import ORIGINAL, REVERSED, Condition
-
     unknown = sorted(set(levels) - set(FAMILIES))
     if unknown:
         raise ValueError(f"unknown perturbation {unknown[0]!r}; known: {', '.join(FAMILIES)}")
@@ -53,11 +48,4 @@ def sweep_conditions(levels: Mapping[str, tuple[float, ...]], seed: int) -> list
             s = derive_seed(seed, family, float(level))
             conds.append(Condition(family, _perturbation(family, float(level), s), float(level)))
     return conds
-
-
-def label(name: str, level: float | None) -> str:
-    """Human-readable condition name, e.g. 'jitter sigma=2'."""
-    if level is None:
-        return name
-    return f"{name} {LEVEL_NAMES.get(name, 'level')}={level:g}"
 

@@ -1,4 +1,5 @@
-"""The main job: data -> train (tau, tau+delay) -> NetX -> deployed run -> parity report.
+"""`spiketime pipeline`, the main job: data -> train (tau, tau+delay) -> NetX -> deployed
+run -> parity report.
 
 Every artefact is written atomically under the output folder, so a crash leaves
 finished files intact and no half-written ones.
@@ -9,15 +10,15 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from spiketime.deploy.harness import (ORIGINAL, REVERSED, exact_parity, run_condition,
-                                      summarize)
-from spiketime.deploy.report import relative, write_report
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import FORMAT_VERSION, write_netx
+from spiketime.parity.conditions import ORIGINAL, REVERSED
+from spiketime.parity.harness import Deployment, Rows, confirm_subset, exact_parity, run_grid, summarize
+from spiketime.parity.reports import (ExactParity, ModelResult, PipelineReport, Task, Training,
+                                      relative, write_report)
 from spiketime.sim.registry import get_backend
 from spiketime.train.dataset import Dataset, load_dataset, save_dataset
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
-from spiketime.train.perturb import reverse
 from spiketime.train.synthetic import generate
 from spiketime.train.trainer import TrainConfig, train
 
@@ -63,7 +64,7 @@ def prepare_data(cfg: PipelineConfig) -> tuple[Dataset, Path]:
     return ds, path
 
 
-def run_pipeline(cfg: PipelineConfig) -> dict:
+def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
     out = Path(cfg.out)
     backend = get_backend(cfg.backend)
     confirm = get_backend("lava-cpu") if cfg.backend != "lava-cpu" and cfg.confirm_lava else None
@@ -71,6 +72,8 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     _say(f"data: {ds.meta.task}/{ds.meta.variant}, {len(ds.train)} train / {len(ds.test)} test, "
          f"{ds.channels} channels x {ds.steps} steps, {ds.n_classes} classes")
     X, y = ds.test.X, ds.test.y
+    confirming = None if confirm is None else Rows(confirm, confirm_subset(len(y), cfg.confirm_lava,
+                                                                          cfg.seed))
     train_cfg = TrainConfig(epochs=cfg.epochs, seed=cfg.seed)
     models = []
     for name, delays in MODELS.items():
@@ -86,27 +89,22 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
                 "training": {"model": asdict(mcfg), "trainer": asdict(train_cfg)}}
         ckpt = save_checkpoint(model, folder / "model.pt", extra={"history": history, **meta})
         netx_file = write_netx(to_netx(model, meta), folder / "model.net")
-        _say(f"{name}: exported {netx_file}; running {backend.name} on {len(X)} samples x 2 conditions"
-             + (f", confirming {cfg.confirm_lava} on lava-cpu" if confirm else ""))
-        results = [run_condition(model, netx_file, X, y, c, backend, confirm, cfg.confirm_lava, cfg.seed)
-                   for c in (ORIGINAL, REVERSED)]
-        summary = summarize(results, backend.name)
-        models.append({"name": name, "checkpoint": relative(ckpt, out),
-                       "netx": relative(netx_file, out),
-                       "training": {"epochs": cfg.epochs, "final_loss": history[-1]["loss"],
-                                    "final_train_accuracy": history[-1]["accuracy"]},
-                       **summary})
-        _say(f"{name}: trained {summary['trained']['accuracy']:.3f} / deployed "
-             f"{summary['deployed']['accuracy']:.3f}, spike-exact {summary['spike_exact_fraction']:.3f}")
-    report = {
-        "task": {"name": ds.meta.task, "variant": ds.meta.variant, "classes": ds.n_classes,
-                 "class_names": ds.meta.class_names, "channels": ds.channels, "steps": ds.steps,
-                 "data": relative(data_path, out), "test_samples": len(y),
-                 "netx_format_version": FORMAT_VERSION},
-        "models": models,
-        "parity": {"passed": all(exact_parity(m) for m in models),
-                   "tolerance": {"spike_exact_fraction": 1.0, "confirming_backend_mismatches": 0}},
-    }
-    sample = X[0]
-    write_report(out, report, raster=(sample, reverse(X[:1])[0], f"test sample 0 (class {ds.meta.class_names[y[0]]})"))
-    return report
+        _say(f"{name}: exported {netx_file}; running {backend.name} on {len(X)} samples x 2 "
+             f"conditions" + (f", confirming {cfg.confirm_lava} on lava-cpu" if confirm else ""))
+        grid = run_grid([Deployment(name, model, netx_file)], X, y, [ORIGINAL, REVERSED],
+                        [Rows(backend)], confirm=confirming)
+        summary = summarize(grid[(name, backend.name)], backend.name)
+        models.append(ModelResult(
+            name=name, checkpoint=relative(ckpt, out), netx=relative(netx_file, out),
+            summary=summary, training=Training(cfg.epochs, history[-1]["loss"],
+                                               history[-1]["accuracy"])))
+        _say(f"{name}: trained {summary.trained.accuracy:.3f} / deployed "
+             f"{summary.deployed.accuracy:.3f}, spike-exact {summary.spike_exact_fraction:.3f}")
+    task = Task(name=ds.meta.task, variant=ds.meta.variant, classes=ds.n_classes,
+                class_names=tuple(ds.meta.class_names), channels=ds.channels, steps=ds.steps,
+                data=relative(data_path, out), test_samples=len(y),
+                netx_format_version=FORMAT_VERSION)
+    report = PipelineReport(task, tuple(models),
+                            ExactParity(all(exact_parity(m.summary) for m in models)))
+    title = f"test sample 0 (class {ds.meta.class_names[y[0]]})"
+    return write_report(out, report, raster=(X[0], REVERSED.transform(X[:1])[0], title))

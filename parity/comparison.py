@@ -1,0 +1,260 @@
+"""`spiketime compare`: trained vs deployed under a perturbation sweep, with a verdict.
+
+For every model, condition and backend, the trained model (slayer's forward pass)
+and the deployed NetX network classify the very same samples: the condition's
+input is made once, with a fixed seed, and fed to both sides. The emulator runs
+every sample; Lava-based backends (lava-cpu, loihi2) run a seeded subset, the
+same subset in every condition. Each (model, condition, backend) gets a paired
+comparison (`parity.stats`), and each (model, backend) a reversal-sensitivity
+comparison. Parity passes when every confidence interval lies inside the
+tolerance. The conditions run through `parity.harness.run_grid`, the loop the
+pipeline uses too.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spiketime.deploy.registry import BACKENDS, select_backend
+from spiketime.errors import UserError
+from spiketime.export.netx import FORMAT_VERSION, NetxNetwork, read_netx
+from spiketime.parity.conditions import REVERSED
+from spiketime.parity.harness import (ConditionResult, Deployment, Grid, Rows, confirm_subset,
+                                      find, run_grid, summarize)
+from spiketime.parity.reports import (CompareReport, CompareSettings, ConditionVerdict,
+                                      ModelResult, SensitivityVerdict, Task, ToleranceParity,
+                                      read_report, relative)
+from spiketime.parity.stats import (Comparison, SensitivityComparison, compare_correctness,
+                                    compare_sensitivity)
+from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
+from spiketime.sim.backend import Backend, check_input
+from spiketime.sim.registry import SIM_BACKENDS
+from spiketime.train.dataset import Dataset, load_dataset
+from spiketime.train.model import SpikingNet, load_checkpoint
+
+FULL_SET_BACKENDS = ("emulator",)  # every other backend runs the subset
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    checkpoint: Path
+    netx: Path
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    models: tuple[ModelSpec, ...]
+    data: Path
+    out: Path
+    backends: tuple[str, ...] = ("emulator", "lava-cpu")
+    tolerance_pp: float = 1.0  # percentage points
+    lava_subset: int = 32
+    seed: int = 0
+    levels: dict[str, tuple[float, ...]] = field(default_factory=lambda: dict(DEFAULT_LEVELS))
+    resamples: int = 2000
+    confidence: float = 0.95
+    split: str = "test"
+    limit: int | None = None
+    exact: bool = True  # on the bit-exact simulators, also require every output spike identical
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.tolerance_pp) or not 0 <= self.tolerance_pp <= 100:
+            raise UserError(f"--tolerance must be a number of percentage points in [0, 100], "
+                            f"got {self.tolerance_pp:g}")
+        if self.lava_subset < 1:
+            raise UserError(f"--lava-subset must be at least 1, got {self.lava_subset}")
+        if self.resamples < 100:
+            raise UserError(f"--resamples must be at least 100, got {self.resamples}")
+        if not 0.5 <= self.confidence < 1:
+            raise UserError(f"--confidence must lie in [0.5, 1), got {self.confidence:g}")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be at least 1, got {self.limit}")
+        if not self.backends:
+            raise UserError("--backends names no backend")
+        unknown = [b for b in self.backends if b not in BACKENDS]
+        if unknown:
+            raise UserError(f"unknown backend '{unknown[0]}'; choose from {', '.join(BACKENDS)}")
+        twice = sorted({b for b in self.backends if self.backends.count(b) > 1})
+        if twice:
+            raise UserError(f"--backends lists {twice[0]} twice")
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise UserError(f"two models share the name {names[0]!r}")
+
+
+def _say(msg: str) -> None:
+    print(f"[spiketime] {msg}", file=sys.stderr, flush=True)
+
+
+def models_from_report(report_path: str | os.PathLike) -> tuple[tuple[ModelSpec, ...], Path]:
+    """The models and dataset a pipeline (or compare) report names, paths made absolute."""
+    path = Path(report_path)
+    report = read_report(path)
+    base = path.parent
+    models = tuple(ModelSpec(m.name, base / m.checkpoint, base / m.netx) for m in report.models)
+    if not models:
+        raise UserError(f"{path} names no models")
+    return models, base / report.task.data
+
+
+def model_name(netx_meta: dict, netx_path: Path) -> str:
+    name = netx_meta.get("model")
+    return str(name) if name else netx_path.stem
+
+
+@dataclass
+class _Loaded:
+    spec: ModelSpec
+    model: SpikingNet  # shared by every deployment of one checkpoint
+    net: NetxNetwork
+
+
+def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Loaded]]:
+    """Everything read and cross-checked before any work starts."""
+    ds = load_dataset(cfg.data)
+    split = ds.splits()[cfg.split]
+    X, y = split.X[:cfg.limit], split.y[:cfg.limit]
+    loaded, checkpoints = [], {}
+    for spec in cfg.models:
+        net = read_netx(spec.netx)
+        key = Path(spec.checkpoint).resolve()
+        if key not in checkpoints:  # one model object per checkpoint file
+            checkpoints[key] = load_checkpoint(spec.checkpoint)
+        model = checkpoints[key]
+        c = model.config
+        if c.inputs != ds.channels:
+            raise UserError(f"model {spec.checkpoint} expects {c.inputs} inputs but {cfg.data} "
+                            f"has {ds.channels} channels")
+        if c.outputs != ds.n_classes:
+            raise UserError(f"model {spec.checkpoint} has {c.outputs} outputs but {cfg.data} "
+                            f"has {ds.n_classes} classes")
+        if net.output_size != ds.n_classes:
+            raise UserError(f"{spec.netx} has {net.output_size} outputs but {cfg.data} "
+                            f"has {ds.n_classes} classes")
+        check_input(net, X[:1], f"{cfg.data} ({cfg.split} split)")
+        loaded.append(_Loaded(spec, model, net))
+    return ds, X, y, loaded
+
+
+def _backends(names: tuple[str, ...]) -> list[Backend]:
+    out = []
+    for name in names:
+        sel = select_backend(name)
+        if sel.note:
+            print(sel.note, file=sys.stderr)
+        out.append(sel.backend)
+    resolved = [b.name for b in out]
+    if len(set(resolved)) != len(resolved):
+        raise UserError(f"--backends {','.join(names)} names one backend twice "
+                        f"(they resolve to {', '.join(resolved)})")
+    return out
+
+
+def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
+    """Run the sweep; return the report (not yet written) and the raster sample for it."""
+    started = time.perf_counter()
+    ds, X, y, loaded = _load(cfg)
+    backends = _backends(cfg.backends)
+    try:
+        conditions = sweep_conditions(cfg.levels, cfg.seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    subset = confirm_subset(len(y), cfg.lava_subset, cfg.seed)
+    runs = [Rows(b, None if b.name in FULL_SET_BACKENDS else subset) for b in backends]
+    _say(f"{len(loaded)} model(s) x {len(conditions)} conditions; "
+         + ", ".join(f"{r.backend.name} on {len(y) if r.rows is None else len(r.rows)} samples"
+                     for r in runs))
+    grid = run_grid([Deployment(m.spec.name, m.model, m.spec.netx) for m in loaded], X, y,
+                    conditions, runs, desc="compare")
+
+    entries, sens = _statistics(cfg, loaded, backends, grid)
+    failed = [f"{e.model}/{e.label}/{e.backend}" for e in entries if not e.passed]
+    failed += [f"{s.model}/reversal sensitivity/{s.backend}" for s in sens if not s.passed]
+    primary = backends[0].name
+    models = tuple(ModelResult(m.spec.name, relative(m.spec.checkpoint, cfg.out),
+                               relative(m.spec.netx, cfg.out),
+                               summarize(grid[(m.spec.name, primary)], primary))
+                   for m in loaded)
+    rule = (f"every {100 * cfg.confidence:g}% paired bootstrap interval of deployed minus "
+            f"trained (accuracy per condition, reversal sensitivity per model) lies within "
+            f"+/-{cfg.tolerance_pp:g} percentage points"
+            + (", and on the bit-exact simulators every output spike is identical"
+               if cfg.exact else ""))
+    report = CompareReport(
+        task=_task(ds, cfg, len(y)),
+        models=models,
+        conditions=tuple(entries),
+        sensitivity=tuple(sens),
+        parity=ToleranceParity(passed=not failed, rule=rule, difference_pp=cfg.tolerance_pp,
+                               confidence=cfg.confidence, resamples=cfg.resamples,
+                               exact_spikes=cfg.exact, failed=tuple(failed)),
+        settings=CompareSettings(
+            backends=tuple(b.name for b in backends), lava_subset=cfg.lava_subset,
+            subset_samples=tuple(int(i) for i in subset), seed=cfg.seed,
+            levels={k: tuple(v) for k, v in cfg.levels.items()}, split=cfg.split,
+            elapsed_s=round(time.perf_counter() - started, 1)),
+    )
+    raster = (X[0], REVERSED.transform(X[:1])[0],
+              f"{cfg.split} sample 0 (class {ds.meta.class_names[y[0]]})")
+    return report, raster
+
+
+def _statistics(cfg: CompareConfig, loaded: list[_Loaded], backends: list[Backend],
+                grid: Grid) -> tuple[list[ConditionVerdict], list[SensitivityVerdict]]:
+    tol = cfg.tolerance_pp / 100
+    entries, sens = [], []
+    for m in loaded:
+        for b in backends:
+            per_cond = grid[(m.spec.name, b.name)]
+            for r in per_cond:
+                c = r.condition
+                seed = derive_seed(cfg.seed, "bootstrap", m.spec.name, b.name, c.name, c.level)
+                cmp = compare_correctness(r.labels, r.trained_pred, r.deployed_pred,
+                                          r.spike_exact, cfg.resamples, cfg.confidence, seed)
+                entries.append(_condition_verdict(m.spec.name, r, b.name, cmp, tol, cfg.exact))
+            orig, rev = find(per_cond, "original"), find(per_cond, "reversed")
+            s = compare_sensitivity(orig.labels, orig.trained_pred, rev.trained_pred,
+                                    orig.deployed_pred, rev.deployed_pred, cfg.resamples,
+                                    cfg.confidence,
+                                    derive_seed(cfg.seed, "sensitivity", m.spec.name, b.name))
+            sens.append(_sensitivity_verdict(m.spec.name, b.name, s, tol))
+    return entries, sens
+
+
+def _condition_verdict(model: str, r: ConditionResult, backend: str, c: Comparison,
+                       tol: float, exact: bool) -> ConditionVerdict:
+    within = c.within(tol)
+    cond = r.condition
+    return ConditionVerdict(
+        model=model, name=cond.name, level=cond.level, label=cond.label,
+        backend=backend, samples=c.samples,
+        trained_accuracy=c.trained, deployed_accuracy=c.deployed,
+        difference=c.difference, ci=(c.ci.low, c.ci.high),
+        mcnemar_p=c.test.p, mcnemar_test=c.test.test,
+        deployed_worse=c.test.worse, deployed_better=c.test.better,
+        agreement=c.agreement, spike_exact_fraction=c.spike_exact_fraction,
+        within_tolerance=within,
+        passed=within and (not exact or backend not in SIM_BACKENDS
+                           or c.spike_exact_fraction == 1.0),
+    )
+
+
+def _sensitivity_verdict(model: str, backend: str, s: SensitivityComparison,
+                         tol: float) -> SensitivityVerdict:
+    return SensitivityVerdict(
+        model=model, backend=backend, samples=s.samples, trained=s.trained,
+        deployed=s.deployed, difference=s.difference, ci=(s.ci.low, s.ci.high),
+        sign_test_p=s.test.p, sign_test=s.test.test, passed=s.within(tol))
+
+
+def _task(ds: Dataset, cfg: CompareConfig, samples: int) -> Task:
+    return Task(name=ds.meta.task, variant=ds.meta.variant, classes=ds.n_classes,
+                class_names=tuple(ds.meta.class_names), channels=ds.channels, steps=ds.steps,
+                data=relative(cfg.data, cfg.out), split=cfg.split, test_samples=samples,
+                netx_format_version=FORMAT_VERSION)

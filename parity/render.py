@@ -1,0 +1,249 @@
+"""report.md and the PNG plots, drawn from the typed reports (`parity.reports`).
+
+`parity.reports.write_report` calls these; nothing here reads or writes report.json.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from spiketime.fileio import atomic_path
+from spiketime.parity.reports import CompareReport, Report
+
+
+def plots(report: Report, out: Path, raster: tuple | None = None) -> list[Path]:
+    """Draw every plot the report has data for into `out`; return their paths."""
+    paths = [out / "accuracy.png"]
+    _plot_accuracy(report, paths[0])
+    if isinstance(report, CompareReport):
+        if any(c.level is not None for c in report.conditions):
+            paths.append(out / "sweep.png")
+            _plot_sweep(report, paths[-1])
+        paths.append(out / "parity.png")
+        _plot_parity(report, paths[-1])
+    if raster is not None:
+        paths.append(out / "raster.png")
+        _plot_raster(*raster, paths[-1])
+    return paths
+
+
+# --- report.md -----------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _pp(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def markdown(report: Report) -> str:
+    task = report.task
+    compare = isinstance(report, CompareReport)
+    title = "spiketime compare report" if compare else "spiketime report"
+    lines = [
+        f"# {title}", "",
+        f"Task: **{task.name}** ({task.variant}), {task.classes} classes, "
+        f"{task.channels} channels x {task.steps} steps; "
+        f"data `{task.data}`, {task.test_samples} test samples.", "",
+        "| model | trained acc | trained reversed | trained sensitivity | deployed acc "
+        "| deployed reversed | deployed sensitivity | prediction agreement | spike-exact |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in report.models:
+        s = m.summary
+        t, d = s.trained, s.deployed
+        lines.append(
+            f"| {m.name} | {_pct(t.accuracy)} | {_pct(t.accuracy_reversed)} "
+            f"| {_pct(t.reversal_sensitivity)} | {_pct(d.accuracy)} "
+            f"| {_pct(d.accuracy_reversed)} | {_pct(d.reversal_sensitivity)} "
+            f"| {_pct(s.prediction_agreement)} | {_pct(s.spike_exact_fraction)} |")
+    backends = sorted({m.summary.deployed.backend for m in report.models})
+    lines += ["", f"Deployed backend: {', '.join(backends)}."]
+    for m in report.models:
+        for c in m.summary.confirm:
+            verdict = ("identical" if c.identical
+                       else f"DIFFERENT on samples {list(c.mismatched_samples)}")
+            lines.append(f"- {m.name}, {c.condition}: {c.backend} rerun of "
+                         f"{c.samples} samples: {verdict}.")
+    if compare:
+        lines += _condition_tables(report)
+    parity = report.parity
+    lines += ["", f"**Parity: {'PASSED' if parity.passed else 'FAILED'}** "
+              f"(tolerance: {json.dumps(parity.tolerance)})."]
+    if compare:
+        lines += ["", f"Rule: {parity.rule}."]
+        if parity.failed:
+            lines += ["", "Failed: " + "; ".join(parity.failed) + "."]
+    if report.plots:
+        lines += [""] + [f"![{p}]({p})" for p in report.plots]
+    lines += ["", "Artefact paths are relative to this report's folder.", ""]
+    return "\n".join(lines)
+
+
+def _condition_tables(report: CompareReport) -> list[str]:
+    """The per-condition verdict table and the reversal-sensitivity table."""
+    ci = f"{100 * report.parity.confidence:g}% CI (pp)"
+    lines = ["", "## Conditions", "",
+             "Differences are deployed minus trained, in percentage points (pp), "
+             "on the same samples.", "",
+             f"| model | condition | backend | samples | trained acc | deployed acc "
+             f"| difference (pp) | {ci} | McNemar p | agreement | spike-exact | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for e in report.conditions:
+        lines.append(
+            f"| {e.model} | {e.label} | {e.backend} | {e.samples} "
+            f"| {_pct(e.trained_accuracy)} | {_pct(e.deployed_accuracy)} | {_pp(e.difference)} "
+            f"| [{_pp(e.ci[0])}, {_pp(e.ci[1])}] | {e.mcnemar_p:.3g} "
+            f"| {_pct(e.agreement)} | {_pct(e.spike_exact_fraction)} "
+            f"| {'pass' if e.passed else '**FAIL**'} |")
+    lines += ["", "## Reversal sensitivity", "",
+              "Sensitivity = accuracy(original) - accuracy(time-reversed), same samples.", "",
+              f"| model | backend | samples | trained (pp) | deployed (pp) | difference (pp) "
+              f"| {ci} | sign-test p | verdict |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for s in report.sensitivity:
+        lines.append(
+            f"| {s.model} | {s.backend} | {s.samples} | {_pp(s.trained)} "
+            f"| {_pp(s.deployed)} | {_pp(s.difference)} "
+            f"| [{_pp(s.ci[0])}, {_pp(s.ci[1])}] | {s.sign_test_p:.3g} "
+            f"| {'pass' if s.passed else '**FAIL**'} |")
+    return lines
+
+
+# --- plots ---------------------------------------------------------------------------
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt, fig, path: Path) -> None:
+    """Write a figure atomically as PNG and release it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def _plot_accuracy(report: Report, path: Path) -> None:
+    """Grouped bars: per model, trained vs deployed, original vs reversed."""
+    plt = _figure()
+    summaries = [m.summary for m in report.models]
+    bars = [(lambda s: s.trained.accuracy, "original, trained"),
+            (lambda s: s.deployed.accuracy, "original, deployed"),
+            (lambda s: s.trained.accuracy_reversed, "reversed, trained"),
+            (lambda s: s.deployed.accuracy_reversed, "reversed, deployed")]
+    colors = ["#1f77b4", "#aec7e8", "#d62728", "#ff9896"]
+    width = 0.8 / len(bars)
+    fig, ax = plt.subplots(figsize=(1.8 + 2.2 * len(summaries), 3.6))
+    x = np.arange(len(summaries))
+    for k, ((value, label), color) in enumerate(zip(bars, colors, strict=True)):
+        ax.bar(x + (k - 1.5) * width, [100 * value(s) for s in summaries], width, label=label,
+               color=color)
+    ax.axhline(100 / report.task.classes, color="grey", linestyle="--", linewidth=1,
+               label="chance")
+    ax.set_xticks(x, [m.name for m in report.models])
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{report.task.name}: trained vs deployed, original vs time-reversed")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    _save(plt, fig, path)
+
+
+def _plot_raster(sample: np.ndarray, reversed_sample: np.ndarray, title: str, path: Path) -> None:
+    """One sample's input spikes, original above, time-reversed below."""
+    plt = _figure()
+    fig, axes = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True)
+    for ax, x, name in zip(axes, (sample, reversed_sample), ("original", "time-reversed"),
+                           strict=True):
+        ch, t = np.nonzero(x)
+        ax.scatter(t, ch, s=6, marker="|", color="black")
+        ax.set_ylabel("channel")
+        ax.set_title(f"{title}: {name}", fontsize=9)
+        ax.set_ylim(-1, x.shape[0])
+    axes[-1].set_xlabel("time step")
+    fig.tight_layout()
+    _save(plt, fig, path)
+
+
+_FAMILY_TITLES = {"jitter": "per-spike jitter (sigma, steps)",
+                  "neuron_jitter": "per-neuron jitter (sigma, steps)",
+                  "deletion": "spike deletion (p)"}
+
+
+def _plot_sweep(report: CompareReport, path: Path) -> None:
+    """Accuracy against perturbation level: one row per perturbation, trained | deployed,
+    one line per model (so with and without delays side by side). Level 0 is the original."""
+    plt = _figure()
+    conds = report.conditions
+    primary = report.settings.backends[0]  # the backend that ran every sample
+    families = list(dict.fromkeys(e.name for e in conds if e.level is not None))
+    models = list(dict.fromkeys(e.model for e in conds))
+    fig, axes = plt.subplots(len(families), 2, figsize=(8, 2.6 * len(families)),
+                             sharey=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, family in enumerate(families):
+        for col, side in enumerate(("trained", "deployed")):
+            ax = axes[row][col]
+            for k, model in enumerate(models):
+                mine = [e for e in conds if e.model == model and e.backend == primary]
+                pts = [(0.0, e) for e in mine if e.name == "original"]
+                pts += [(e.level, e) for e in mine if e.name == family]
+                pts.sort(key=lambda p: p[0])
+                acc = [100 * (e.trained_accuracy if side == "trained" else e.deployed_accuracy)
+                       for _, e in pts]
+                ax.plot([p[0] for p in pts], acc, marker="o", color=colors[k % len(colors)],
+                        label=model, linestyle="-" if side == "trained" else "--")
+            ax.axhline(100 / report.task.classes, color="grey", linestyle=":", linewidth=1)
+            ax.set_ylim(0, 105)
+            ax.set_xlabel(_FAMILY_TITLES.get(family, family), fontsize=8)
+            ax.set_title(f"{side}" + (f" ({primary})" if side == "deployed" else ""), fontsize=9)
+            if col == 0:
+                ax.set_ylabel("accuracy (%)")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"{report.task.name}: accuracy under perturbation", fontsize=10)
+    fig.tight_layout()
+    _save(plt, fig, path)
+
+
+def _plot_parity(report: CompareReport, path: Path) -> None:
+    """Deployed minus trained with its confidence interval, per condition, model and
+    backend, against the tolerance band."""
+    plt = _figure()
+    conds = report.conditions
+    labels = list(dict.fromkeys(e.label for e in conds)) + ["reversal sensitivity"]
+    series = list(dict.fromkeys((e.model, e.backend) for e in conds))
+    tol = report.parity.difference_pp
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * len(labels) * max(1, len(series) / 2)))
+    ax.axvspan(-tol, tol, color="#d9f0d3", label=f"tolerance +/-{tol:g} pp")
+    ax.axvline(0, color="grey", linewidth=0.8)
+    height = 0.8 / len(series)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (model, backend) in enumerate(series):
+        items = [(labels.index(e.label), e) for e in conds
+                 if e.model == model and e.backend == backend]
+        items += [(len(labels) - 1, s) for s in report.sensitivity
+                  if s.model == model and s.backend == backend]
+        y = np.array([i for i, _ in items]) + (k - (len(series) - 1) / 2) * height
+        mid = np.array([100 * e.difference for _, e in items])
+        lo = np.array([100 * e.ci[0] for _, e in items])
+        hi = np.array([100 * e.ci[1] for _, e in items])
+        err = [np.clip(mid - lo, 0, None), np.clip(hi - mid, 0, None)]
+        ax.errorbar(mid, y, xerr=err, fmt="o", markersize=3, capsize=2,
+                    color=colors[k % len(colors)], label=f"{model}, {backend}")
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("deployed - trained (percentage points), with confidence interval")
+    ax.set_title(f"parity: {'PASSED' if report.parity.passed else 'FAILED'}", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    _save(plt, fig, path)

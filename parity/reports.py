@@ -1,0 +1,426 @@
+"""report.json as typed dataclasses: the one module that writes and reads it.
+
+Two kinds of report share one schema version: `PipelineReport` (`spiketime
+pipeline`) and `CompareReport` (`spiketime compare`). Each class has `to_dict` and
+`from_dict`; the dict is exactly the JSON on disk. `write_report` writes
+report.json, report.md and the plots (`parity.render`); `read_report` reads
+report.json back, refusing an unknown schema version with one clear line.
+
+Version 1 is the format spiketime has always written; its pipeline reports carry
+no "kind" key, so a version-1 report without one is a pipeline report. Artefact
+paths in a report are relative to the report's own folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from spiketime.errors import UserError
+from spiketime.fileio import write_text
+
+SCHEMA_VERSION = 1
+
+
+def relative(path: str | os.PathLike, base: str | os.PathLike) -> str:
+    return os.path.relpath(Path(path).resolve(), Path(base).resolve())
+
+
+# --- the pieces both kinds share -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    variant: str
+    classes: int
+    class_names: tuple[str, ...]
+    channels: int
+    steps: int
+    data: str  # the dataset file, relative to the report's folder
+    test_samples: int
+    netx_format_version: int
+    split: str | None = None  # compare reports: the split compared
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"name": self.name, "variant": self.variant, "classes": self.classes,
+             "class_names": list(self.class_names), "channels": self.channels,
+             "steps": self.steps, "data": self.data}
+        if self.split is not None:
+            d["split"] = self.split
+        return d | {"test_samples": self.test_samples,
+                    "netx_format_version": self.netx_format_version}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Task:
+        return cls(name=d["name"], variant=d["variant"], classes=int(d["classes"]),
+                   class_names=tuple(d["class_names"]), channels=int(d["channels"]),
+                   steps=int(d["steps"]), data=d["data"], test_samples=int(d["test_samples"]),
+                   netx_format_version=int(d["netx_format_version"]), split=d.get("split"))
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """One side's accuracy on the original and the time-reversed samples."""
+
+    accuracy: float
+    accuracy_reversed: float
+    reversal_sensitivity: float  # accuracy - accuracy_reversed
+    backend: str | None = None  # the deployed side names its backend
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {} if self.backend is None else {"backend": self.backend}
+        return d | {"accuracy": self.accuracy, "accuracy_reversed": self.accuracy_reversed,
+                    "reversal_sensitivity": self.reversal_sensitivity}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Accuracy:
+        return cls(d["accuracy"], d["accuracy_reversed"], d["reversal_sensitivity"],
+                   d.get("backend"))
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A confirming backend's rerun of some samples of one condition."""
+
+    backend: str
+    samples: int
+    identical: bool
+    mismatched_samples: tuple[int, ...]
+    condition: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "samples": self.samples, "identical": self.identical,
+                "mismatched_samples": list(self.mismatched_samples), "condition": self.condition}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Confirmation:
+        return cls(d["backend"], int(d["samples"]), bool(d["identical"]),
+                   tuple(d["mismatched_samples"]), d["condition"])
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """Trained vs deployed for one model on the original and reversed samples."""
+
+    trained: Accuracy
+    deployed: Accuracy
+    prediction_agreement: float
+    spike_exact_fraction: float
+    samples: int
+    confirm: tuple[Confirmation, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trained": self.trained.to_dict(), "deployed": self.deployed.to_dict(),
+                "prediction_agreement": self.prediction_agreement,
+                "spike_exact_fraction": self.spike_exact_fraction, "samples": self.samples,
+                "confirm": [c.to_dict() for c in self.confirm]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSummary:
+        return cls(Accuracy.from_dict(d["trained"]), Accuracy.from_dict(d["deployed"]),
+                   d["prediction_agreement"], d["spike_exact_fraction"], int(d["samples"]),
+                   tuple(Confirmation.from_dict(c) for c in d.get("confirm", [])))
+
+
+@dataclass(frozen=True)
+class Training:
+    epochs: int
+    final_loss: float
+    final_train_accuracy: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "final_loss": self.final_loss,
+                "final_train_accuracy": self.final_train_accuracy}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Training:
+        return cls(int(d["epochs"]), d["final_loss"], d["final_train_accuracy"])
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model: its files (relative to the report) and its summary."""
+
+    name: str
+    checkpoint: str
+    netx: str
+    summary: ModelSummary
+    training: Training | None = None  # pipeline reports: how training ended
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"name": self.name, "checkpoint": self.checkpoint, "netx": self.netx}
+        if self.training is not None:
+            d["training"] = self.training.to_dict()
+        return d | self.summary.to_dict()
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelResult:
+        training = Training.from_dict(d["training"]) if "training" in d else None
+        return cls(str(d["name"]), d["checkpoint"], d["netx"], ModelSummary.from_dict(d),
+                   training)
+
+
+# --- pipeline reports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExactParity:
+    """The pipeline's rule: integer arithmetic on both sides, so every spike identical."""
+
+    passed: bool
+
+    @property
+    def tolerance(self) -> dict[str, Any]:
+        return {"spike_exact_fraction": 1.0, "confirming_backend_mismatches": 0}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "tolerance": self.tolerance}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExactParity:
+        return cls(bool(d["passed"]))
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    task: Task
+    models: tuple[ModelResult, ...]
+    parity: ExactParity
+    plots: tuple[str, ...] = ()  # file names beside report.json, set when written
+
+    kind = "pipeline"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"report_version": SCHEMA_VERSION, "kind": self.kind,
+                "task": self.task.to_dict(), "models": [m.to_dict() for m in self.models],
+                "parity": self.parity.to_dict(), "plots": list(self.plots)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PipelineReport:
+        return cls(Task.from_dict(d["task"]), tuple(ModelResult.from_dict(m) for m in d["models"]),
+                   ExactParity.from_dict(d["parity"]), tuple(d.get("plots", ())))
+
+
+# --- compare reports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConditionVerdict:
+    """Deployed minus trained for one (model, condition, backend), paired."""
+
+    model: str
+    name: str
+    level: float | None
+    label: str
+    backend: str
+    samples: int
+    trained_accuracy: float
+    deployed_accuracy: float
+    difference: float
+    ci: tuple[float, float]
+    mcnemar_p: float
+    mcnemar_test: str
+    deployed_worse: int
+    deployed_better: int
+    agreement: float
+    spike_exact_fraction: float
+    within_tolerance: bool
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "name": self.name, "level": self.level, "label": self.label,
+            "backend": self.backend, "samples": self.samples,
+            "trained_accuracy": self.trained_accuracy, "deployed_accuracy": self.deployed_accuracy,
+            "difference": self.difference, "ci": list(self.ci),
+            "mcnemar_p": self.mcnemar_p, "mcnemar_test": self.mcnemar_test,
+            "discordant": {"deployed_worse": self.deployed_worse,
+                           "deployed_better": self.deployed_better},
+            "agreement": self.agreement, "spike_exact_fraction": self.spike_exact_fraction,
+            "within_tolerance": self.within_tolerance, "passed": self.passed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ConditionVerdict:
+        return cls(
+            model=d["model"], name=d["name"], level=d["level"], label=d["label"],
+            backend=d["backend"], samples=int(d["samples"]),
+            trained_accuracy=d["trained_accuracy"], deployed_accuracy=d["deployed_accuracy"],
+            difference=d["difference"], ci=(d["ci"][0], d["ci"][1]), mcnemar_p=d["mcnemar_p"],
+            mcnemar_test=d["mcnemar_test"], deployed_worse=int(d["discordant"]["deployed_worse"]),
+            deployed_better=int(d["discordant"]["deployed_better"]), agreement=d["agreement"],
+            spike_exact_fraction=d["spike_exact_fraction"],
+            within_tolerance=bool(d["within_tolerance"]), passed=bool(d["passed"]))
+
+
+@dataclass(frozen=True)
+class SensitivityVerdict:
+    """Reversal sensitivity, deployed minus trained, for one (model, backend)."""
+
+    model: str
+    backend: str
+    samples: int
+    trained: float
+    deployed: float
+    difference: float
+    ci: tuple[float, float]
+    sign_test_p: float
+    sign_test: str
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "backend": self.backend, "samples": self.samples,
+                "trained": self.trained, "deployed": self.deployed,
+                "difference": self.difference, "ci": list(self.ci),
+                "sign_test_p": self.sign_test_p, "sign_test": self.sign_test,
+                "passed": self.passed}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SensitivityVerdict:
+        return cls(d["model"], d["backend"], int(d["samples"]), d["trained"], d["deployed"],
+                   d["difference"], (d["ci"][0], d["ci"][1]), d["sign_test_p"], d["sign_test"],
+                   bool(d["passed"]))
+
+
+@dataclass(frozen=True)
+class ToleranceParity:
+    """The compare rule: every paired interval inside +/- difference_pp (and exact spikes)."""
+
+    passed: bool
+    rule: str
+    difference_pp: float
+    confidence: float
+    resamples: int
+    exact_spikes: bool
+    failed: tuple[str, ...]  # "model/condition/backend" of every failed verdict
+
+    @property
+    def tolerance(self) -> dict[str, Any]:
+        return {"difference_pp": self.difference_pp, "confidence": self.confidence,
+                "resamples": self.resamples, "exact_spikes": self.exact_spikes}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "rule": self.rule, "tolerance": self.tolerance,
+                "failed": list(self.failed)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ToleranceParity:
+        t = d["tolerance"]
+        return cls(bool(d["passed"]), d["rule"], t["difference_pp"], t["confidence"],
+                   int(t["resamples"]), bool(t["exact_spikes"]), tuple(d["failed"]))
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    backends: tuple[str, ...]
+    lava_subset: int
+    subset_samples: tuple[int, ...]
+    seed: int
+    levels: dict[str, tuple[float, ...]]
+    split: str
+    elapsed_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backends": list(self.backends), "lava_subset": self.lava_subset,
+                "subset_samples": list(self.subset_samples), "seed": self.seed,
+                "levels": {k: list(v) for k, v in self.levels.items()},
+                "split": self.split, "elapsed_s": self.elapsed_s}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CompareSettings:
+        return cls(tuple(d["backends"]), int(d["lava_subset"]), tuple(d["subset_samples"]),
+                   int(d["seed"]), {k: tuple(v) for k, v in d["levels"].items()}, d["split"],
+                   d["elapsed_s"])
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    task: Task
+    models: tuple[ModelResult, ...]
+    conditions: tuple[ConditionVerdict, ...]
+    sensitivity: tuple[SensitivityVerdict, ...]
+    parity: ToleranceParity
+    settings: CompareSettings
+    plots: tuple[str, ...] = ()
+
+    kind = "compare"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"report_version": SCHEMA_VERSION, "kind": self.kind,
+                "task": self.task.to_dict(), "models": [m.to_dict() for m in self.models],
+                "conditions": [c.to_dict() for c in self.conditions],
+                "sensitivity": [s.to_dict() for s in self.sensitivity],
+                "parity": self.parity.to_dict(), "settings": self.settings.to_dict(),
+                "plots": list(self.plots)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CompareReport:
+        return cls(Task.from_dict(d["task"]),
+                   tuple(ModelResult.from_dict(m) for m in d["models"]),
+                   tuple(ConditionVerdict.from_dict(c) for c in d["conditions"]),
+                   tuple(SensitivityVerdict.from_dict(s) for s in d["sensitivity"]),
+                   ToleranceParity.from_dict(d["parity"]), CompareSettings.from_dict(d["settings"]),
+                   tuple(d.get("plots", ())))
+
+
+Report = PipelineReport | CompareReport
+KINDS: dict[str, type[PipelineReport] | type[CompareReport]] = {
+    PipelineReport.kind: PipelineReport, CompareReport.kind: CompareReport}
+
+
+# --- reading and writing ---------------------------------------------------------------
+
+
+def from_dict(d: dict) -> Report:
+    """The report a report.json dict holds (ValueError/KeyError/TypeError when it is not one)."""
+    if not isinstance(d, dict) or "report_version" not in d:
+        raise ValueError("no report_version")
+    version = d["report_version"]
+    if version != SCHEMA_VERSION:
+        raise _UnknownVersion(version)
+    kind = d.get("kind", PipelineReport.kind)  # version 1 pipeline reports carry no kind
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    return KINDS[kind].from_dict(d)
+
+
+class _UnknownVersion(Exception):
+    def __init__(self, version: object) -> None:
+        self.version = version
+
+
+def read_report(path: str | os.PathLike) -> Report:
+    """Read a report.json written by `write_report` (any kind); one `UserError` line if not."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"report file not found: {path}")
+    try:
+        return from_dict(json.loads(path.read_text()))
+    except _UnknownVersion as exc:
+        raise UserError(f"{path} has report version {exc.version!r}; this spiketime reads "
+                        f"version {SCHEMA_VERSION}") from None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UserError(f"{path} is not a spiketime report ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return str(exc) or type(exc).__name__
+
+
+def write_report(out_dir: str | os.PathLike, report: Report,
+                 raster: tuple | None = None) -> Report:
+    """Write report.json, report.md and the plots into out_dir; return the report as written
+    (with its plot names)."""
+    from spiketime.parity import render
+
+    out = Path(out_dir)
+    plots = render.plots(report, out, raster)
+    report = replace(report, plots=tuple(p.name for p in plots))
+    write_text(out / "report.json", json.dumps(report.to_dict(), indent=2) + "\n")
+    write_text(out / "report.md", render.markdown(report))
+    return report
