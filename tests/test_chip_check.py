@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
+from support import spiketime
 
+from spiketime import loihi2
 from spiketime.cli import main
 from spiketime.deploy.chip_check import ChipLimits, check_network
 from spiketime.errors import UserError
-from spiketime import loihi2
-from spiketime.export.netx import (CubaNeuron, DenseLayer, NetxNetwork, clip_to_chip, read_netx,
-                                   write_netx)
+from spiketime.export.netx import (
+    CubaNeuron,
+    DenseLayer,
+    NetxNetwork,
+    clip_to_chip,
+    read_netx,
+    write_netx,
+)
 
 LEGAL_NEURON = CubaNeuron(i_decay=1024, v_decay=512, vth_mant=80)
 
@@ -27,14 +32,17 @@ def weights(out: int, inp: int) -> np.ndarray:
     return w
 
 
-def layer(out: int, inp: int, *, weight: np.ndarray | None = None, delay=None, bias=None,
-          **neuron) -> DenseLayer:
+def spanning_layer(out: int, inp: int, *, weight: np.ndarray | None = None, delay=None, bias=None,
+                   **neuron) -> DenseLayer:
+    """A legal layer whose weights span the whole mantissa range (`weights`); any
+    neuron register can be overridden."""
     return DenseLayer(weight=weights(out, inp) if weight is None else np.asarray(weight),
                       neuron=dataclasses.replace(LEGAL_NEURON, **neuron), delay=delay, bias=bias)
 
 
 def legal_net() -> NetxNetwork:
-    return NetxNetwork((layer(32, 10, delay=np.arange(32) % 21), layer(4, 32)), {"task": "isi"})
+    return NetxNetwork((spanning_layer(32, 10, delay=np.arange(32) % 21), spanning_layer(4, 32)),
+                       {"task": "isi"})
 
 
 def test_legal_network_passes_with_its_resource_estimate() -> None:
@@ -48,12 +56,13 @@ def test_legal_network_passes_with_its_resource_estimate() -> None:
     assert second.delay_bits == 0 and second.synaptic_bits_per_neuron == 32 * 8
     assert first.target_cores == second.cores == 1  # layer 0 feeds layer 1's single core
     assert report.cores == 2 and report.cores_available == loihi2.CORES_PER_CHIP
-    assert {l.name for l in report.estimates} >= {"NEURONS_PER_CORE", "SYNAPTIC_MEMORY_BITS_PER_CORE",
+    assert {lim.name for lim in report.estimates} >= {
+        "NEURONS_PER_CORE", "SYNAPTIC_MEMORY_BITS_PER_CORE",
                                                    "FAN_IN_PER_CORE", "FAN_OUT_PER_CORE"}
 
 
 def _one_layer(**kw) -> NetxNetwork:
-    return NetxNetwork((layer(3, 4, **kw),))
+    return NetxNetwork((spanning_layer(3, 4, **kw),))
 
 
 def _w(values: list[int]) -> np.ndarray:
@@ -72,23 +81,28 @@ CASES = [
     ("idecay-high", _one_layer(i_decay=4097), None, "iDecay", 4097, "above 4096"),
     ("vdecay-low", _one_layer(v_decay=-1), None, "vDecay", -1, "below 0"),
     ("idecay-register", _one_layer(i_decay=0), None, "iDecay", 0, "du = iDecay - 1 = -1"),
-    ("vdecay-register", _one_layer(v_decay=4096), None, "vDecay", 4096, "outside the 12-bit register [0, 4095]"),
+    ("vdecay-register", _one_layer(v_decay=4096), None, "vDecay", 4096,
+     "outside the 12-bit register [0, 4095]"),
     ("threshold", _one_layer(vth_mant=131072), None, "vThMant", 131072, "above 131071"),
     ("refractory", _one_layer(ref_delay=2), None, "refDelay", 2, "above 1"),
     ("bias", _one_layer(bias=[0, 4096, 1]), None, "bias", 4096, "above 4095"),
-    ("fan-in", NetxNetwork((layer(2, 4097),)), None, "fan-in", 4097, "4096"),
-    ("synaptic-memory", NetxNetwork((layer(2, 200),)), ChipLimits(synaptic_memory_bits=1000),
+    ("fan-in", NetxNetwork((spanning_layer(2, 4097),)), None, "fan-in", 4097, "4096"),
+    ("synaptic-memory", NetxNetwork((spanning_layer(2, 200),)),
+     ChipLimits(synaptic_memory_bits=1000),
      "synaptic memory", 1600, "200 inputs x 8 bits"),
-    ("fan-out", NetxNetwork((layer(5, 4), layer(3, 5))), ChipLimits(neurons_per_core=1, fan_out=2),
+    ("fan-out", NetxNetwork((spanning_layer(5, 4), spanning_layer(3, 5))),
+     ChipLimits(neurons_per_core=1, fan_out=2),
      "fan-out", 3, "reach 3 cores"),
-    ("neurons-per-core", NetxNetwork((layer(10, 4), layer(3, 10))),
-     ChipLimits(neurons_per_core=4, cores_per_chip=3), "neuro cores", 4, "bound by neurons per core"),
+    ("neurons-per-core", NetxNetwork((spanning_layer(10, 4), spanning_layer(3, 10))),
+     ChipLimits(neurons_per_core=4, cores_per_chip=3), "neuro cores", 4,
+     "bound by neurons per core"),
 ]
 
 
 @pytest.mark.parametrize("net, limits, parameter, value, words",
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_each_limit_violated_once_fails_with_the_right_message(net, limits, parameter, value, words):
+def test_each_limit_violated_once_fails_with_the_right_message(net, limits, parameter, value,
+                                                               words):
     report = check_network(net, limits or ChipLimits())
     assert not report.legal
     found = [v for v in report.violations if v.parameter == parameter and v.value == value]
@@ -103,7 +117,7 @@ def test_each_limit_violated_once_fails_with_the_right_message(net, limits, para
 
 
 def test_more_chips_make_room() -> None:
-    net = NetxNetwork((layer(10, 4), layer(3, 10)))
+    net = NetxNetwork((spanning_layer(10, 4), spanning_layer(3, 10)))
     assert not check_network(net, ChipLimits(neurons_per_core=4, cores_per_chip=3)).legal
     report = check_network(net, ChipLimits(neurons_per_core=4, cores_per_chip=3, chips=2))
     assert report.legal and report.cores == 4 and report.cores_available == 6
@@ -113,14 +127,15 @@ def test_more_chips_make_room() -> None:
 
 
 def test_write_refuses_what_netx_would_clip(tmp_path) -> None:
-    net = NetxNetwork((layer(3, 4, weight=_w([0, 2, 300, -4]), delay=[0, 70, 1]),))
+    net = NetxNetwork((spanning_layer(3, 4, weight=_w([0, 2, 300, -4]), delay=[0, 70, 1]),))
     with pytest.raises(UserError, match=r"layer 0 delay 70 is outside \[0, 62\].*weight 300"):
         write_netx(net, tmp_path / "net.netx")
     assert list(tmp_path.iterdir()) == []  # no partial file
 
 
 def test_clip_to_chip_clips_only_on_request_and_records_it(tmp_path) -> None:
-    net = NetxNetwork((layer(3, 4, weight=_w([0, 2, 300, -4]), delay=[0, 70, 1], v_decay=5000),),
+    net = NetxNetwork((spanning_layer(3, 4, weight=_w([0, 2, 300, -4]), delay=[0, 70, 1],
+                                      v_decay=5000),),
                       {"task": "isi"})
     clipped, report = clip_to_chip(net)
     assert report == [
@@ -157,11 +172,6 @@ def _tamper(path, dataset: str, value: int):
 # --- the command -------------------------------------------------------------------
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spiketime", *args],
-                          capture_output=True, text=True, timeout=120)
-
-
 def test_check_command(tmp_path, capsys) -> None:
     legal = write_netx(legal_net(), tmp_path / "legal.netx")
     assert main(["check", str(legal)]) == 0
@@ -176,7 +186,7 @@ def test_check_command(tmp_path, capsys) -> None:
     assert report["violations"] == [{
         "layer": 0, "parameter": "delay", "value": 63, "limit": "<= 62", "estimate": False,
         "message": "layer 0 delay 63 is above 62 (axonal delay in steps; netx clamps to 62)"}]
-    assert [l["cores"] for l in report["layers"]] == [1, 1] and report["cores"] == 2
+    assert [lay["cores"] for lay in report["layers"]] == [1, 1] and report["cores"] == 2
     assert report["cores_estimated"] is True
     assert all(e["estimate"] for e in report["estimates"])
 
@@ -199,7 +209,7 @@ def test_check_clip_writes_a_clipped_copy_and_says_so(tmp_path, capsys) -> None:
 def test_check_command_refuses_a_non_netx_file(tmp_path) -> None:
     junk = tmp_path / "junk.netx"
     junk.write_text("not hdf5")
-    out = _cli("check", str(junk))
+    out = spiketime("check", junk, timeout=120)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
@@ -208,4 +218,4 @@ def test_check_command_refuses_a_non_netx_file(tmp_path) -> None:
 def test_a_network_trained_and_exported_by_spiketime_is_legal(trained_delay_net) -> None:
     report = check_network(trained_delay_net["net"])
     assert report.legal, [v.message for v in report.violations]
-    assert [l.delay_bits > 0 for l in report.layers] == [True, True, False]
+    assert [lay.delay_bits > 0 for lay in report.layers] == [True, True, False]

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import assert_one_line_error, call, spiketime
 
-from cli import assert_one_line_error, call, spiketime
-from spiketime.parity.comparison import CompareConfig, ModelSpec, run_compare
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import NetxNetwork, read_netx, write_netx
-from spiketime.sim.emulator import EmulatorBackend
+from spiketime.parity.comparison import CompareConfig, ModelSpec, run_compare
 from spiketime.readout import predict
+from spiketime.sim.emulator import EmulatorBackend
 from spiketime.train.dataset import save_dataset
 from spiketime.train.evaluate import run_trained
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
@@ -28,13 +28,14 @@ from spiketime.train.trainer import TrainConfig, train
 
 
 def _drop_delays(net: NetxNetwork) -> NetxNetwork:
-    return replace(net, layers=tuple(replace(l, delay=None) for l in net.layers))
+    return replace(net, layers=tuple(replace(lay, delay=None) for lay in net.layers))
 
 
 def _decays_off_by_one(net: NetxNetwork) -> NetxNetwork:
     return replace(net, layers=tuple(
-        replace(l, neuron=replace(l.neuron, i_decay=l.neuron.i_decay + 1, v_decay=l.neuron.v_decay + 1))
-        for l in net.layers))
+        replace(lay, neuron=replace(lay.neuron, i_decay=lay.neuron.i_decay + 1,
+                                    v_decay=lay.neuron.v_decay + 1))
+        for lay in net.layers))
 
 
 def _flip_one_weight(net: NetxNetwork) -> NetxNetwork:
@@ -53,7 +54,8 @@ BROKEN = {"no-delays": _drop_delays, "decays-off-by-one": _decays_off_by_one,
 
 @pytest.fixture(scope="session")
 def solved(tmp_path_factory):
-    """An 8-12-2 net with delays trained on rate-free CCISI (60 steps), its files and broken copies."""
+    """An 8-12-2 net with delays trained on rate-free CCISI (60 steps), its files and broken
+    copies."""
     torch.set_num_threads(1)
     d = tmp_path_factory.mktemp("compare")
     ds = generate("ccisi", "ratefree", seed=0, n_per_class=200, steps=60, n_pairs=4,
@@ -80,13 +82,15 @@ def test_fixture_solves_the_task_and_the_broken_files_differ(solved):
     for name in BROKEN:
         broken = read_netx(solved["netx"][name])
         assert any(not np.array_equal(a.weight, b.weight) or a.neuron != b.neuron
-                   or (a.delay is None) != (b.delay is None) for a, b in zip(net.layers, broken.layers))
+                   or (a.delay is None) != (b.delay is None)
+                   for a, b in zip(net.layers, broken.layers))
 
 
 @pytest.fixture(scope="session")
 def verdicts(solved, tmp_path_factory):
     """One emulator sweep over the exact and every broken deployment of one checkpoint."""
-    specs = tuple(ModelSpec(name, solved["checkpoint"], path) for name, path in solved["netx"].items())
+    specs = tuple(ModelSpec(name, solved["checkpoint"], path)
+                  for name, path in solved["netx"].items())
     cfg = CompareConfig(models=specs, data=solved["data"], out=tmp_path_factory.mktemp("cmp"),
                         backends=("emulator",), exact=True)
     report, _ = run_compare(cfg)
@@ -131,14 +135,16 @@ def test_broken_failures_are_evidence_based(verdicts):
             assert e["ci"][0] < -tol or e["ci"][1] > tol
     gross = _entries(verdicts, "no-delays")
     assert min(e["mcnemar_p"] for e in gross) < 0.05
-    assert max(e["deployed_accuracy"] - e["trained_accuracy"] for e in gross if e["name"] == "original") < 0
+    originals = [e for e in gross if e["name"] == "original"]
+    assert max(e["deployed_accuracy"] - e["trained_accuracy"] for e in originals) < 0
 
 
 def test_exact_option_catches_spike_differences_alone(verdicts):
     """--exact fails a deployment whose spikes differ, however small its accuracy change."""
     for name in BROKEN:
         assert not all(e["passed"] for e in _entries(verdicts, name))
-        assert all(not e["passed"] for e in _entries(verdicts, name) if e["spike_exact_fraction"] < 1)
+        inexact = [e for e in _entries(verdicts, name) if e["spike_exact_fraction"] < 1]
+        assert all(not e["passed"] for e in inexact)
 
 
 def test_emulator_matches_trained_side_on_perturbed_input(solved):
@@ -169,8 +175,9 @@ def test_cli_passes_with_lava_subset_and_writes_the_report(solved, tmp_path):
     assert report["models"][0]["name"] == "tau+delay"  # from the NetX metadata
     conds = report["conditions"]
     assert [(e["name"], e["level"], e["backend"]) for e in conds] == [
-        (n, l, b) for b in ("emulator", "lava-cpu")
-        for n, l in (("original", None), ("reversed", None), ("jitter", 2.0), ("deletion", 0.2))]
+        (n, level, b) for b in ("emulator", "lava-cpu")
+        for n, level in (("original", None), ("reversed", None), ("jitter", 2.0),
+                         ("deletion", 0.2))]
     assert {e["samples"] for e in conds if e["backend"] == "lava-cpu"} == {3}
     assert {e["samples"] for e in conds if e["backend"] == "emulator"} == {240}
     keys = {"name", "level", "backend", "samples", "trained_accuracy", "deployed_accuracy",
@@ -203,13 +210,15 @@ def _pipeline_report(solved, folder: Path, models: dict[str, str]) -> Path:
 
 
 def test_cli_fails_on_a_broken_model_of_a_pipeline_report(solved):
-    path = _pipeline_report(solved, solved["dir"] / "run", {"tau+delay": "exact", "broken": "weight-sign"})
+    path = _pipeline_report(solved, solved["dir"] / "run",
+                            {"tau+delay": "exact", "broken": "weight-sign"})
     proc = spiketime("compare", "--report", path, "--backends", "emulator", *QUICK)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "parity FAILED" in proc.stdout and "failed: broken/original/emulator" in proc.stdout
     report = json.loads((path.parent / "compare" / "report.json").read_text())
     assert [m["name"] for m in report["models"]] == ["tau+delay", "broken"]
-    by_model = {m: [e["passed"] for e in report["conditions"] if e["model"] == m] for m in ("tau+delay", "broken")}
+    by_model = {m: [e["passed"] for e in report["conditions"] if e["model"] == m]
+                for m in ("tau+delay", "broken")}
     assert all(by_model["tau+delay"]) and not all(by_model["broken"])
 
 
@@ -222,8 +231,10 @@ def test_missing_files_are_one_line_errors(solved, tmp_path, capsys):
                     "--data", args["data"], "--out", tmp_path / "o", "--backends", "emulator")
         assert proc.returncode == 2
         assert_one_line_error(proc, fragment, f"nope.{key}")
-    assert_one_line_error(call(capsys, "compare", "--report", tmp_path / "r.json"), "report file not found")
-    assert_one_line_error(call(capsys, "compare", "--netx", good["netx"]), "--model, --data required")
+    assert_one_line_error(call(capsys, "compare", "--report", tmp_path / "r.json"),
+                          "report file not found")
+    assert_one_line_error(call(capsys, "compare", "--netx", good["netx"]),
+                          "--model, --data required")
     assert not (tmp_path / "o").exists()
 
 
@@ -231,7 +242,8 @@ def test_width_mismatch_is_one_line(solved, tmp_path, capsys):
     other = generate("ccisi", "ratefree", seed=1, n_per_class=4, steps=60, n_pairs=5,
                      interval_range=(4, 28), rate_range=(50.0, 50.0))
     save_dataset(other, tmp_path / "wide.h5")
-    proc = call(capsys, "compare", "--model", solved["checkpoint"], "--netx", solved["netx"]["exact"],
+    proc = call(capsys, "compare", "--model", solved["checkpoint"],
+                "--netx", solved["netx"]["exact"],
                 "--data", tmp_path / "wide.h5", "--out", tmp_path / "o")
     assert_one_line_error(proc, "expects 8 inputs", "10 channels")
     assert not (tmp_path / "o").exists()
@@ -249,7 +261,8 @@ def test_width_mismatch_is_one_line(solved, tmp_path, capsys):
     (("--confidence", "1"), "--confidence"),
 ])
 def test_bad_options_are_one_line(solved, tmp_path, capsys, option, fragment):
-    proc = call(capsys, "compare", "--model", solved["checkpoint"], "--netx", solved["netx"]["exact"],
+    proc = call(capsys, "compare", "--model", solved["checkpoint"],
+                "--netx", solved["netx"]["exact"],
                 "--data", solved["data"], "--out", tmp_path / "o", *option)
     assert proc.returncode == 2
     assert_one_line_error(proc, fragment)

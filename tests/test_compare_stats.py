@@ -4,9 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spiketime.parity.stats import (Interval, bootstrap_ci, compare_correctness,
-                                    compare_sensitivity, mcnemar, sign_test)
 from spiketime.parity.conditions import label
+from spiketime.parity.stats import (
+    Interval,
+    bootstrap_ci,
+    compare_correctness,
+    compare_sensitivity,
+    mcnemar,
+    sign_test,
+)
 from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
 
 
@@ -99,7 +105,8 @@ def test_sweep_conditions_are_seeded_by_name_and_level_not_position():
     same = [c for c in full if (c.name, c.level) == ("deletion", 0.2)][0]
     np.testing.assert_array_equal(only[2].transform(X), same.transform(X))
     np.testing.assert_array_equal(same.transform(X), same.transform(X))  # fixed, not fresh, seed
-    assert not np.array_equal(only[2].transform(X), sweep_conditions({"deletion": (0.2,)}, 6)[2].transform(X))
+    other_seed = sweep_conditions({"deletion": (0.2,)}, 6)[2]
+    assert not np.array_equal(only[2].transform(X), other_seed.transform(X))
     assert derive_seed(0, "a", 1.0) == derive_seed(0, "a", 1.0) != derive_seed(0, "a", 2.0)
     with pytest.raises(ValueError, match="unknown perturbation"):
         sweep_conditions({"shuffle": (1.0,)}, 0)

@@ -12,8 +12,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from support import assert_one_line_error, call, spiketime
 
-from cli import assert_one_line_error, call, spiketime
 from spiketime.train.dataset import load_dataset
 
 GEN = ["data", "generate", "--task", "isi", "--samples-per-class", "12", "--steps", "120",
@@ -67,7 +67,8 @@ def test_prepare_writes_part_of_official_files(tmp_path, capsys):
     for split in ("train", "test"):
         _official(tmp_path / f"shd_{split}.h5", 20)
     out = tmp_path / "shd_part.h5"
-    proc = call(capsys, "data", "prepare", "--dataset", "shd", "--variant", "part", "--raw", tmp_path,
+    proc = call(capsys, "data", "prepare", "--dataset", "shd", "--variant", "part",
+                "--raw", tmp_path,
                 "--out", out, "--dt-ms", "10", "--steps", "20")
     assert proc.returncode == 0, proc.stderr
     ds = load_dataset(out)

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from spiketime.errors import UserError
-from spiketime.train.dataset import (FORMAT, FORMAT_VERSION, Dataset, DatasetError, DatasetMeta,
-                                     Split, load_dataset, save_dataset)
+from spiketime.train.dataset import (
+    FORMAT,
+    FORMAT_VERSION,
+    Dataset,
+    DatasetError,
+    DatasetMeta,
+    Split,
+    load_dataset,
+    save_dataset,
+)
 
 
 def _split(n: int = 6, c: int = 3, t: int = 5, k: int = 2, seed: int = 0) -> Split:

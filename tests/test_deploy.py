@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import types
 
 import numpy as np
 import pytest
+from support import random_layer, random_spikes, spiketime
 
 from spiketime.cli import main
 from spiketime.deploy import loihi2_hw, registry
 from spiketime.deploy.loihi2_hw import Availability, Loihi2Backend
-from spiketime.sim.lava_stream import LavaParts
 from spiketime.errors import UserError
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
+from spiketime.sim.lava_stream import LavaParts
 from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
 NOT_THERE = Availability(False, "lava-loihi is not installed (faked)")
@@ -43,13 +42,10 @@ def dataset(tmp_path):
 
 def delayed_net(tmp_path):
     rng = np.random.default_rng(3)
-
-    def layer(out, inp, delay=None):
-        return DenseLayer(weight=rng.integers(-40, 100, (out, inp)) * 2, delay=delay,
-                          neuron=CubaNeuron(i_decay=1024, v_decay=512, vth_mant=300))
-
-    net = NetxNetwork((layer(8, 6, delay=rng.integers(0, 5, 8)), layer(3, 8)))
-    X = (rng.random((4, 6, 16)) < 0.3).astype(np.uint8)
+    neuron = dict(i_decay=1024, v_decay=512, vth=300, w=(-80, 198))
+    net = NetxNetwork((random_layer(rng, 6, 8, delays=tuple(range(5)), **neuron),
+                       random_layer(rng, 8, 3, **neuron)))
+    X = random_spikes(4, 6, 16, 0.3, rng)
     return write_netx(net, tmp_path / "delayed.netx"), X
 
 
@@ -69,7 +65,8 @@ def test_auto_falls_back_to_lava_cpu_with_a_note(monkeypatch) -> None:
 
 def test_loihi2_without_hardware_names_what_is_missing(monkeypatch) -> None:
     monkeypatch.setattr(loihi2_hw, "availability", lambda: NOT_THERE)
-    with pytest.raises(UserError, match=r"^cannot use Loihi 2: lava-loihi is not installed \(faked\)$"):
+    missing = r"^cannot use Loihi 2: lava-loihi is not installed \(faked\)$"
+    with pytest.raises(UserError, match=missing):
         registry.select_backend("loihi2")
     with pytest.raises(UserError, match="unknown backend 'tpu'"):
         registry.get_backend("tpu")
@@ -249,7 +246,8 @@ def test_illegal_network_is_refused_before_the_chip(monkeypatch, tmp_path) -> No
                                   neuron=CubaNeuron(i_decay=0, v_decay=10, vth_mant=5)),))
     path = write_netx(net, tmp_path / "idecay0.netx")  # in the file format's range, not the chip's
     monkeypatch.setattr(loihi2_hw, "availability", lambda: pytest.fail("checked the chip first"))
-    with pytest.raises(UserError, match="is not legal on Loihi 2: layer 0 iDecay 0: netx programs du"):
+    refusal = "is not legal on Loihi 2: layer 0 iDecay 0: netx programs du"
+    with pytest.raises(UserError, match=refusal):
         Loihi2Backend().run(path, np.zeros((1, 2, 4), np.uint8))
 
 
@@ -269,21 +267,17 @@ def test_hardware_protocol_on_lavas_cpu_matches_the_lava_cpu_backend(tmp_path) -
 # --- the command -------------------------------------------------------------------
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "NXSDKHOST"}
-    return subprocess.run([sys.executable, "-m", "spiketime", *args], capture_output=True, text=True,
-                          timeout=120, env=env)
-
-
 def test_deploy_loihi2_without_hardware_fails_in_one_line(diagonal, dataset) -> None:
-    out = _cli("deploy", str(diagonal), "--data", str(dataset), "--backend", "loihi2")
+    out = spiketime("deploy", diagonal, "--data", dataset, "--backend", "loihi2", timeout=120)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith("error: cannot use Loihi 2: ")
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
-    assert "lava-loihi is not installed" in out.stderr or "no Loihi 2 system reachable" in out.stderr
+    assert ("lava-loihi is not installed" in out.stderr
+            or "no Loihi 2 system reachable" in out.stderr)
 
 
-def test_deploy_auto_falls_back_and_reports_accuracy(diagonal, dataset, monkeypatch, capsys) -> None:
+def test_deploy_auto_falls_back_and_reports_accuracy(diagonal, dataset, monkeypatch,
+                                                     capsys) -> None:
     monkeypatch.delenv("NXSDKHOST", raising=False)
     code = main(["deploy", str(diagonal), "--data", str(dataset), "--backend", "auto", "--json"])
     out, err = capsys.readouterr()

@@ -9,42 +9,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from lava_probe import run_lava
+from support import random_layer, random_spikes, run_lava
 
-from spiketime.errors import UserError
 from spiketime import loihi2
-from spiketime.export.from_slayer import to_netx
+from spiketime.errors import UserError
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
-from spiketime.sim.registry import get_backend
 from spiketime.sim.emulator import Cuba, EmulatorBackend, cuba_step, run_neurons
 from spiketime.sim.lava_cpu import LavaCpuBackend
-from spiketime.train.model import ModelConfig, SpikingNet
+from spiketime.sim.registry import get_backend
 
 FULL = loihi2.DECAY_SCALE
-
-
-def layer(rng: np.random.Generator, n_in: int, n_out: int, *, i_decay: int, v_decay: int,
-          vth: int, w: tuple[int, int] = (loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX),
-          delays: tuple[int, ...] | None = None, bias: int = 0, graded: bool = False) -> DenseLayer:
-    """Random even weights in [w0, w1]; delays drawn from `delays` (None: no delay)."""
-    weight = 2 * rng.integers(w[0] // 2, w[1] // 2 + 1, size=(n_out, n_in))
-    return DenseLayer(
-        weight=weight,
-        neuron=CubaNeuron(i_decay=i_decay, v_decay=v_decay, vth_mant=vth, graded_spike=graded),
-        delay=None if delays is None else rng.choice(delays, size=n_out),
-        bias=rng.integers(-bias, bias + 1, size=n_out) if bias else None,
-    )
-
-
-def spikes(rng: np.random.Generator, n: int, channels: int, steps: int, p: float) -> np.ndarray:
-    return (rng.random((n, channels, steps)) < p).astype(np.uint8)
 
 
 def inputs(rng: np.random.Generator, channels: int, steps: int) -> np.ndarray:
     """Three samples: saturating (every channel every step), dense, sparse."""
     return np.concatenate([np.ones((1, channels, steps), np.uint8),
-                           spikes(rng, 1, channels, steps, 0.3),
-                           spikes(rng, 1, channels, steps, 0.05)])
+                           random_spikes(1, channels, steps, 0.3, rng),
+                           random_spikes(1, channels, steps, 0.05, rng)])
 
 
 # Networks whose u and v are compared step by step. Each one aims at a corner of
@@ -53,10 +34,10 @@ def net_extremes(rng):
     # iDecay 0 + saturating input into mostly positive weights: u grows until it
     # wraps past 2**23. Decays 0 and 4096 on u and v, delays only 0 and 62.
     return NetxNetwork((
-        layer(rng, 20, 16, i_decay=0, v_decay=FULL, vth=4000, w=(-20, 254),
+        random_layer(rng, 20, 16, i_decay=0, v_decay=FULL, vth=4000, w=(-20, 254),
               delays=(0, loihi2.MAX_DELAY)),
-        layer(rng, 16, 10, i_decay=FULL, v_decay=0, vth=300, delays=(0, loihi2.MAX_DELAY)),
-        layer(rng, 10, 4, i_decay=0, v_decay=0, vth=3000),
+        random_layer(rng, 16, 10, i_decay=FULL, v_decay=0, vth=300, delays=(0, loihi2.MAX_DELAY)),
+        random_layer(rng, 10, 4, i_decay=0, v_decay=0, vth=3000),
     ))
 
 
@@ -64,10 +45,11 @@ def net_inhibited(rng):
     # Mostly negative weights, vDecay 0: v clips at -(2**23 - 1); a positive bias
     # keeps neurons firing; an all-inhibitory layer (Lava's inhibitory sign mode).
     return NetxNetwork((
-        layer(rng, 9, 14, i_decay=512, v_decay=0, vth=200, w=(-256, 60), delays=tuple(range(8)),
+        random_layer(rng, 9, 14, i_decay=512, v_decay=0, vth=200, w=(-256, 60),
+                     delays=tuple(range(8)),
               bias=loihi2.BIAS_MANT_MAX),
-        layer(rng, 14, 8, i_decay=0, v_decay=0, vth=50, w=(-256, -2), bias=3000),
-        layer(rng, 8, 3, i_decay=2000, v_decay=64, vth=1, w=(-40, 254)),
+        random_layer(rng, 14, 8, i_decay=0, v_decay=0, vth=50, w=(-256, -2), bias=3000),
+        random_layer(rng, 8, 3, i_decay=2000, v_decay=64, vth=1, w=(-40, 254)),
     ))
 
 
@@ -77,22 +59,24 @@ def net_typical(rng):
     # set on one layer: netx runs CUBA layers as Lava's LIF, which sends unary
     # spikes, so Lava ignores it and so does the emulator.
     return NetxNetwork((
-        layer(rng, 20, 32, i_decay=1024, v_decay=128, vth=80, delays=tuple(range(63))),
-        layer(rng, 32, 12, i_decay=1, v_decay=4095, vth=3, w=(-6, 6), delays=tuple(range(20)),
+        random_layer(rng, 20, 32, i_decay=1024, v_decay=128, vth=80, delays=tuple(range(63))),
+        random_layer(rng, 32, 12, i_decay=1, v_decay=4095, vth=3, w=(-6, 6),
+                     delays=tuple(range(20)),
               graded=True),
-        layer(rng, 12, 2, i_decay=3000, v_decay=5, vth=60),
+        random_layer(rng, 12, 2, i_decay=3000, v_decay=5, vth=60),
     ))
 
 
 def net_wide(rng):
     # 300 inputs into strong same-sign rows: synaptic input above 2**15 per step
     # (Lava's a_out is declared 16-bit but not truncated), iDecay 4096.
-    w = layer(rng, 300, 6, i_decay=FULL, v_decay=2048, vth=100000, w=(80, 254), delays=(0, 1, 2))
+    w = random_layer(rng, 300, 6, i_decay=FULL, v_decay=2048, vth=100000, w=(80, 254),
+                     delays=(0, 1, 2))
     weight = w.weight.copy()
     weight[3] *= -1
     return NetxNetwork((
         DenseLayer(weight=weight, neuron=w.neuron, delay=w.delay),
-        layer(rng, 6, 2, i_decay=1024, v_decay=0, vth=50),
+        random_layer(rng, 6, 2, i_decay=1024, v_decay=0, vth=50),
     ))
 
 
@@ -116,11 +100,13 @@ def test_corners_are_reached(tmp_path) -> None:
     """The networks above do reach the corners they are meant for (emulator only)."""
     rng = np.random.default_rng(7)
     net = net_extremes(rng)
-    emu = EmulatorBackend().run(write_netx(net, tmp_path / "a.net"), inputs(rng, 20, 80), states=True)
+    path = write_netx(net, tmp_path / "a.net")
+    emu = EmulatorBackend().run(path, inputs(rng, 20, 80), states=True)
     assert any(np.diff(u.astype(np.int64), axis=-1).min() < -(1 << 23) for u in emu.u)  # u wrapped
     rng = np.random.default_rng(7)
     net = net_inhibited(rng)
-    emu = EmulatorBackend().run(write_netx(net, tmp_path / "b.net"), inputs(rng, 9, 80), states=True)
+    path = write_netx(net, tmp_path / "b.net")
+    emu = EmulatorBackend().run(path, inputs(rng, 9, 80), states=True)
     assert any((v == -((1 << 23) - 1)).any() for v in emu.v)  # v clipped
 
 
@@ -132,15 +118,16 @@ def test_random_networks_match_lava(seed: int, tmp_path) -> None:
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         decays = rng.choice([0, FULL, *rng.integers(1, FULL, 4)], size=2)
-        layers.append(layer(
+        layers.append(random_layer(
             rng, int(n_in), int(n_out), i_decay=int(decays[0]), v_decay=int(decays[1]),
             vth=int(rng.integers(1, 400)),
-            delays=None if i == len(sizes) - 2 or rng.random() < 0.2 else (0, 1, 5, 30, loihi2.MAX_DELAY),
+            delays=(None if i == len(sizes) - 2 or rng.random() < 0.2
+                    else (0, 1, 5, 30, loihi2.MAX_DELAY)),
             bias=int(rng.choice([0, 0, 100])),
         ))
     net = NetxNetwork(tuple(layers))
     path = write_netx(net, tmp_path / "net.net")
-    X = spikes(rng, 3, net.input_size, 70, float(rng.uniform(0.05, 0.6)))
+    X = random_spikes(3, net.input_size, 70, float(rng.uniform(0.05, 0.6)), rng)
     lava = LavaCpuBackend().run(path, X, hidden=True)
     emu = get_backend("emulator").run(path, X, hidden=True)
     assert np.array_equal(emu.output, lava.output)
@@ -149,27 +136,14 @@ def test_random_networks_match_lava(seed: int, tmp_path) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A SpikingNet with delays trained for a few steps (weights, decays and delays moved)."""
-    from spiketime.train.trainer import TrainConfig, train
-
-    rng = np.random.default_rng(3)
-    X = spikes(rng, 32, 10, 60, 0.1)
-    y = rng.integers(0, 3, size=32)
-    model = SpikingNet(ModelConfig(inputs=10, hidden=(24, 16), outputs=3, delays=True,
-                                   delay_init_max=20, seed=1, weight_scale=4))
-    before = to_netx(model)
-    train(model, X, y, TrainConfig(epochs=2, batch_size=8))
-    net = to_netx(model)
-    assert any(a.neuron != b.neuron for a, b in zip(before.layers, net.layers))  # decays moved
-    assert not np.array_equal(before.layers[0].delay, net.layers[0].delay)  # delays moved
-    model.eval()
-    return model, write_netx(net, tmp_path_factory.mktemp("trained") / "trained.net")
+def trained(trained_delay_net):
+    """The shared trained network with delays (weights, decays and delays moved)."""
+    return trained_delay_net["model"], trained_delay_net["path"]
 
 
 def test_trained_network_matches_lava_and_slayer(trained) -> None:
     model, path = trained
-    X = spikes(np.random.default_rng(4), 3, 10, 60, 0.15)
+    X = random_spikes(3, 12, 60, 0.15, seed=4)
     lava = run_lava(path, X)
     emu = EmulatorBackend().run(path, X, hidden=True, states=True)
     with torch.no_grad():
@@ -186,7 +160,7 @@ def test_trained_network_matches_lava_and_slayer(trained) -> None:
 def test_trained_network_large_batch_matches_slayer(trained) -> None:
     """Many samples, no Lava: the emulator and slayer's forward pass agree."""
     model, path = trained
-    X = spikes(np.random.default_rng(5), 200, 10, 60, 0.15)
+    X = random_spikes(200, 12, 60, 0.15, seed=5)
     emu = EmulatorBackend(batch_size=64).run(path, X, hidden=True)
     with torch.no_grad():
         out, hidden = model(torch.as_tensor(X, dtype=torch.float32), hidden=True)
@@ -258,7 +232,7 @@ def test_one_step_pipeline_and_delay(tmp_path) -> None:
 def test_batch_chunks_do_not_matter(tmp_path) -> None:
     rng = np.random.default_rng(11)
     path = write_netx(net_typical(rng), tmp_path / "t.net")
-    X = spikes(rng, 37, 20, 50, 0.2)
+    X = random_spikes(37, 20, 50, 0.2, rng)
     whole = EmulatorBackend(batch_size=1000).run(path, X, hidden=True, states=True)
     parts = EmulatorBackend(batch_size=5).run(path, X, hidden=True, states=True)
     for a, b in zip(whole.hidden + whole.u + whole.v + (whole.output,),
@@ -272,7 +246,8 @@ def test_shapes_and_empty_input(tmp_path) -> None:
     rng = np.random.default_rng(0)
     path = write_netx(net_typical(rng), tmp_path / "t.net")
     res = EmulatorBackend().run(path, np.zeros((0, 20, 30), np.uint8), hidden=True, states=True)
-    assert res.output.shape == (0, 2, 30) and [h.shape for h in res.hidden] == [(0, 32, 30), (0, 12, 30)]
+    assert res.output.shape == (0, 2, 30)
+    assert [h.shape for h in res.hidden] == [(0, 32, 30), (0, 12, 30)]
     assert [u.shape for u in res.u] == [(0, 32, 30), (0, 12, 30), (0, 2, 30)]
     res = EmulatorBackend().run(path, np.zeros((2, 20, 7), np.uint8))
     assert res.output.shape == (2, 2, 7) and res.output.dtype == np.uint8

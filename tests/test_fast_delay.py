@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lava_probe import run_lava
+from support import run_lava
 
 from spiketime import loihi2
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx

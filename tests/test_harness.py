@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import random_spikes
 
-from conftest import random_spikes
 from spiketime.parity.conditions import ORIGINAL, REVERSED
-from spiketime.parity.harness import (Deployment, Rows, confirm_subset, exact_parity, find,
-                                      run_grid, summarize)
+from spiketime.parity.harness import (
+    Deployment,
+    Rows,
+    confirm_subset,
+    exact_parity,
+    find,
+    run_grid,
+    summarize,
+)
 from spiketime.sim.backend import RunResult
 from spiketime.sim.emulator import EmulatorBackend
 
@@ -61,4 +68,5 @@ def test_a_confirming_backend_needs_every_sample_on_the_primary(trained_delay_ne
     X = random_spikes(4, 12, 20, 0.2, seed=1)
     with pytest.raises(ValueError, match="every sample"):
         run_grid([dep], X, np.zeros(4, np.int64), [ORIGINAL],
-                 [Rows(EmulatorBackend(), np.arange(2))], confirm=Rows(EmulatorBackend(), np.arange(1)))
+                 [Rows(EmulatorBackend(), np.arange(2))],
+                 confirm=Rows(EmulatorBackend(), np.arange(1)))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("spiketime", "spiketime.train", "spiketime.export", "spiketime.sim", "spiketime.deploy",
-          "spiketime.cli")
+          "spiketime.parity", "spiketime.cli")
 
 
 def test_wheel_installs_and_every_stage_imports(tmp_path):
@@ -21,7 +21,8 @@ def test_wheel_installs_and_every_stage_imports(tmp_path):
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
     site = Path(subprocess.check_output(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        text=True).strip())
     # borrow torch, lava, ... from the project's environment, but not its editable spiketime
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",

@@ -51,7 +51,8 @@ def dense_layers(path: Path, keys: list[str]) -> NetxNetwork:
             weight = g["weight"][()]
             layers.append(DenseLayer(
                 weight=weight.reshape(int(np.prod(g["shape"][()])), -1),
-                neuron=CubaNeuron(int(n["iDecay"][()]), int(n["vDecay"][()]), int(n["vThMant"][()])),
+                neuron=CubaNeuron(int(n["iDecay"][()]), int(n["vDecay"][()]),
+                                  int(n["vThMant"][()])),
                 delay=g["delay"][()] if "delay" in g else None,
                 bias=g["bias"][()] if "bias" in g else None,
             ))
@@ -75,8 +76,8 @@ def test_lif_dense_block(tmp_path) -> None:
 def ntidigits(tmp_path_factory):
     gts = _root() / "gts" / "ntidigits"
     net = dense_layers(gts / "ntidigits.net", ["2", "3", "4"])
-    assert [l.delay is not None for l in net.layers] == [True, True, False]
-    assert max(int(l.delay.max()) for l in net.layers[:2]) == loihi2.MAX_DELAY
+    assert [lay.delay is not None for lay in net.layers] == [True, True, False]
+    assert max(int(lay.delay.max()) for lay in net.layers[:2]) == loihi2.MAX_DELAY
     path = write_netx(net, tmp_path_factory.mktemp("ntidigits") / "ntidigits.net")
     X = np.load(gts / "input.npy").astype(np.uint8)[None]
     return path, X, np.load(gts / "output.npy").astype(np.uint8)

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from spiketime.errors import UserError
 from spiketime import loihi2
+from spiketime.errors import UserError
 from spiketime.sim.lava_weights import lava_weights
 
 
@@ -43,7 +43,8 @@ weights = st.one_of(
     arrays(np.int64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
            elements=st.integers(loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX)),
     arrays(np.int64, st.tuples(st.integers(1, 6), st.integers(1, 6)),  # slayer's even mantissas
-           elements=st.integers(loihi2.WEIGHT_MIN // 2, loihi2.WEIGHT_MAX // 2).map(lambda x: 2 * x)),
+           elements=st.integers(loihi2.WEIGHT_MIN // 2,
+                                loihi2.WEIGHT_MAX // 2).map(lambda x: 2 * x)),
     arrays(np.int64, st.tuples(st.integers(1, 4), st.integers(1, 4)),  # small, single-signed
            elements=st.integers(-8, 8)).map(lambda a: np.abs(a) if a.sum() % 2 else -np.abs(a)),
 )

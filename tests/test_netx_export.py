@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from spiketime.errors import UserError
 from spiketime import loihi2
-from spiketime.export.netx import (CubaNeuron, DenseLayer, NetxNetwork, read_netx,
-                                   write_netx)
+from spiketime.errors import UserError
+from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, read_netx, write_netx
 
 
 def test_exported_numbers_are_the_models_quantized_numbers(trained_delay_net):
@@ -62,7 +61,8 @@ def test_netx_loads_the_file_with_our_numbers(trained_delay_net):
         assert int(np.asarray(theirs.neuron.du.init)) == ours.neuron.i_decay - 1
         if ours.delay is not None:
             delays = np.asarray(theirs.synapse.delays.init)
-            np.testing.assert_array_equal(delays, np.repeat(ours.delay[:, None], ours.in_features, 1))
+            want = np.repeat(ours.delay[:, None], ours.in_features, 1)
+            np.testing.assert_array_equal(delays, want)
 
 
 def _net(delay=None, **neuron):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from support import random_spikes
 
-from conftest import random_spikes
 from spiketime.sim.lava_cpu import LavaCpuBackend
 
 
@@ -16,7 +16,7 @@ def test_training_moved_weights_decays_and_delays(trained_delay_net):
         assert not torch.equal(before[key], after[key]), key
     delays = [layer.delay for layer in trained_delay_net["net"].layers if layer.delay is not None]
     assert len(delays) == 2 and all(d.max() > 0 for d in delays)
-    decays = {(l.neuron.i_decay, l.neuron.v_decay) for l in trained_delay_net["net"].layers}
+    decays = {(lay.neuron.i_decay, lay.neuron.v_decay) for lay in trained_delay_net["net"].layers}
     assert decays != {(round(0.25 * 4096), round(0.03 * 4096))}
 
 

@@ -8,8 +8,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from spiketime.train.dataset import DatasetError
-from spiketime.train.perturb import (PERTURBATIONS, delete_spikes, jitter_neurons, jitter_spikes,
-                                     reverse)
+from spiketime.train.perturb import (
+    PERTURBATIONS,
+    delete_spikes,
+    jitter_neurons,
+    jitter_spikes,
+    reverse,
+)
 
 batches = st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 30)).flatmap(
     lambda s: arrays(np.uint8, s, elements=st.integers(0, 1)))
@@ -108,7 +113,7 @@ def test_deletion_removes_about_the_right_fraction():
 def test_registry_has_a_uniform_signature():
     X = (np.random.default_rng(2).random((2, 3, 40)) < 0.3).astype(np.uint8)
     assert set(PERTURBATIONS) == {"jitter", "neuron_jitter", "deletion"}
-    for name, fn in PERTURBATIONS.items():
+    for fn in PERTURBATIONS.values():
         out = fn(X, 0.5, 1)
         assert out.shape == X.shape and out.dtype == np.uint8
     with pytest.raises(TypeError):

@@ -5,8 +5,8 @@ import json
 
 import h5py
 import numpy as np
+from support import assert_one_line_error, spiketime
 
-from cli import assert_one_line_error, spiketime
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
 from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
@@ -81,7 +81,8 @@ def test_truncated_netx_file(tmp_path):
 def test_input_width_mismatch(tmp_path):
     _netx(tmp_path / "n.net", inputs=5)
     _dataset(tmp_path / "d.h5", channels=7)
-    proc = spiketime("deploy", tmp_path / "n.net", "--data", tmp_path / "d.h5", "--backend", "lava-cpu")
+    proc = spiketime("deploy", tmp_path / "n.net", "--data", tmp_path / "d.h5",
+                     "--backend", "lava-cpu")
     assert_one_line_error(proc, "7 channels", "expects 5 inputs")
 
 

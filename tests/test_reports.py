@@ -7,9 +7,14 @@ from pathlib import Path
 import pytest
 
 from spiketime.errors import UserError
-from spiketime.parity.reports import (SCHEMA_VERSION, CompareReport, PipelineReport, from_dict,
-                                      read_report)
 from spiketime.parity.render import markdown
+from spiketime.parity.reports import (
+    SCHEMA_VERSION,
+    CompareReport,
+    PipelineReport,
+    from_dict,
+    read_report,
+)
 
 # report.json and report.md exactly as spiketime wrote them before reports were typed
 # (commit 79e4c72: a tiny `spiketime pipeline`, then `spiketime compare --report` on it).

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from support import random_spikes
 
-from conftest import random_spikes
 from spiketime.train.model import ModelConfig, SpikingNet
 from spiketime.train.surrogate import FastSigmoidSpike
 
