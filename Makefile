@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.spiketime-setup
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): Makefile pyproject.toml scripts/fix_lava.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check setuptools torch==2.13.0 \
 		"numpy<2" h5py scipy matplotlib "networkx<=2.8.7" "asteval<0.10" \
-		scikit-learn "pillow<11" tqdm pytest hypothesis
+		scikit-learn "pillow<11" tqdm pytest hypothesis ruff
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python \
 		lava-nc==0.10.0 lava-dl==0.6.0
 	$(BIN)/python scripts/fix_lava.py
@@ -25,6 +25,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q tests
+
+# Style and import order as pyproject.toml's [tool.ruff] sets them.
+lint: setup
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/python bench/emulator.py

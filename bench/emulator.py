@@ -9,12 +9,12 @@ pipeline's default network); (b) SHD-size 700 -> 128 -> 128
 
 Lava (LavaCpuBackend, output only) is timed on runs of 1 and a few samples
 after a warm-up, each the fastest of a few; the per-sample-step figure is the
-slope (T steps plus the reset between samples), so its start-up is left out. The emulator and
-slayer are timed on whole batches (the faster of two runs). Every Lava run's output spikes are compared
-with the emulator's, and slayer's output and hidden spikes with the emulator's:
-"exact" is true only if all are equal (tests/ compare hidden layers, u and v). shd_testset_seconds is the
-emulator's measured wall time on 2,264 samples x 250 steps of network (b)
-(fewer samples with --shd-samples, scaled up, and then it says so).
+slope (T steps plus the reset between samples), so its start-up is left out. The
+emulator and slayer are timed on whole batches (the faster of two runs). Every Lava run's
+output spikes are compared with the emulator's, and slayer's output and hidden spikes with
+the emulator's: "exact" is true only if all are equal (tests/ compare hidden layers, u and
+v). shd_testset_seconds is the emulator's measured wall time on 2,264 samples x 250 steps
+of network (b) (fewer samples with --shd-samples, scaled up, and then it says so).
 Not part of the test run.
 """
 from __future__ import annotations
@@ -52,8 +52,9 @@ class Case:
 CASES = (
     Case("a: 20-32-2, T=100", ModelConfig(inputs=20, hidden=(32,), outputs=2, delays=True,
                                           delay_init_max=30, weight_scale=2.0, seed=0), 100, 4),
-    Case("b: 700-128-128-20, T=250", ModelConfig(inputs=700, hidden=(128, 128), outputs=20, delays=True,
-                                                 delay_init_max=30, weight_scale=1.0, seed=0), 250, 2),
+    Case("b: 700-128-128-20, T=250",
+         ModelConfig(inputs=700, hidden=(128, 128), outputs=20, delays=True, delay_init_max=30,
+                     weight_scale=1.0, seed=0), 250, 2),
 )
 
 
@@ -113,7 +114,8 @@ def bench_case(case: Case, tmp: Path, batch: int, repeats: int, rng: np.random.G
     slayer_exact = np.array_equal(out, emu.output) and all(
         np.array_equal(h, e) for h, e in zip(hidden, emu.hidden))
     X_lava = spikes(rng, case.lava_samples, case.config.inputs, case.steps)
-    lava_default, start_default, exact_default = time_lava(path, X_lava, default_run_cfg, emulator, repeats)
+    lava_default, start_default, exact_default = time_lava(path, X_lava, default_run_cfg,
+                                                           emulator, repeats)
     lava_fast, start_fast, exact_fast = time_lava(path, X_lava, fast_run_cfg, emulator, repeats)
     per = lambda seconds: seconds / (batch * case.steps)  # noqa: E731
     return {
@@ -131,7 +133,8 @@ def bench_case(case: Case, tmp: Path, batch: int, repeats: int, rng: np.random.G
         "exact_slayer": bool(slayer_exact),
         "hidden_rates": [round(float(h.mean()), 4) for h in emu.hidden],
         "output_rate": round(float(emu.output.mean()), 4),
-        "lava_runs": f"1 and {case.lava_samples} samples x {case.steps} steps, best of <= {repeats}",
+        "lava_runs": f"1 and {case.lava_samples} samples x {case.steps} steps, "
+                     f"best of <= {repeats}",
         "batch": batch,
     }
 
@@ -145,15 +148,18 @@ def shd_testset(tmp: Path, samples: int, rng: np.random.Generator) -> tuple[floa
     seconds = time.perf_counter() - start
     if samples == SHD_TEST_SAMPLES:
         return seconds, f"measured: {samples} samples x {case.steps} steps"
-    return seconds * SHD_TEST_SAMPLES / samples, f"scaled from {samples} samples x {case.steps} steps"
+    how = f"scaled from {samples} samples x {case.steps} steps"
+    return seconds * SHD_TEST_SAMPLES / samples, how
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--shd-samples", type=int, default=SHD_TEST_SAMPLES)
-    parser.add_argument("--repeats", type=int, default=2, help="Lava runs per size; the fastest counts")
-    parser.add_argument("--batch", type=int, default=256, help="samples for the emulator and slayer timing")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="Lava runs per size; the fastest counts")
+    parser.add_argument("--batch", type=int, default=256,
+                        help="samples for the emulator and slayer timing")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,14 +174,18 @@ def main() -> None:
                           "networks": rows, "machine": machine}))
         return
     for r in rows:
-        print(f"network {r['network']}  (hidden rates {r['hidden_rates']}, output {r['output_rate']})")
-        print(f"  per sample-step: Lava {r['lava_us_per_sample_step']:.0f} us, Lava fast DelayDense "
-              f"{r['lava_fast_us_per_sample_step']:.0f} us, emulator {r['emulator_us_per_sample_step']:.3f} us, "
+        print(f"network {r['network']}  (hidden rates {r['hidden_rates']}, "
+              f"output {r['output_rate']})")
+        print(f"  per sample-step: Lava {r['lava_us_per_sample_step']:.0f} us, "
+              f"Lava fast DelayDense {r['lava_fast_us_per_sample_step']:.0f} us, "
+              f"emulator {r['emulator_us_per_sample_step']:.3f} us, "
               f"slayer {r['slayer_us_per_sample_step']:.3f} us")
         print(f"  emulator vs Lava {r['speedup_emulator_vs_lava']:.0f}x, vs Lava fast "
-              f"{r['speedup_emulator_vs_lava_fast']:.0f}x, vs slayer {r['speedup_emulator_vs_slayer']:.1f}x; "
-              f"Lava fast vs Lava {r['speedup_lava_fast_vs_lava']:.1f}x; exact: Lava {r['exact_lava']}, "
-              f"Lava fast {r['exact_lava_fast']}, slayer {r['exact_slayer']}")
+              f"{r['speedup_emulator_vs_lava_fast']:.0f}x, "
+              f"vs slayer {r['speedup_emulator_vs_slayer']:.1f}x; "
+              f"Lava fast vs Lava {r['speedup_lava_fast_vs_lava']:.1f}x; "
+              f"exact: Lava {r['exact_lava']}, Lava fast {r['exact_lava_fast']}, "
+              f"slayer {r['exact_slayer']}")
     print(f"SHD-size test set on the emulator: {shd_seconds:.1f} s ({shd_how}); "
           f"machine {machine['cores']} cores, load average {machine['load_avg'][0]:.1f}")
     print(f"bit-exact: {exact}")

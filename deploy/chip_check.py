@@ -78,17 +78,17 @@ class CheckReport:
     cores: int
     cores_available: int
     estimates: tuple[loihi2.Limit, ...] = field(
-        default_factory=lambda: tuple(l for l in loihi2.LIMITS if l.estimate))
+        default_factory=lambda: tuple(lim for lim in loihi2.LIMITS if lim.estimate))
 
     def to_dict(self) -> dict:
         return {
             "legal": self.legal,
             "violations": [asdict(v) for v in self.violations],
-            "layers": [asdict(l) for l in self.layers],
+            "layers": [asdict(lay) for lay in self.layers],
             "cores": self.cores,
             "cores_available": self.cores_available,
             "cores_estimated": True,
-            "estimates": [asdict(l) for l in self.estimates],
+            "estimates": [asdict(lim) for lim in self.estimates],
         }
 
 
@@ -100,9 +100,9 @@ def check_network(net: NetxNetwork, limits: ChipLimits = ChipLimits()) -> CheckR
         violations += _register_violations(i, layer)
         fits.append(_weight_fit(i, layer, violations))
     layers = _map_layers(net, fits, limits, violations)
-    cores = sum(l.cores for l in layers)
+    cores = sum(lay.cores for lay in layers)
     if cores > limits.cores:
-        worst = max(layers, key=lambda l: l.cores)
+        worst = max(layers, key=lambda lay: lay.cores)
         chips = "1 chip of" if limits.chips == 1 else f"{limits.chips} chips of"
         holds = "holds" if limits.chips == 1 else "hold"
         violations.append(Violation(
@@ -120,11 +120,13 @@ def _out_of(layer: int, values: np.ndarray | int, r: loihi2.Range) -> list[Viola
     arr = np.asarray(values).reshape(-1)
     name, found = r.parameter, []
     if arr.size and int(arr.min()) < r.low:
-        found.append(Violation(layer, name, int(arr.min()), f">= {r.low}",
-                               f"layer {layer} {name} {int(arr.min())} is below {r.low} ({r.why})"))
+        low = int(arr.min())
+        found.append(Violation(layer, name, low, f">= {r.low}",
+                               f"layer {layer} {name} {low} is below {r.low} ({r.why})"))
     if arr.size and int(arr.max()) > r.high:
-        found.append(Violation(layer, name, int(arr.max()), f"<= {r.high}",
-                               f"layer {layer} {name} {int(arr.max())} is above {r.high} ({r.why})"))
+        high = int(arr.max())
+        found.append(Violation(layer, name, high, f"<= {r.high}",
+                               f"layer {layer} {name} {high} is above {r.high} ({r.why})"))
     return found
 
 
@@ -208,8 +210,9 @@ def _map_layers(net: NetxNetwork, fits: list[_WeightFit], limits: ChipLimits,
         if per_neuron > limits.synaptic_memory_bits:
             violations.append(Violation(
                 i, "synaptic memory", per_neuron, f"<= {limits.synaptic_memory_bits}",
-                f"layer {i} synaptic memory: one neuron needs {per_neuron} bits ({layer.in_features} "
-                f"inputs x {per_synapse} bits) but a core holds {limits.synaptic_memory_bits} bits "
+                f"layer {i} synaptic memory: one neuron needs {per_neuron} bits "
+                f"({layer.in_features} inputs x {per_synapse} bits) but a core holds "
+                f"{limits.synaptic_memory_bits} bits "
                 f"(estimate)", estimate=True))
         if targets > limits.fan_out:
             violations.append(Violation(

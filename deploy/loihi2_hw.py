@@ -36,7 +36,8 @@ IO_LATENCY = 0
 # lava-loihi modules the chip path needs besides lava.utils.loihi's own check.
 _LAVA_LOIHI_MODULES = (
     "lava.proc.embedded_io",  # the spike IO adapters
-    "lava.magma.compiler.subcompilers.nc.ncproc_compiler",  # Loihi 2 compiler (Loihi2.is_loihi2_available)
+    # the Loihi 2 compiler (as Loihi2.is_loihi2_available checks it)
+    "lava.magma.compiler.subcompilers.nc.ncproc_compiler",
 )
 
 
@@ -118,7 +119,8 @@ def hardware_parts() -> LavaParts:
 class Loihi2Backend:
     name = "loihi2"
 
-    def __init__(self, parts: Callable[[], LavaParts] | None = None, io_latency: int = IO_LATENCY) -> None:
+    def __init__(self, parts: Callable[[], LavaParts] | None = None,
+                 io_latency: int = IO_LATENCY) -> None:
         """parts=None runs on the chip (after checking it is there); anything else
         runs the same protocol on the given parts (e.g. Lava's CPU simulator)."""
         if io_latency < 0:
@@ -126,7 +128,8 @@ class Loihi2Backend:
         self.parts = parts
         self.io_latency = io_latency
 
-    def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False) -> RunResult:
+    def run(self, netx_file: str | os.PathLike, X: np.ndarray, *,
+            hidden: bool = False) -> RunResult:
         net = read_netx(netx_file)
         X = check_input(net, X, "input")
         if X.shape[0] == 0 or X.shape[2] == 0:

@@ -23,8 +23,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from spiketime.errors import UserError
 from spiketime import loihi2
+from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 
 FORMAT = "spiketime-netx"
@@ -102,7 +102,8 @@ class NetxNetwork:
 
     @property
     def max_delay(self) -> int:
-        delays = [int(l.delay.max()) for l in self.layers if l.delay is not None and l.delay.size]
+        delays = [int(lay.delay.max()) for lay in self.layers
+                  if lay.delay is not None and lay.delay.size]
         return max(delays, default=0)
 
 
@@ -238,7 +239,7 @@ def read_netx(path: str | os.PathLike, *, validate: bool = True) -> NetxNetwork:
         keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
         try:
             layers = [_read_layer(f["layer"][k], k) for k in keys]
-            layers = [l for l in layers if l is not None]
+            layers = [lay for lay in layers if lay is not None]
             net = NetxNetwork(tuple(layers), metadata)
         except (KeyError, ValueError, TypeError) as exc:
             raise UserError(f"{path} is not a valid NetX file: {_message(exc)}") from None

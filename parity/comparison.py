@@ -24,13 +24,33 @@ from spiketime.deploy.registry import BACKENDS, select_backend
 from spiketime.errors import UserError
 from spiketime.export.netx import FORMAT_VERSION, NetxNetwork, read_netx
 from spiketime.parity.conditions import REVERSED
-from spiketime.parity.harness import (ConditionResult, Deployment, Grid, Rows, confirm_subset,
-                                      find, run_grid, summarize)
-from spiketime.parity.reports import (CompareReport, CompareSettings, ConditionVerdict,
-                                      ModelResult, SensitivityVerdict, Task, ToleranceParity,
-                                      read_report, relative)
-from spiketime.parity.stats import (Comparison, SensitivityComparison, compare_correctness,
-                                    compare_sensitivity)
+from spiketime.parity.harness import (
+    ConditionResult,
+    Deployment,
+    Grid,
+    Rows,
+    confirm_subset,
+    find,
+    run_grid,
+    summarize,
+)
+from spiketime.parity.reports import (
+    CompareReport,
+    CompareSettings,
+    ConditionVerdict,
+    ModelResult,
+    SensitivityVerdict,
+    Task,
+    ToleranceParity,
+    read_report,
+    relative,
+)
+from spiketime.parity.stats import (
+    Comparison,
+    SensitivityComparison,
+    compare_correctness,
+    compare_sensitivity,
+)
 from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
 from spiketime.sim.backend import Backend, check_input
 from spiketime.sim.registry import SIM_BACKENDS

@@ -13,9 +13,23 @@ from pathlib import Path
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import FORMAT_VERSION, write_netx
 from spiketime.parity.conditions import ORIGINAL, REVERSED
-from spiketime.parity.harness import Deployment, Rows, confirm_subset, exact_parity, run_grid, summarize
-from spiketime.parity.reports import (ExactParity, ModelResult, PipelineReport, Task, Training,
-                                      relative, write_report)
+from spiketime.parity.harness import (
+    Deployment,
+    Rows,
+    confirm_subset,
+    exact_parity,
+    run_grid,
+    summarize,
+)
+from spiketime.parity.reports import (
+    ExactParity,
+    ModelResult,
+    PipelineReport,
+    Task,
+    Training,
+    relative,
+    write_report,
+)
 from spiketime.sim.registry import get_backend
 from spiketime.train.dataset import Dataset, load_dataset, save_dataset
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint

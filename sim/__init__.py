@@ -1,1 +1,2 @@
-"""Running a NetX file: the Lava CPU simulator and a bit-exact batched emulator behind one interface."""
+"""Running a NetX file: Lava's CPU simulator (fixed_pt) and a bit-exact batched emulator,
+behind one interface (`backend`) and one registry (`registry`, which deploy/ extends)."""

@@ -28,7 +28,8 @@ class RunResult:
 class Backend(Protocol):
     name: str
 
-    def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False) -> RunResult:
+    def run(self, netx_file: str | os.PathLike, X: np.ndarray, *,
+            hidden: bool = False) -> RunResult:
         ...
 
 
@@ -36,7 +37,8 @@ def check_input(net: NetxNetwork, X: np.ndarray, source: str = "input") -> np.nd
     """Validate spike trains against a network; return them as uint8 [N, C, T]."""
     X = np.asarray(X)
     if X.ndim != 3:
-        raise UserError(f"{source} must be spike trains [samples, channels, steps], got shape {X.shape}")
+        raise UserError(f"{source} must be spike trains [samples, channels, steps], "
+                        f"got shape {X.shape}")
     if X.shape[1] != net.input_size:
         raise UserError(
             f"{source} has {X.shape[1]} channels but the network expects {net.input_size} inputs"

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spiketime.errors import UserError
 from spiketime import loihi2
+from spiketime.errors import UserError
 from spiketime.export.netx import DenseLayer, NetxNetwork, read_netx
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.lava_weights import lava_weights

@@ -51,7 +51,8 @@ class LavaCpuBackend:
     def __init__(self, run_cfg: Callable[[], object] = default_run_cfg) -> None:
         self.run_cfg = run_cfg
 
-    def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False) -> RunResult:
+    def run(self, netx_file: str | os.PathLike, X: np.ndarray, *,
+            hidden: bool = False) -> RunResult:
         X = check_input(read_netx(netx_file), X, "input")
         if X.shape[0] == 0 or X.shape[2] == 0:
             raise ValueError("Lava needs at least one sample and one step")

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from spiketime.sim.backend import RunResult
 from spiketime.progress import progress
+from spiketime.sim.backend import RunResult
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spiketime.errors import UserError
 from spiketime import loihi2
+from spiketime.errors import UserError
 
 _BITS = loihi2.WEIGHT_MANTISSA_BITS
 _FULL = 1 << _BITS  # 256

@@ -1,1 +1,2 @@
-"""Training side: datasets, perturbations, the lava-dl SLAYER model, trainer and PyTorch evaluation."""
+"""Training side: datasets, audits, perturbations, the lava-dl SLAYER model, trainer and
+PyTorch evaluation. Imports only the shared core (spiketime/*.py)."""

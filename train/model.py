@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from spiketime.errors import UserError
 from spiketime import loihi2
+from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 from spiketime.train.surrogate import use_fast_sigmoid
 

@@ -117,7 +117,8 @@ class _RawSplit:
                 self.labels = f["labels"][()].astype(np.int64)
                 n = len(self.labels)
                 if len(f["spikes/times"]) != n or len(f["spikes/units"]) != n:
-                    raise UserError(f"{path}: spikes/times, spikes/units and labels differ in length")
+                    raise UserError(
+                        f"{path}: spikes/times, spikes/units and labels differ in length")
                 self.class_names = _class_names(f, n_classes)
         except OSError as exc:
             raise UserError(f"cannot read {path} as HDF5: {exc}") from None

@@ -64,16 +64,17 @@ def render(name: str, report) -> str:
     header = ("layer", "neurons", "fan-in", "w-bits", "w-exp", "d-bits", "bits/neuron",
               "neurons/core", "cores", "bound by")
     rows = [header] + [
-        (str(l.layer), str(l.neurons), str(l.fan_in), _opt(l.weight_bits), _opt(l.weight_exponent),
-         str(l.delay_bits), str(l.synaptic_bits_per_neuron), str(l.neurons_per_core),
-         str(l.cores), l.bound_by)
-        for l in report.layers]
+        (str(lay.layer), str(lay.neurons), str(lay.fan_in), _opt(lay.weight_bits),
+         _opt(lay.weight_exponent),
+         str(lay.delay_bits), str(lay.synaptic_bits_per_neuron), str(lay.neurons_per_core),
+         str(lay.cores), lay.bound_by)
+        for lay in report.layers]
     widths = [max(len(r[c]) for r in rows) for c in range(len(header) - 1)]
     for r in rows:
         lines.append("  ".join(cell.rjust(w) for cell, w in zip(r, widths)) + "  " + r[-1])
     lines.append(f"total: {report.cores} neuro cores (estimate)")
     lines.append("estimates (figures lava-nc and lava-dl do not state for Loihi 2):")
-    lines += [f"  {l.meaning}: {l.value} ({l.source})" for l in report.estimates]
+    lines += [f"  {lim.meaning}: {lim.value} ({lim.source})" for lim in report.estimates]
     return "\n".join(lines)
 
 

@@ -21,7 +21,8 @@ def _levels(kind: str):
         try:
             values = tuple(float(v) for v in text.split(","))
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated numbers, got {text!r}") from None
         bad = [v for v in values if not (math.isfinite(v) and 0 <= v <= hi)]
         if bad:
             bound = "in [0, 1]" if kind == "p" else "finite and >= 0"
@@ -44,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src = p.add_argument_group("what to compare (either --model, --netx and --data, or --report)")
     src.add_argument("--model", type=Path, help="trained checkpoint (model.pt)")
     src.add_argument("--netx", type=Path, help="deployed NetX network (model.net)")
-    src.add_argument("--data", type=Path, help="dataset file (with --report: overrides the report's)")
+    src.add_argument("--data", type=Path,
+                     help="dataset file (with --report: overrides the report's)")
     src.add_argument("--report", type=Path,
                      help="a `spiketime pipeline` report.json: compare every model it names")
     p.add_argument("--backends", default="emulator,lava-cpu",
@@ -53,30 +55,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path,
                    help="report folder (default: 'compare' beside the report or the NetX file)")
     p.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
-                   help="allowed deployed-minus-trained difference, percentage points (default %(default)s)")
+                   help="allowed deployed-minus-trained difference, percentage points "
+                        "(default %(default)s)")
     p.add_argument("--lava-subset", type=int, default=32, metavar="N",
                    help="samples per condition for lava-cpu / loihi2 (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seeds perturbations, subset and bootstrap")
-    p.add_argument("--jitter", type=_levels("sigma"), default=DEFAULT_LEVELS["jitter"],
-                   metavar="SIGMAS", help=f"per-spike jitter sigmas, steps (default {fmt(DEFAULT_LEVELS['jitter'])}; none to skip)")
-    p.add_argument("--neuron-jitter", type=_levels("sigma"), default=DEFAULT_LEVELS["neuron_jitter"],
-                   metavar="SIGMAS", help=f"per-neuron jitter sigmas, steps (default {fmt(DEFAULT_LEVELS['neuron_jitter'])})")
-    p.add_argument("--deletion", type=_levels("p"), default=DEFAULT_LEVELS["deletion"],
-                   metavar="PS", help=f"spike deletion probabilities (default {fmt(DEFAULT_LEVELS['deletion'])})")
+    levels = DEFAULT_LEVELS
+    p.add_argument("--jitter", type=_levels("sigma"), default=levels["jitter"], metavar="SIGMAS",
+                   help=f"per-spike jitter sigmas, steps (default {fmt(levels['jitter'])}; "
+                        f"none to skip)")
+    p.add_argument("--neuron-jitter", type=_levels("sigma"), default=levels["neuron_jitter"],
+                   metavar="SIGMAS", help=f"per-neuron jitter sigmas, steps "
+                                          f"(default {fmt(levels['neuron_jitter'])})")
+    p.add_argument("--deletion", type=_levels("p"), default=levels["deletion"], metavar="PS",
+                   help=f"spike deletion probabilities (default {fmt(levels['deletion'])})")
     p.add_argument("--statistical-only", dest="exact", action="store_false",
-                   help="judge the simulators by the accuracy intervals alone; by default they must "
-                        "also give every output spike identical, as they are bit-exact")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default %(default)s)")
-    p.add_argument("--confidence", type=float, default=0.95, help="interval level (default %(default)s)")
+                   help="judge the simulators by the accuracy intervals alone; by default they "
+                        "must also give every output spike identical, as they are bit-exact")
+    p.add_argument("--resamples", type=int, default=2000,
+                   help="bootstrap resamples (default %(default)s)")
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="interval level (default %(default)s)")
     p.add_argument("--split", choices=("train", "test"), default="test", help="default: test")
     p.add_argument("--limit", type=int, help="use only the first N samples of the split")
     p.set_defaults(func=run)
 
 
 def _config(args: argparse.Namespace):
-    from spiketime.parity.comparison import (CompareConfig, ModelSpec, model_name,
-                                             models_from_report)
     from spiketime.export.netx import read_netx
+    from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
 
     if args.report is not None:
         if args.model is not None or args.netx is not None:
@@ -85,8 +92,8 @@ def _config(args: argparse.Namespace):
         data = args.data if args.data is not None else data
         default_out = args.report.parent / "compare"
     else:
-        missing = [o for o, v in (("--model", args.model), ("--netx", args.netx), ("--data", args.data))
-                   if v is None]
+        given = (("--model", args.model), ("--netx", args.netx), ("--data", args.data))
+        missing = [option for option, value in given if value is None]
         if missing:
             raise UserError(f"{', '.join(missing)} required (or --report REPORT.json)")
         name = model_name(read_netx(args.netx).metadata, args.netx)
@@ -99,7 +106,8 @@ def _config(args: argparse.Namespace):
     return CompareConfig(
         models=models, data=data, out=out, backends=backends, tolerance_pp=args.tolerance,
         lava_subset=args.lava_subset, seed=args.seed,
-        levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter, "deletion": args.deletion},
+        levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter,
+                "deletion": args.deletion},
         resamples=args.resamples, confidence=args.confidence, split=args.split, limit=args.limit,
         exact=args.exact)
 
@@ -126,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     inexact = [e for e in simulated if e.spike_exact_fraction < 1]
     if inexact and not cfg.exact:
         print(f"note: output spikes differ from the trained model's in {len(inexact)} of "
-              f"{len(simulated)} simulator runs (spike-exact column); the simulators are bit-exact, "
-              f"so this deployment is not the trained network, whatever its accuracy")
+              f"{len(simulated)} simulator runs (spike-exact column); the simulators are "
+              f"bit-exact, so this deployment is not the trained network, whatever its accuracy")
     passed = report.parity.passed
     print(f"parity {'PASSED' if passed else 'FAILED'}; report: {cfg.out / 'report.md'}")
     return 0 if passed else 1

@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data", help="generate, prepare and audit timing-code datasets",
         description="Generate synthetic timing tasks, convert SHD/SSC, audit rate information.")
-    sub = parser.add_subparsers(dest="data_command", required=True, metavar="{generate,prepare,audit}",
+    sub = parser.add_subparsers(dest="data_command", required=True,
+                                metavar="{generate,prepare,audit}",
                                 parser_class=type(parser))
     _add_generate(sub)
     _add_prepare(sub)

@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from spiketime.deploy.registry import select_backend
     from spiketime.export.netx import read_netx
-    from spiketime.sim.backend import check_input
     from spiketime.readout import predict
+    from spiketime.sim.backend import check_input
     from spiketime.train.dataset import load_dataset
 
     if args.limit is not None and args.limit < 1:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from spiketime.errors import UserError
 
-
 # PipelineConfig's defaults, kept here so that --help does not import torch.
 DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=32, epochs=30,
                 surrogate="slayer", seed=0, backend="emulator", confirm_lava=32)
@@ -14,12 +13,15 @@ DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=32, epochs=
 
 def register(sub: argparse._SubParsersAction) -> None:
     d = argparse.Namespace(**DEFAULTS)
-    p = sub.add_parser("pipeline", help="train tau and tau+delay, export to NetX, run deployed, report parity")
+    p = sub.add_parser("pipeline", help="train tau and tau+delay, export to NetX, run deployed, "
+                                        "report parity")
     p.add_argument("--out", type=Path, default=d.out, help="output folder (default %(default)s)")
-    p.add_argument("--data", type=Path, help="dataset file (default: the built-in rate-free CCISI task)")
+    p.add_argument("--data", type=Path,
+                   help="dataset file (default: the built-in rate-free CCISI task)")
     p.add_argument("--samples-per-class", type=int, default=d.samples_per_class)
     p.add_argument("--steps", type=int, help="time steps of the built-in task (default 100)")
-    p.add_argument("--hidden", type=int, default=d.hidden, help="hidden neurons (default %(default)s)")
+    p.add_argument("--hidden", type=int, default=d.hidden,
+                   help="hidden neurons (default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--surrogate", choices=["slayer", "fast-sigmoid"], default=d.surrogate,
                    help="surrogate gradient: slayer's exponential (default) or the paper's "
@@ -28,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d.backend,
                    help="backend for the whole test set (default %(default)s)")
     p.add_argument("--confirm-lava", type=int, default=d.confirm_lava, metavar="N",
-                   help="samples per condition rerun on Lava to confirm the emulator (default %(default)s; 0 = none)")
+                   help="samples per condition rerun on Lava to confirm the emulator "
+                        "(default %(default)s; 0 = none)")
     p.set_defaults(func=run)
 
 
