@@ -6,6 +6,6 @@ harness     the one loop that runs conditions on both sides (`run_grid`)
 stats       paired statistics (bootstrap intervals, McNemar, sign test)
 reports     report.json as typed dataclasses: the one reader and writer
 render      report.md and the PNG plots, from those dataclasses
-experiment  `spiketime pipeline`: data -> train -> NetX -> deployed run -> verdict
+pipeline    `spiketime pipeline`: data -> train -> NetX -> deployed run -> verdict
 comparison  `spiketime compare`: a perturbation sweep with a statistical verdict
 """

@@ -104,7 +104,7 @@ def test_bad_option_is_one_line(tmp_path):
 
 def test_cli_defaults_are_the_pipeline_defaults():
     from spiketime.commands.pipeline import DEFAULTS
-    from spiketime.parity.experiment import PipelineConfig
+    from spiketime.parity.pipeline import PipelineConfig
 
     cfg = PipelineConfig(out=DEFAULTS["out"])
     assert {k: getattr(cfg, k) for k in DEFAULTS} == DEFAULTS

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiketime.parity.experiment import PipelineConfig, run_pipeline
+    from spiketime.parity.pipeline import PipelineConfig, run_pipeline
 
     for name in ("samples_per_class", "hidden", "epochs"):
         if getattr(args, name) < 1:
