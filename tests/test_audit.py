@@ -1,11 +1,18 @@
-"""Rate-only audit: finds rate codes where they exist, sits at chance on rate-free data."""
+"""Shortcut audits: rate and position codes found where they exist, chance where they do not."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from spiketime.errors import UserError
-from spiketime.train.audit import count_features, rate_audit
+from spiketime.train.audit import (
+    SHORTCUT_MARGIN,
+    count_features,
+    position_audit,
+    position_features,
+    rate_audit,
+    shortcut_audit,
+)
 from spiketime.train.dataset import Dataset, DatasetMeta, Split
 from spiketime.train.synthetic import generate
 
@@ -63,3 +70,39 @@ def test_folds_shrink_to_the_smallest_class_and_must_be_two_or_more():
     assert rate_audit(tiny)["folds"] == 2
     with pytest.raises(UserError, match="folds must be"):
         rate_audit(ds, folds=1)
+
+
+# The built-in demo's CCISI: 8 events per channel in 100 steps, intervals 16-40.
+DEMO_CCISI = dict(steps=100, n_pairs=10, interval_range=(16, 40), rate_range=(80.0, 80.0))
+
+
+def test_position_audit_finds_the_in_window_cue_and_not_the_circular_one():
+    cued = shortcut_audit(generate("ccisi", "ratefree", seed=0, n_per_class=150, **DEMO_CCISI))
+    free = shortcut_audit(generate("ccisi", "ratefree", seed=0, n_per_class=150,
+                                   circular=True, **DEMO_CCISI))
+    # counts are identical in every sample of both: the rate audit is blind to both
+    assert cued["rate_accuracy"] == free["rate_accuracy"] == 0.5
+    assert cued["position_accuracy"] > 0.9 and cued["shortcuts"] == ["position"]
+    assert abs(free["position_accuracy"] - free["chance"]) <= SHORTCUT_MARGIN
+    assert free["shortcuts"] == [] and free["verdict"].startswith("no rate or position")
+    assert cued["verdict"].startswith("shortcut open: position")
+
+
+def test_position_features_are_first_and_last_steps_with_silence_outside():
+    X = np.zeros((2, 2, 10), np.uint8)
+    X[0, 0, [2, 5, 7]] = 1
+    X[1, 1, 9] = 1
+    meta = DatasetMeta(task="t", variant="x", dt_ms=1.0, class_names=["a", "b"], seed=0,
+                       params={})
+    ds = Dataset(train=Split(X, np.array([0, 1])), test=Split(X[::-1], np.array([1, 0])),
+                 meta=meta)
+    feats, y = position_features(ds)
+    # [first c0, first c1, last c0, last c1]; silent: first = T = 10, last = -1
+    expected = [[2, 10, 7, -1], [10, 9, -1, 9]]
+    assert feats.tolist() == expected + expected[::-1] and y.tolist() == [0, 1, 1, 0]
+
+
+def test_position_audit_ignores_rate_and_rate_audit_ignores_position():
+    ds = _planted(0.3)  # a pure rate code on channel 0, uniform positions
+    assert rate_audit(ds)["rate_accuracy"] > 0.8
+    assert position_audit(ds)["position_accuracy"] < rate_audit(ds)["rate_accuracy"]

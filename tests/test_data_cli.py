@@ -43,12 +43,15 @@ def test_audit_json_is_exactly_one_object(good_file):
     assert isinstance(result, dict) and proc.stdout.count("\n") == 1
     assert result["chance"] == 0.5 and 0 <= result["rate_accuracy"] <= 1
     assert result["task"] == "isi" and result["variant"] == "ratefree"
+    assert 0 <= result["position_accuracy"] <= 1 and isinstance(result["shortcuts"], list)
+    assert result["verdict"]
 
 
 def test_audit_table(good_file, capsys):
     proc = call(capsys, "data", "audit", good_file)
     assert proc.returncode == 0, proc.stderr
     assert "rate-only accuracy" in proc.stdout and "chance" in proc.stdout
+    assert "position-only accuracy" in proc.stdout and "verdict" in proc.stdout
 
 
 def _official(path: Path, n: int) -> None:

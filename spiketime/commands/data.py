@@ -15,7 +15,8 @@ _VARIANTS = ("standard", "ratefree")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data", help="generate, prepare and audit timing-code datasets",
-        description="Generate synthetic timing tasks, convert SHD/SSC, audit rate information.")
+        description="Generate synthetic timing tasks, convert SHD/SSC, "
+                    "audit rate and position shortcuts.")
     sub = parser.add_subparsers(dest="data_command", required=True,
                                 metavar="{generate,prepare,audit}",
                                 parser_class=type(parser))
@@ -53,7 +54,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("audit", help="how far do spike counts alone predict the class?")
+    p = sub.add_parser("audit", help="can spike counts or spike positions alone predict the class?")
     p.add_argument("file", help="a dataset file")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
@@ -107,10 +108,10 @@ def _summary(ds: Any, out: str) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from spiketime.train.audit import rate_audit
+    from spiketime.train.audit import shortcut_audit
     from spiketime.train.dataset import load_dataset
 
-    result = rate_audit(load_dataset(args.file), folds=args.folds, seed=args.seed)
+    result = shortcut_audit(load_dataset(args.file), folds=args.folds, seed=args.seed)
     if args.json:
         print(json.dumps({"file": args.file, **result}))
         return 0
@@ -120,8 +121,12 @@ def _audit(args: argparse.Namespace) -> int:
                     f"{result['channels']} channels)"),
         ("rate-only accuracy", f"{result['rate_accuracy']:.3f} "
                                f"(+/- {result['rate_accuracy_std']:.3f}, {result['folds']} folds)"),
+        ("position-only accuracy", f"{result['position_accuracy']:.3f} "
+                                   f"(+/- {result['position_accuracy_std']:.3f})"),
         ("chance", f"{result['chance']:.3f}"),
-        ("p (accuracy > chance)", f"{result['p_value']:.3g}"),
+        ("p (rate > chance)", f"{result['p_value']:.3g}"),
+        ("p (position > chance)", f"{result['position_p_value']:.3g}"),
+        ("verdict", result["verdict"]),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
