@@ -14,7 +14,8 @@ import numpy as np
 
 from spiketime.train.perturb import reverse
 
-LEVEL_NAMES = MappingProxyType({"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p"})
+LEVEL_NAMES = MappingProxyType({"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p",
+                                "timing": "f"})
 
 
 def label(name: str, level: float | None) -> str:

@@ -16,12 +16,14 @@ from spiketime.parity.conditions import ORIGINAL, REVERSED, Condition
 
 # Default levels for 1-ms steps: per-spike and per-neuron jitter sigmas in steps,
 # deletion probabilities. The built-in task's classes differ by ~15 steps in interval.
+# Timing randomization (the fraction of each channel's spikes moved) is not swept by
+# default; `spiketime experiment` and `compare --timing` ask for it.
 DEFAULT_LEVELS: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "jitter": (1.0, 2.0, 4.0),
     "neuron_jitter": (2.0, 5.0, 10.0),
     "deletion": (0.1, 0.2, 0.4),
 })
-FAMILIES = tuple(DEFAULT_LEVELS)  # the keys of train.perturb.PERTURBATIONS
+FAMILIES = (*DEFAULT_LEVELS, "timing")  # the keys of train.perturb.PERTURBATIONS
 
 
 def derive_seed(seed: int, *parts: object) -> int:

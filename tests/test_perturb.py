@@ -13,6 +13,7 @@ from spiketime.train.perturb import (
     delete_spikes,
     jitter_neurons,
     jitter_spikes,
+    randomize_timing,
     reverse,
 )
 
@@ -112,7 +113,7 @@ def test_deletion_removes_about_the_right_fraction():
 
 def test_registry_has_a_uniform_signature():
     X = (np.random.default_rng(2).random((2, 3, 40)) < 0.3).astype(np.uint8)
-    assert set(PERTURBATIONS) == {"jitter", "neuron_jitter", "deletion"}
+    assert set(PERTURBATIONS) == {"jitter", "neuron_jitter", "deletion", "timing"}
     for fn in PERTURBATIONS.values():
         out = fn(X, 0.5, 1)
         assert out.shape == X.shape and out.dtype == np.uint8
@@ -137,3 +138,41 @@ def test_reflection_folds_steps_back_inside():
     got = _reflect(np.array([-1, -2, 0, 9, 10, 11, 20, -19]), 10)
     assert got.tolist() == [1, 2, 0, 9, 8, 7, 2, 1]
     assert _reflect(np.array([-3, 4]), 1).tolist() == [0, 0]
+
+
+@FAST
+@given(batches, st.floats(0.0, 1.0), seeds)
+def test_timing_randomization_keeps_every_channel_count(X, f, seed):
+    out = randomize_timing(X, f, seed)
+    assert (out.sum(axis=2) == X.sum(axis=2)).all()
+    assert (randomize_timing(X, f, seed) == out).all()  # seeded
+
+
+def test_timing_randomization_moves_the_stated_fraction_and_zero_moves_nothing():
+    X = np.zeros((200, 2, 1000), np.uint8)
+    X[:, 0, 100:110] = 1  # ten spikes per channel, all in a 10-step burst
+    X[:, 1, 500:510] = 1
+    assert (randomize_timing(X, 0.0, 0) == X).all()
+    for f in (0.3, 1.0):
+        out = randomize_timing(X, f, seed=1)
+        outside = (out & ~X).sum(axis=2)  # spikes now outside the original burst
+        # round(f * 10) spikes move, each to a uniform empty step: nearly all land outside
+        assert (outside <= round(f * 10)).all()
+        assert outside.mean() > round(f * 10) * 0.97
+
+
+def test_full_timing_randomization_leaves_only_counts():
+    """At f = 1 spike positions are uniform whatever they were: a burst at the start and
+    one at the end of the window become indistinguishable."""
+    X = np.zeros((400, 1, 100), np.uint8)
+    X[:200, 0, :5] = 1
+    X[200:, 0, -5:] = 1
+    out = randomize_timing(X, 1.0, seed=3)
+    mean_step = (out * np.arange(100)).sum(axis=(1, 2)) / 5
+    assert abs(mean_step[:200].mean() - mean_step[200:].mean()) < 3  # was 95 steps apart
+    assert abs(mean_step.mean() - 49.5) < 2
+
+
+def test_timing_fraction_outside_zero_one_is_refused():
+    with pytest.raises(DatasetError, match="fraction"):
+        randomize_timing(np.zeros((1, 1, 3), np.uint8), 1.5, 0)

@@ -12,6 +12,9 @@
   all the channel's spikes, then clipped so the channel's first and last spikes stay in
   [0, T): no reflection and no collision, so every within-channel interval is kept.
 - delete_spikes: every spike is dropped independently with probability p.
+- randomize_timing: round(f x count) of each channel's spikes, chosen at random, move
+  to random steps the channel leaves empty; counts per channel are kept exactly. At
+  f = 1 only counts remain: a network that reads timing falls to its rate-only level.
 
 All are vectorised over the batch and deterministic for a seed. PERTURBATIONS maps the
 graded ones to a uniform (X, level, seed) signature for sweeps.
@@ -24,6 +27,8 @@ from types import MappingProxyType
 import numpy as np
 
 from spiketime.train.dataset import DatasetError
+
+_RANDOMIZE_ROWS = 4096  # (sample, channel) rows per block: bounds memory to rows x T
 
 
 def _check(X: np.ndarray) -> np.ndarray:
@@ -158,8 +163,44 @@ def delete_spikes(X: np.ndarray, p: float, seed: int) -> np.ndarray:
     return _from_spikes(X.shape, row[keep], t[keep])
 
 
+def randomize_timing(X: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Move round(fraction x count) of each channel's spikes to random empty steps.
+
+    The spikes that move are chosen uniformly within their channel and land on steps
+    drawn uniformly from those the channel then leaves empty, so every channel's
+    count is kept exactly. At fraction 1 a channel's spike times are a uniform random
+    subset of the window: only its count remains.
+    """
+    X = _check(X)
+    fraction = _check_level("fraction", fraction, 1.0)
+    n, c, steps = X.shape
+    rng = np.random.default_rng(seed)
+    out = X.copy()
+    rows = out.reshape(n * c, steps)
+    counts = rows.sum(axis=1, dtype=np.int64)
+    moving = np.rint(fraction * counts).astype(np.int64)
+    for lo in range(0, len(rows), _RANDOMIZE_ROWS):
+        block, k = rows[lo:lo + _RANDOMIZE_ROWS], moving[lo:lo + _RANDOMIZE_ROWS]
+        active = np.flatnonzero(k)
+        if active.size == 0:
+            continue
+        sub, k = block[active], k[active]
+        # Lift k random spikes: rank the row's spikes by a random key, drop the lowest k.
+        key = np.where(sub == 1, rng.random(sub.shape), np.inf)
+        rank = np.argsort(np.argsort(key, axis=1), axis=1)
+        lifted = rank < k[:, None]
+        sub[lifted] = 0
+        # Land them on k random steps among those now empty (a vacated step included).
+        key = np.where(sub == 0, rng.random(sub.shape), np.inf)
+        rank = np.argsort(np.argsort(key, axis=1), axis=1)
+        sub[rank < k[:, None]] = 1
+        block[active] = sub
+    return out
+
+
 PERTURBATIONS: Mapping[str, Callable[[np.ndarray, float, int], np.ndarray]] = MappingProxyType({
     "jitter": jitter_spikes,
     "neuron_jitter": jitter_neurons,
     "deletion": delete_spikes,
+    "timing": randomize_timing,
 })

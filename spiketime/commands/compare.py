@@ -13,7 +13,7 @@ from spiketime.errors import UserError
 
 def _levels(kind: str):
     """argparse type for a comma-separated list of levels ("" or "none" = no levels)."""
-    hi = 1.0 if kind == "p" else math.inf
+    hi = 1.0 if kind in ("p", "f") else math.inf
 
     def parse(text: str) -> tuple[float, ...]:
         if text.strip().lower() in ("", "none"):
@@ -25,7 +25,7 @@ def _levels(kind: str):
                 f"expected comma-separated numbers, got {text!r}") from None
         bad = [v for v in values if not (math.isfinite(v) and 0 <= v <= hi)]
         if bad:
-            bound = "in [0, 1]" if kind == "p" else "finite and >= 0"
+            bound = "in [0, 1]" if hi == 1.0 else "finite and >= 0"
             raise argparse.ArgumentTypeError(f"{kind} must be {bound}, got {bad[0]:g}")
         return values
 
@@ -69,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           f"(default {fmt(levels['neuron_jitter'])})")
     p.add_argument("--deletion", type=_levels("p"), default=levels["deletion"], metavar="PS",
                    help=f"spike deletion probabilities (default {fmt(levels['deletion'])})")
+    p.add_argument("--timing", type=_levels("f"), default=(), metavar="FS",
+                   help="timing randomization: fractions of each channel's spikes moved to "
+                        "random empty steps, counts kept (default none; e.g. 0,0.5,1)")
     p.add_argument("--statistical-only", dest="exact", action="store_false",
                    help="judge the simulators by the accuracy intervals alone; by default they "
                         "must also give every output spike identical, as they are bit-exact")
@@ -107,7 +110,7 @@ def _config(args: argparse.Namespace):
         models=models, data=data, out=out, backends=backends, tolerance_pp=args.tolerance,
         lava_subset=args.lava_subset, seed=args.seed,
         levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter,
-                "deletion": args.deletion},
+                "deletion": args.deletion, "timing": args.timing},
         resamples=args.resamples, confidence=args.confidence, split=args.split, limit=args.limit,
         exact=args.exact)
 
