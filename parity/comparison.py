@@ -7,7 +7,9 @@ every sample; Lava-based backends (lava-cpu, loihi2) run a seeded subset, the
 same subset in every condition. Each (model, condition, backend) gets a paired
 comparison (`parity.stats`), and each (model, backend) a reversal-sensitivity
 comparison. Parity passes when every confidence interval lies inside the
-tolerance. The conditions run through `parity.harness.run_grid`, the loop the
+tolerance and the evidence can carry a pass (`parity.verdict`: no degenerate
+network, no sensitivity at chance, enough samples wherever the statistics alone
+decide). The conditions run through `parity.harness.run_grid`, the loop the
 pipeline uses too.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from spiketime.deploy.registry import BACKENDS, select_backend
 from spiketime.errors import UserError
 from spiketime.export.netx import FORMAT_VERSION, NetxNetwork, read_netx
+from spiketime.parity import verdict
 from spiketime.parity.conditions import REVERSED
 from spiketime.parity.harness import (
     ConditionResult,
@@ -39,6 +42,7 @@ from spiketime.parity.reports import (
     CompareSettings,
     ConditionVerdict,
     ModelResult,
+    ModelSummary,
     SensitivityVerdict,
     Task,
     ToleranceParity,
@@ -82,6 +86,7 @@ class CompareConfig:
     split: str = "test"
     limit: int | None = None
     exact: bool = True  # on the bit-exact simulators, also require every output spike identical
+    allow_degenerate: bool = False  # degenerate evidence warns instead of INCONCLUSIVE
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.tolerance_pp) or not 0 <= self.tolerance_pp <= 100:
@@ -193,27 +198,34 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
     grid = run_grid([Deployment(m.spec.name, m.model, m.spec.netx) for m in loaded], X, y,
                     conditions, runs, desc="compare")
 
-    entries, sens = _statistics(cfg, loaded, backends, grid)
-    failed = [f"{e.model}/{e.label}/{e.backend}" for e in entries if not e.passed]
-    failed += [f"{s.model}/reversal sensitivity/{s.backend}" for s in sens if not s.passed]
     primary = backends[0].name
+    summaries = {m.spec.name: summarize(grid[(m.spec.name, primary)], primary, cfg.confidence)
+                 for m in loaded}
+    entries, sens = _statistics(cfg, loaded, backends, grid)
+    failed = [f"{e.model}/{e.label}/{e.backend}" for e in entries if e.verdict == "fail"]
+    failed += [f"{s.model}/reversal sensitivity/{s.backend}" for s in sens
+               if s.verdict == "fail"]
+    decision = verdict.decide(failed, *_unresolved(entries, sens, summaries),
+                              allow_degenerate=cfg.allow_degenerate)
     models = tuple(ModelResult(m.spec.name, relative(m.spec.checkpoint, cfg.out),
-                               relative(m.spec.netx, cfg.out),
-                               summarize(grid[(m.spec.name, primary)], primary))
+                               relative(m.spec.netx, cfg.out), summaries[m.spec.name])
                    for m in loaded)
     rule = (f"every {100 * cfg.confidence:g}% paired bootstrap interval of deployed minus "
             f"trained (accuracy per condition, reversal sensitivity per model) lies within "
             f"+/-{cfg.tolerance_pp:g} percentage points"
             + (", and on the bit-exact simulators every output spike is identical"
-               if cfg.exact else ""))
+               if cfg.exact else "")
+            + "; rows judged by their interval alone must have enough samples to detect a "
+              "difference of the tolerance, and no network may be degenerate")
     report = CompareReport(
         task=_task(ds, cfg, len(y)),
         models=models,
         conditions=tuple(entries),
         sensitivity=tuple(sens),
-        parity=ToleranceParity(passed=not failed, rule=rule, difference_pp=cfg.tolerance_pp,
-                               confidence=cfg.confidence, resamples=cfg.resamples,
-                               exact_spikes=cfg.exact, failed=tuple(failed)),
+        parity=ToleranceParity(passed=decision.verdict == verdict.PASSED, rule=rule,
+                               difference_pp=cfg.tolerance_pp, confidence=cfg.confidence,
+                               resamples=cfg.resamples, exact_spikes=cfg.exact,
+                               failed=tuple(failed), decision=decision),
         settings=CompareSettings(
             backends=tuple(b.name for b in backends), lava_subset=cfg.lava_subset,
             subset_samples=tuple(int(i) for i in subset), seed=cfg.seed,
@@ -223,6 +235,25 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
     raster = (X[0], REVERSED.transform(X[:1])[0],
               f"{cfg.split} sample 0 (class {ds.meta.class_names[y[0]]})")
     return report, raster
+
+
+def _unresolved(entries: list[ConditionVerdict], sens: list[SensitivityVerdict],
+                summaries: dict[str, ModelSummary]) -> tuple[list[str], list[str]]:
+    """(rows too small to resolve the tolerance, degenerate evidence) as verdict reasons."""
+    small = [f"{e.model}/{e.label}/{e.backend}: {e.resolution.note}" for e in entries
+             if e.verdict == "inconclusive"]
+    small += [f"{s.model}/reversal sensitivity/{s.backend}: {s.resolution.note}" for s in sens
+              if s.verdict == "inconclusive"]
+    degenerate = [f"{name}, {r}" for name, s in summaries.items() for r in s.evidence.degenerate]
+    degenerate += [f"{s.model}/reversal sensitivity/{s.backend}: undefined at chance (original "
+                   f"and reversed accuracies within the chance interval)" for s in sens
+                   if s.verdict == "undefined at chance" and s.resolution.statistical]
+    return small, degenerate
+
+
+def _statistical(cfg: CompareConfig, backend: str) -> bool:
+    """Is a row judged by its interval alone (no spike identity on every sample)?"""
+    return not cfg.exact or backend not in SIM_BACKENDS
 
 
 def _statistics(cfg: CompareConfig, loaded: list[_Loaded], backends: list[Backend],
@@ -237,19 +268,27 @@ def _statistics(cfg: CompareConfig, loaded: list[_Loaded], backends: list[Backen
                 seed = derive_seed(cfg.seed, "bootstrap", m.spec.name, b.name, c.name, c.level)
                 cmp = compare_correctness(r.labels, r.trained_pred, r.deployed_pred,
                                           r.spike_exact, cfg.resamples, cfg.confidence, seed)
-                entries.append(_condition_verdict(m.spec.name, r, b.name, cmp, tol, cfg.exact))
+                entries.append(_condition_verdict(m.spec.name, r, b.name, cmp, tol, cfg))
             orig, rev = find(per_cond, "original"), find(per_cond, "reversed")
             s = compare_sensitivity(orig.labels, orig.trained_pred, rev.trained_pred,
                                     orig.deployed_pred, rev.deployed_pred, cfg.resamples,
                                     cfg.confidence,
                                     derive_seed(cfg.seed, "sensitivity", m.spec.name, b.name))
-            sens.append(_sensitivity_verdict(m.spec.name, b.name, s, tol))
+            sens.append(_sensitivity_verdict(m.spec.name, b.name, s, tol, cfg, orig, rev))
     return entries, sens
 
 
+def _accuracy(r: ConditionResult, pred: np.ndarray) -> float:
+    return float((pred == r.labels).mean()) if len(r.labels) else 0.0
+
+
 def _condition_verdict(model: str, r: ConditionResult, backend: str, c: Comparison,
-                       tol: float, exact: bool) -> ConditionVerdict:
+                       tol: float, cfg: CompareConfig) -> ConditionVerdict:
+    exact = cfg.exact
     within = c.within(tol)
+    rule = within and (not exact or backend not in SIM_BACKENDS or c.spike_exact_fraction == 1.0)
+    res = verdict.resolution(c.samples, tol, cfg.confidence,
+                             statistical=_statistical(cfg, backend), rule_passed=rule)
     cond = r.condition
     return ConditionVerdict(
         model=model, name=cond.name, level=cond.level, label=cond.label,
@@ -259,18 +298,25 @@ def _condition_verdict(model: str, r: ConditionResult, backend: str, c: Comparis
         mcnemar_p=c.test.p, mcnemar_test=c.test.test,
         deployed_worse=c.test.worse, deployed_better=c.test.better,
         agreement=c.agreement, spike_exact_fraction=c.spike_exact_fraction,
-        within_tolerance=within,
-        passed=within and (not exact or backend not in SIM_BACKENDS
-                           or c.spike_exact_fraction == 1.0),
+        within_tolerance=within, passed=res.verdict == "pass", resolution=res,
     )
 
 
-def _sensitivity_verdict(model: str, backend: str, s: SensitivityComparison,
-                         tol: float) -> SensitivityVerdict:
+def _sensitivity_verdict(model: str, backend: str, s: SensitivityComparison, tol: float,
+                         cfg: CompareConfig, orig: ConditionResult,
+                         rev: ConditionResult) -> SensitivityVerdict:
+    chance = verdict.chance_interval(orig.labels, cfg.confidence)
+    at_chance = verdict.sensitivity_at_chance(
+        chance, (_accuracy(orig, orig.trained_pred), _accuracy(rev, rev.trained_pred)),
+        (_accuracy(orig, orig.deployed_pred), _accuracy(rev, rev.deployed_pred)))
+    res = verdict.resolution(s.samples, tol, cfg.confidence,
+                             statistical=_statistical(cfg, backend), rule_passed=s.within(tol),
+                             at_chance_=at_chance)
     return SensitivityVerdict(
         model=model, backend=backend, samples=s.samples, trained=s.trained,
         deployed=s.deployed, difference=s.difference, ci=(s.ci.low, s.ci.high),
-        sign_test_p=s.test.p, sign_test=s.test.test, passed=s.within(tol))
+        sign_test_p=s.test.p, sign_test=s.test.test, passed=res.verdict == "pass",
+        resolution=res)
 
 
 def _task(ds: Dataset, cfg: CompareConfig, samples: int) -> Task:

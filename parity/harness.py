@@ -8,22 +8,27 @@ checkpoint, the trained side runs once; per backend, the deployed side runs on t
 rows that backend covers (every sample, or a seeded subset). An optional
 confirming backend (Lava, when the primary is the emulator) reruns a subset, and
 any spike it disagrees on is a failure. Results are found by condition label
-(`find`), never by position.
+(`find`), never by position. For the conditions named in `activity` (the original
+by default) both sides also return their hidden layers, summarized at once
+(`parity.activity`) so no spike array outlives its step: the trained side in the
+same forward pass, the deployed side in the same backend run (no extra runs).
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from spiketime.parity import verdict
+from spiketime.parity.activity import measure
 from spiketime.parity.conditions import Condition
-from spiketime.parity.reports import Accuracy, Confirmation, ModelSummary
+from spiketime.parity.reports import Accuracy, Activity, Confirmation, ModelSummary
 from spiketime.progress import progress
 from spiketime.readout import predict
 from spiketime.sim.backend import Backend
-from spiketime.train.evaluate import run_trained
+from spiketime.train.evaluate import run_trained, run_trained_layers
 from spiketime.train.model import SpikingNet
 
 
@@ -34,6 +39,8 @@ class ConditionResult:
     trained: np.ndarray  # output spikes [N, K, T]
     deployed: np.ndarray
     confirm: Confirmation | None = None  # confirming backend's verdict on a subset
+    trained_activity: Activity | None = None  # on these rows, for conditions in `activity`
+    deployed_activity: Activity | None = None
 
     @property
     def trained_pred(self) -> np.ndarray:
@@ -77,12 +84,14 @@ Grid = dict[tuple[str, str], list[ConditionResult]]  # (model, backend) -> per c
 
 def run_grid(deployments: Sequence[Deployment], X: np.ndarray, y: np.ndarray,
              conditions: Sequence[Condition], runs: Sequence[Rows], *,
-             confirm: Rows | None = None, desc: str | None = None) -> Grid:
+             confirm: Rows | None = None, desc: str | None = None,
+             activity: Collection[str] = ("original",)) -> Grid:
     """Every condition for every deployment on every backend, both sides on the same input.
 
     `confirm` reruns its rows on another backend and records whether every output
     spike agrees with the primary run (which must then cover every sample).
     `desc` names a progress bar over (condition, model) steps; None shows none.
+    `activity` names the condition labels whose results carry both sides' activity.
     """
     if confirm is not None and any(r.rows is not None for r in runs):
         raise ValueError("a confirming backend needs primary runs over every sample")
@@ -94,13 +103,20 @@ def run_grid(deployments: Sequence[Deployment], X: np.ndarray, y: np.ndarray,
     for cond, dep in steps:
         if cond is not current:  # perturb once per condition, for every model and backend
             Xc, current, trained_of = cond.transform(X), cond, {}
+        layers = cond.label in activity
         if id(dep.model) not in trained_of:
-            trained_of[id(dep.model)] = run_trained(dep.model, Xc)
-        trained = trained_of[id(dep.model)]
+            trained_of[id(dep.model)] = (run_trained_layers(dep.model, Xc) if layers
+                                         else (run_trained(dep.model, Xc), ()))
+        trained, trained_hidden = trained_of[id(dep.model)]
         for run in runs:
             idx = np.arange(len(y)) if run.rows is None else run.rows
-            deployed = run.backend.run(dep.netx, Xc[idx]).output
+            ran = run.backend.run(dep.netx, Xc[idx], hidden=layers)
+            deployed = ran.output
             result = ConditionResult(cond, y[idx], trained[idx], deployed)
+            if layers:
+                result.trained_activity = measure(trained[idx],
+                                                  [h[idx] for h in trained_hidden])
+                result.deployed_activity = measure(deployed, ran.hidden)
             if confirm is not None and len(confirm.rows):
                 result.confirm = _confirm(confirm, dep.netx, Xc, deployed, cond)
             results.setdefault((dep.name, run.backend.name), []).append(result)
@@ -126,9 +142,11 @@ def find(results: Iterable[ConditionResult], label: str) -> ConditionResult:
     raise KeyError(f"no result for condition {label!r}")
 
 
-def summarize(results: list[ConditionResult], backend_name: str) -> ModelSummary:
+def summarize(results: list[ConditionResult], backend_name: str,
+              confidence: float = 0.95) -> ModelSummary:
     """One model's trained-vs-deployed block: accuracies, reversal sensitivity, agreement,
-    over its original and reversed results."""
+    over its original and reversed results; with the evidence (`parity.verdict.assess`)
+    when the original result carries activity."""
     orig, rev = find(results, "original"), find(results, "reversed")
     pair = [orig, rev]
 
@@ -147,6 +165,8 @@ def summarize(results: list[ConditionResult], backend_name: str) -> ModelSummary
         spike_exact_fraction=float(exact.mean()),
         samples=int(len(orig.labels)),
         confirm=tuple(r.confirm for r in pair if r.confirm is not None),
+        evidence=(verdict.assess(orig, orig.trained.shape[1], confidence)
+                  if orig.trained_activity is not None else None),
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import FORMAT_VERSION, write_netx
+from spiketime.parity import verdict
 from spiketime.parity.conditions import ORIGINAL, REVERSED
 from spiketime.parity.harness import (
     Deployment,
@@ -60,6 +61,7 @@ class PipelineConfig:
     seed: int = 0
     backend: str = "emulator"  # runs every test sample
     confirm_lava: int = 32  # samples per condition rerun on Lava (0 = none)
+    allow_degenerate: bool = False  # degenerate evidence warns instead of INCONCLUSIVE
 
 
 def _say(msg: str) -> None:
@@ -89,7 +91,7 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
     confirming = None if confirm is None else Rows(confirm, confirm_subset(len(y), cfg.confirm_lava,
                                                                           cfg.seed))
     train_cfg = TrainConfig(epochs=cfg.epochs, seed=cfg.seed)
-    models = []
+    models, failed, degenerate = [], [], []
     for name, delays in MODELS.items():
         folder = out / name.replace("+", "_")
         mcfg = ModelConfig(inputs=ds.channels, hidden=(cfg.hidden,), outputs=ds.n_classes,
@@ -108,17 +110,27 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
         grid = run_grid([Deployment(name, model, netx_file)], X, y, [ORIGINAL, REVERSED],
                         [Rows(backend)], confirm=confirming)
         summary = summarize(grid[(name, backend.name)], backend.name)
+        last = history[-1]
         models.append(ModelResult(
             name=name, checkpoint=relative(ckpt, out), netx=relative(netx_file, out),
-            summary=summary, training=Training(cfg.epochs, history[-1]["loss"],
-                                               history[-1]["accuracy"])))
+            summary=summary, training=Training(cfg.epochs, last["loss"], last["accuracy"],
+                                               last.get("silent_fraction"),
+                                               last.get("predicted_classes"))))
         _say(f"{name}: trained {summary.trained.accuracy:.3f} / deployed "
              f"{summary.deployed.accuracy:.3f}, spike-exact {summary.spike_exact_fraction:.3f}")
+        if not exact_parity(summary):
+            failed.append(f"{name}: output spikes differ (spike-exact "
+                          f"{summary.spike_exact_fraction:.3f}"
+                          + "".join(f"; {c.backend} differs on {c.condition} samples "
+                                    f"{list(c.mismatched_samples)}"
+                                    for c in summary.confirm if not c.identical) + ")")
+        degenerate += [f"{name}, {r}" for r in summary.evidence.degenerate]
     task = Task(name=ds.meta.task, variant=ds.meta.variant, classes=ds.n_classes,
                 class_names=tuple(ds.meta.class_names), channels=ds.channels, steps=ds.steps,
                 data=relative(data_path, out), test_samples=len(y),
                 netx_format_version=FORMAT_VERSION)
+    decision = verdict.decide(failed, (), degenerate, allow_degenerate=cfg.allow_degenerate)
     report = PipelineReport(task, tuple(models),
-                            ExactParity(all(exact_parity(m.summary) for m in models)))
+                            ExactParity(decision.verdict == verdict.PASSED, decision))
     title = f"test sample 0 (class {ds.meta.class_names[y[0]]})"
     return write_report(out, report, raster=(X[0], REVERSED.transform(X[:1])[0], title))

@@ -10,13 +10,16 @@ from pathlib import Path
 import numpy as np
 
 from spiketime.fileio import atomic_path
-from spiketime.parity.reports import CompareReport, Report
+from spiketime.parity.reports import Accuracy, CompareReport, Evidence, Report
 
 
 def plots(report: Report, out: Path, raster: tuple | None = None) -> list[Path]:
     """Draw every plot the report has data for into `out`; return their paths."""
     paths = [out / "accuracy.png"]
     _plot_accuracy(report, paths[0])
+    if all(m.summary.evidence is not None for m in report.models) and report.models:
+        paths.append(out / "activity.png")
+        _plot_activity(report, paths[-1])
     if isinstance(report, CompareReport):
         if any(c.level is not None for c in report.conditions):
             paths.append(out / "sweep.png")
@@ -58,8 +61,8 @@ def markdown(report: Report) -> str:
         t, d = s.trained, s.deployed
         lines.append(
             f"| {m.name} | {_pct(t.accuracy)} | {_pct(t.accuracy_reversed)} "
-            f"| {_pct(t.reversal_sensitivity)} | {_pct(d.accuracy)} "
-            f"| {_pct(d.accuracy_reversed)} | {_pct(d.reversal_sensitivity)} "
+            f"| {_sensitivity(t, s.evidence)} | {_pct(d.accuracy)} "
+            f"| {_pct(d.accuracy_reversed)} | {_sensitivity(d, s.evidence)} "
             f"| {_pct(s.prediction_agreement)} | {_pct(s.spike_exact_fraction)} |")
     backends = sorted({m.summary.deployed.backend for m in report.models})
     lines += ["", f"Deployed backend: {', '.join(backends)}."]
@@ -69,48 +72,120 @@ def markdown(report: Report) -> str:
                        else f"DIFFERENT on samples {list(c.mismatched_samples)}")
             lines.append(f"- {m.name}, {c.condition}: {c.backend} rerun of "
                          f"{c.samples} samples: {verdict}.")
+    lines += _evidence(report)
     if compare:
         lines += _condition_tables(report)
     parity = report.parity
-    lines += ["", f"**Parity: {'PASSED' if parity.passed else 'FAILED'}** "
+    lines += ["", f"**Parity: {parity.verdict}** "
               f"(tolerance: {json.dumps(parity.tolerance)})."]
     if compare:
         lines += ["", f"Rule: {parity.rule}."]
         if parity.failed:
             lines += ["", "Failed: " + "; ".join(parity.failed) + "."]
+    decision = parity.decision
+    if decision is not None and decision.verdict != "FAILED" and decision.reasons:
+        lines += ["", "Inconclusive: the evidence cannot carry a pass (exit 3):", ""]
+        lines += [f"- {r}" for r in decision.reasons]
+    if decision is not None and decision.warnings:
+        label = ("Also noted" if decision.verdict == "FAILED"
+                 else "Degenerate evidence allowed by --allow-degenerate")
+        lines += ["", f"{label}:", ""] + [f"- {w}" for w in decision.warnings]
     if report.plots:
         lines += [""] + [f"![{p}]({p})" for p in report.plots]
     lines += ["", "Artefact paths are relative to this report's folder.", ""]
     return "\n".join(lines)
 
 
+def _sensitivity(side: Accuracy, evidence: Evidence | None) -> str:
+    if evidence is not None and evidence.at_chance(side.accuracy) \
+            and evidence.at_chance(side.accuracy_reversed):
+        return "undefined at chance"
+    return _pct(side.reversal_sensitivity)
+
+
+def _row_verdict(verdict: str) -> str:
+    return {"pass": "pass", "fail": "**FAIL**"}.get(verdict, f"*{verdict}*")
+
+
+def _evidence(report: Report) -> list[str]:
+    """Chance interval, degeneracy and per-layer activity of both sides, when recorded."""
+    models = [m for m in report.models if m.summary.evidence is not None]
+    if not models:
+        return []
+    lines = ["", "## Evidence", "",
+             "Chance interval: the accuracy a predictor without information reaches by "
+             "always answering the majority class (binomial interval at the report's "
+             "confidence, for that many samples). Activity on the original samples: spikes "
+             "per neuron per sample (mean and percentiles over every sample and neuron); "
+             "silent neurons never fire, saturated ones fire on nearly every step once "
+             "started.", ""]
+    for m in models:
+        ev = m.summary.evidence
+        state = (f"degenerate ({len(ev.degenerate)} findings, listed with the verdict)"
+                 if ev.degenerate else "not degenerate")
+        lines.append(f"- {m.name}: chance interval [{_pct(ev.chance[0])}, {_pct(ev.chance[1])}] "
+                     f"({100 * ev.confidence:g}%, {ev.trained.samples} samples); {state}.")
+    lines += ["", "| model | side | layer | neurons | spikes/neuron/sample mean | p5 | p50 "
+              "| p95 | silent | saturated | samples without output | classes predicted |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        ev = m.summary.evidence
+        for side, act in (("trained", ev.trained), ("deployed", ev.deployed)):
+            for lay in act.layers:
+                last = lay is act.layers[-1]
+                lines.append(
+                    f"| {m.name} | {side} | {lay.layer} | {lay.neurons} | {lay.mean:.2f} "
+                    f"| {lay.p5:g} | {lay.p50:g} | {lay.p95:g} | {_pct(lay.silent_fraction)} "
+                    f"| {_pct(lay.saturated_fraction)} "
+                    f"| {_pct(act.no_output_fraction) if last else ''} "
+                    f"| {act.predicted_classes if last else ''} |")
+    return lines
+
+
 def _condition_tables(report: CompareReport) -> list[str]:
     """The per-condition verdict table and the reversal-sensitivity table."""
     ci = f"{100 * report.parity.confidence:g}% CI (pp)"
+    resolved = all(r.resolution is not None for r in (*report.conditions, *report.sensitivity))
+    det = " detectable (pp) |" if resolved else ""
     lines = ["", "## Conditions", "",
              "Differences are deployed minus trained, in percentage points (pp), "
-             "on the same samples.", "",
-             f"| model | condition | backend | samples | trained acc | deployed acc "
-             f"| difference (pp) | {ci} | McNemar p | agreement | spike-exact | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "on the same samples.", ""]
+    if resolved:
+        lines += ["Detectable: the smallest rate of changed decisions these samples reveal "
+                  "at the report's confidence, 1 - (1 - confidence)^(1/n). Rows judged by "
+                  "their interval alone (not by identical spikes) are inconclusive when it "
+                  "exceeds the tolerance.", ""]
+    lines += [f"| model | condition | backend | samples | trained acc | deployed acc "
+              f"| difference (pp) | {ci} | McNemar p | agreement | spike-exact |{det} verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if resolved else "")
+              + "---|"]
     for e in report.conditions:
+        d = f" {100 * e.resolution.detectable:.1f} |" if resolved else ""
         lines.append(
             f"| {e.model} | {e.label} | {e.backend} | {e.samples} "
             f"| {_pct(e.trained_accuracy)} | {_pct(e.deployed_accuracy)} | {_pp(e.difference)} "
             f"| [{_pp(e.ci[0])}, {_pp(e.ci[1])}] | {e.mcnemar_p:.3g} "
-            f"| {_pct(e.agreement)} | {_pct(e.spike_exact_fraction)} "
-            f"| {'pass' if e.passed else '**FAIL**'} |")
+            f"| {_pct(e.agreement)} | {_pct(e.spike_exact_fraction)} |{d} "
+            f"{_row_verdict(e.verdict)} |")
     lines += ["", "## Reversal sensitivity", "",
-              "Sensitivity = accuracy(original) - accuracy(time-reversed), same samples.", "",
+              "Sensitivity = accuracy(original) - accuracy(time-reversed), same samples."
+              + (" Undefined at chance when a side's original and reversed accuracies both "
+                 "lie within the chance interval." if resolved else ""), "",
               f"| model | backend | samples | trained (pp) | deployed (pp) | difference (pp) "
-              f"| {ci} | sign-test p | verdict |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              f"| {ci} | sign-test p |{det} verdict |",
+              "|---|---|---|---|---|---|---|---|" + ("---|" if resolved else "") + "---|"]
     for s in report.sensitivity:
+        d = f" {100 * s.resolution.detectable:.1f} |" if resolved else ""
         lines.append(
             f"| {s.model} | {s.backend} | {s.samples} | {_pp(s.trained)} "
             f"| {_pp(s.deployed)} | {_pp(s.difference)} "
-            f"| [{_pp(s.ci[0])}, {_pp(s.ci[1])}] | {s.sign_test_p:.3g} "
-            f"| {'pass' if s.passed else '**FAIL**'} |")
+            f"| [{_pp(s.ci[0])}, {_pp(s.ci[1])}] | {s.sign_test_p:.3g} |{d} "
+            f"{_row_verdict(s.verdict)} |")
+    notes = [f"- {r.model}/{getattr(r, 'label', 'reversal sensitivity')}/{r.backend}: "
+             f"{r.resolution.note}" for r in (*report.conditions, *report.sensitivity)
+             if r.resolution is not None and r.resolution.note]
+    if notes:
+        lines += ["", "Notes:", ""] + notes
     return lines
 
 
@@ -243,7 +318,45 @@ def _plot_parity(report: CompareReport, path: Path) -> None:
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("deployed - trained (percentage points), with confidence interval")
-    ax.set_title(f"parity: {'PASSED' if report.parity.passed else 'FAILED'}", fontsize=10)
+    ax.set_title(f"parity: {report.parity.verdict}", fontsize=10)
     ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    _save(plt, fig, path)
+
+
+def _plot_activity(report: Report, path: Path) -> None:
+    """Per model and layer, trained vs deployed: spikes per neuron per sample (mean, with
+    the 5th-95th percentile range) on the left, silent and saturated neurons on the right."""
+    plt = _figure()
+    rows = [(m.name, side, lay) for m in report.models
+            for side, act in (("trained", m.summary.evidence.trained),
+                              ("deployed", m.summary.evidence.deployed))
+            for lay in act.layers]
+    labels = [f"{name} {lay.layer}" for name, side, lay in rows if side == "trained"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 0.9 + 0.35 * max(len(labels), 2)),
+                                      sharey=True)
+    colors = {"trained": "#1f77b4", "deployed": "#aec7e8"}
+    for k, side in enumerate(("trained", "deployed")):
+        mine = [lay for _, s, lay in rows if s == side]
+        y = np.arange(len(mine)) + (k - 0.5) * 0.4
+        mean = np.array([lay.mean for lay in mine])
+        err = [np.clip(mean - [lay.p5 for lay in mine], 0, None),
+               np.clip(np.array([lay.p95 for lay in mine]) - mean, 0, None)]
+        left.barh(y, mean, 0.4, xerr=err, color=colors[side], label=side,
+                  error_kw={"elinewidth": 0.8, "capsize": 2})
+        right.barh(y, [100 * lay.silent_fraction for lay in mine], 0.4, color=colors[side],
+                   label=f"{side}: silent")
+        right.barh(y, [100 * lay.saturated_fraction for lay in mine], 0.4,
+                   left=[100 * lay.silent_fraction for lay in mine], color=colors[side],
+                   hatch="//", edgecolor="#d62728", label=f"{side}: saturated")
+    left.set_xlim(0, 1.1 * max([1.0] + [lay.p95 for _, _, lay in rows]))
+    left.set_yticks(range(len(labels)), labels, fontsize=7)
+    left.invert_yaxis()
+    left.set_xlabel("spikes per neuron per sample (mean, p5-p95)", fontsize=8)
+    right.set_xlim(0, 100)
+    right.set_xlabel("neurons silent / saturated (%)", fontsize=8)
+    left.legend(fontsize=7, loc="best")
+    right.legend(fontsize=6, loc="best")
+    fig.suptitle(f"{report.task.name}: activity on the original samples", fontsize=10)
     fig.tight_layout()
     _save(plt, fig, path)

@@ -7,8 +7,12 @@ report.json, report.md and the plots (`parity.render`); `read_report` reads
 report.json back, refusing an unknown schema version with one clear line.
 
 Version 1 is the format spiketime has always written; its pipeline reports carry
-no "kind" key, so a version-1 report without one is a pipeline report. Artefact
-paths in a report are relative to the report's own folder.
+no "kind" key, so a version-1 report without one is a pipeline report. Version 2
+adds the evidence behind a verdict: per-layer activity and degeneracy of both
+sides (`Evidence`), a three-valued verdict with its reasons (`Decision`), and the
+resolution of each statistical row. Version-1 reports read back with those fields
+None and write back without them. Artefact paths in a report are relative to the
+report's own folder.
 """
 from __future__ import annotations
 
@@ -21,7 +25,10 @@ from typing import Any
 from spiketime.errors import UserError
 from spiketime.fileio import write_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 has no evidence, decision or row resolution
+
+PASSED, FAILED, INCONCLUSIVE = "PASSED", "FAILED", "INCONCLUSIVE"
 
 
 def relative(path: str | os.PathLike, base: str | os.PathLike) -> str:
@@ -102,6 +109,109 @@ class Confirmation:
 
 
 @dataclass(frozen=True)
+class LayerActivity:
+    """One layer's spikes on a set of samples (`parity.activity` defines the terms)."""
+
+    layer: str  # "hidden 1", ..., "output"
+    neurons: int
+    mean: float  # spikes per neuron per sample
+    p5: float  # percentiles of spikes per neuron per sample, over every (sample, neuron)
+    p50: float
+    p95: float
+    silent_fraction: float  # neurons that never fire on any sample
+    saturated_fraction: float  # neurons that fire on (nearly) every step once they start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer": self.layer, "neurons": self.neurons,
+                "spikes_per_neuron_per_sample": {"mean": self.mean, "p5": self.p5,
+                                                 "p50": self.p50, "p95": self.p95},
+                "silent_fraction": self.silent_fraction,
+                "saturated_fraction": self.saturated_fraction}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LayerActivity:
+        r = d["spikes_per_neuron_per_sample"]
+        return cls(d["layer"], int(d["neurons"]), r["mean"], r["p5"], r["p50"], r["p95"],
+                   d["silent_fraction"], d["saturated_fraction"])
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One side's activity on the original samples: every layer, the output last."""
+
+    samples: int
+    steps: int
+    no_output_fraction: float  # samples on which no output neuron fires
+    predicted_classes: int  # distinct classes predicted over the samples
+    layers: tuple[LayerActivity, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"samples": self.samples, "steps": self.steps,
+                "no_output_fraction": self.no_output_fraction,
+                "predicted_classes": self.predicted_classes,
+                "layers": [lay.to_dict() for lay in self.layers]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Activity:
+        return cls(int(d["samples"]), int(d["steps"]), d["no_output_fraction"],
+                   int(d["predicted_classes"]),
+                   tuple(LayerActivity.from_dict(lay) for lay in d["layers"]))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Is there anything to compare? The chance interval and both sides' activity."""
+
+    confidence: float
+    chance: tuple[float, float]  # accuracy a no-information predictor reaches (`parity.verdict`)
+    trained: Activity
+    deployed: Activity
+    degenerate: tuple[str, ...]  # why the evidence is degenerate; () when it is not
+
+    def at_chance(self, accuracy: float) -> bool:
+        eps = 1e-12
+        return self.chance[0] - eps <= accuracy <= self.chance[1] + eps
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"confidence": self.confidence, "chance": list(self.chance),
+                "trained": self.trained.to_dict(), "deployed": self.deployed.to_dict(),
+                "degenerate": list(self.degenerate)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Evidence:
+        return cls(d["confidence"], (d["chance"][0], d["chance"][1]),
+                   Activity.from_dict(d["trained"]), Activity.from_dict(d["deployed"]),
+                   tuple(d["degenerate"]))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict with its reasons: PASSED, FAILED or INCONCLUSIVE (`parity.verdict.decide`)."""
+
+    verdict: str
+    reasons: tuple[str, ...] = ()  # what failed, or why the evidence cannot decide
+    warnings: tuple[str, ...] = ()  # degenerate evidence let through by --allow-degenerate
+    allow_degenerate: bool = False
+
+    def __post_init__(self) -> None:
+        if self.verdict not in (PASSED, FAILED, INCONCLUSIVE):
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "reasons": list(self.reasons),
+                "warnings": list(self.warnings), "allow_degenerate": self.allow_degenerate}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Decision:
+        return cls(d["verdict"], tuple(d.get("reasons", ())), tuple(d.get("warnings", ())),
+                   bool(d.get("allow_degenerate", False)))
+
+
+def _decision(d: dict) -> Decision | None:
+    return Decision.from_dict(d) if "verdict" in d else None
+
+
+@dataclass(frozen=True)
 class ModelSummary:
     """Trained vs deployed for one model on the original and reversed samples."""
 
@@ -111,18 +221,21 @@ class ModelSummary:
     spike_exact_fraction: float
     samples: int
     confirm: tuple[Confirmation, ...] = ()
+    evidence: Evidence | None = None  # None in version-1 reports
 
     def to_dict(self) -> dict[str, Any]:
-        return {"trained": self.trained.to_dict(), "deployed": self.deployed.to_dict(),
-                "prediction_agreement": self.prediction_agreement,
-                "spike_exact_fraction": self.spike_exact_fraction, "samples": self.samples,
-                "confirm": [c.to_dict() for c in self.confirm]}
+        d = {"trained": self.trained.to_dict(), "deployed": self.deployed.to_dict(),
+             "prediction_agreement": self.prediction_agreement,
+             "spike_exact_fraction": self.spike_exact_fraction, "samples": self.samples,
+             "confirm": [c.to_dict() for c in self.confirm]}
+        return d if self.evidence is None else d | {"evidence": self.evidence.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSummary:
+        evidence = Evidence.from_dict(d["evidence"]) if "evidence" in d else None
         return cls(Accuracy.from_dict(d["trained"]), Accuracy.from_dict(d["deployed"]),
                    d["prediction_agreement"], d["spike_exact_fraction"], int(d["samples"]),
-                   tuple(Confirmation.from_dict(c) for c in d.get("confirm", [])))
+                   tuple(Confirmation.from_dict(c) for c in d.get("confirm", [])), evidence)
 
 
 @dataclass(frozen=True)
@@ -130,14 +243,23 @@ class Training:
     epochs: int
     final_loss: float
     final_train_accuracy: float
+    final_silent_fraction: float | None = None  # training samples with no output spike
+    final_predicted_classes: int | None = None  # (both None in version-1 reports)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "final_loss": self.final_loss,
-                "final_train_accuracy": self.final_train_accuracy}
+        d = {"epochs": self.epochs, "final_loss": self.final_loss,
+             "final_train_accuracy": self.final_train_accuracy}
+        if self.final_silent_fraction is not None:
+            d["final_silent_fraction"] = self.final_silent_fraction
+        if self.final_predicted_classes is not None:
+            d["final_predicted_classes"] = self.final_predicted_classes
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Training:
-        return cls(int(d["epochs"]), d["final_loss"], d["final_train_accuracy"])
+        classes = d.get("final_predicted_classes")
+        return cls(int(d["epochs"]), d["final_loss"], d["final_train_accuracy"],
+                   d.get("final_silent_fraction"), None if classes is None else int(classes))
 
 
 @dataclass(frozen=True)
@@ -168,20 +290,34 @@ class ModelResult:
 
 @dataclass(frozen=True)
 class ExactParity:
-    """The pipeline's rule: integer arithmetic on both sides, so every spike identical."""
+    """The pipeline's rule: integer arithmetic on both sides, so every spike identical;
+    `passed` is true only when the verdict is PASSED."""
 
     passed: bool
+    decision: Decision | None = None  # None in version-1 reports
 
     @property
     def tolerance(self) -> dict[str, Any]:
         return {"spike_exact_fraction": 1.0, "confirming_backend_mismatches": 0}
 
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.passed, self.decision)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "tolerance": self.tolerance}
+        d = {"passed": self.passed, "tolerance": self.tolerance}
+        return d if self.decision is None else d | self.decision.to_dict()
 
     @classmethod
     def from_dict(cls, d: dict) -> ExactParity:
-        return cls(bool(d["passed"]))
+        return cls(bool(d["passed"]), _decision(d))
+
+
+def verdict_of(passed: bool, decision: Decision | None) -> str:
+    """PASSED, FAILED or INCONCLUSIVE (version-1 reports knew only the first two)."""
+    if decision is not None:
+        return decision.verdict
+    return PASSED if passed else FAILED
 
 
 @dataclass(frozen=True)
@@ -208,6 +344,28 @@ class PipelineReport:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """What one statistical row could tell, and what it says (`parity.verdict`)."""
+
+    verdict: str  # "pass", "fail", "inconclusive" or "undefined at chance"
+    statistical: bool  # judged by its interval alone (no spike identity to lean on)
+    detectable: float  # smallest rate of changed decisions these samples reveal (fraction)
+    samples_needed: int | None  # samples needed to resolve the tolerance (None: no number does)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "statistical": self.statistical,
+                "detectable_difference": self.detectable, "samples_needed": self.samples_needed,
+                "note": self.note}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Resolution:
+        needed = d.get("samples_needed")
+        return cls(d["verdict"], bool(d["statistical"]), d["detectable_difference"],
+                   None if needed is None else int(needed), d.get("note", ""))
+
+
+@dataclass(frozen=True)
 class ConditionVerdict:
     """Deployed minus trained for one (model, condition, backend), paired."""
 
@@ -228,7 +386,12 @@ class ConditionVerdict:
     agreement: float
     spike_exact_fraction: float
     within_tolerance: bool
-    passed: bool
+    passed: bool  # the row's verdict is "pass"
+    resolution: Resolution | None = None  # None in version-1 reports
+
+    @property
+    def verdict(self) -> str:
+        return self.resolution.verdict if self.resolution else ("pass" if self.passed else "fail")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -241,7 +404,7 @@ class ConditionVerdict:
                            "deployed_better": self.deployed_better},
             "agreement": self.agreement, "spike_exact_fraction": self.spike_exact_fraction,
             "within_tolerance": self.within_tolerance, "passed": self.passed,
-        }
+        } | ({} if self.resolution is None else self.resolution.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict) -> ConditionVerdict:
@@ -253,7 +416,8 @@ class ConditionVerdict:
             mcnemar_test=d["mcnemar_test"], deployed_worse=int(d["discordant"]["deployed_worse"]),
             deployed_better=int(d["discordant"]["deployed_better"]), agreement=d["agreement"],
             spike_exact_fraction=d["spike_exact_fraction"],
-            within_tolerance=bool(d["within_tolerance"]), passed=bool(d["passed"]))
+            within_tolerance=bool(d["within_tolerance"]), passed=bool(d["passed"]),
+            resolution=Resolution.from_dict(d) if "verdict" in d else None)
 
 
 @dataclass(frozen=True)
@@ -269,20 +433,26 @@ class SensitivityVerdict:
     ci: tuple[float, float]
     sign_test_p: float
     sign_test: str
-    passed: bool
+    passed: bool  # the row's verdict is "pass"
+    resolution: Resolution | None = None  # None in version-1 reports
+
+    @property
+    def verdict(self) -> str:
+        return self.resolution.verdict if self.resolution else ("pass" if self.passed else "fail")
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "backend": self.backend, "samples": self.samples,
                 "trained": self.trained, "deployed": self.deployed,
                 "difference": self.difference, "ci": list(self.ci),
                 "sign_test_p": self.sign_test_p, "sign_test": self.sign_test,
-                "passed": self.passed}
+                "passed": self.passed} | ({} if self.resolution is None
+                                          else self.resolution.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict) -> SensitivityVerdict:
         return cls(d["model"], d["backend"], int(d["samples"]), d["trained"], d["deployed"],
                    d["difference"], (d["ci"][0], d["ci"][1]), d["sign_test_p"], d["sign_test"],
-                   bool(d["passed"]))
+                   bool(d["passed"]), Resolution.from_dict(d) if "verdict" in d else None)
 
 
 @dataclass(frozen=True)
@@ -296,21 +466,28 @@ class ToleranceParity:
     resamples: int
     exact_spikes: bool
     failed: tuple[str, ...]  # "model/condition/backend" of every failed verdict
+    decision: Decision | None = None  # None in version-1 reports
 
     @property
     def tolerance(self) -> dict[str, Any]:
         return {"difference_pp": self.difference_pp, "confidence": self.confidence,
                 "resamples": self.resamples, "exact_spikes": self.exact_spikes}
 
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.passed, self.decision)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "rule": self.rule, "tolerance": self.tolerance,
-                "failed": list(self.failed)}
+        d = {"passed": self.passed, "rule": self.rule, "tolerance": self.tolerance,
+             "failed": list(self.failed)}
+        return d if self.decision is None else d | self.decision.to_dict()
 
     @classmethod
     def from_dict(cls, d: dict) -> ToleranceParity:
         t = d["tolerance"]
         return cls(bool(d["passed"]), d["rule"], t["difference_pp"], t["confidence"],
-                   int(t["resamples"]), bool(t["exact_spikes"]), tuple(d["failed"]))
+                   int(t["resamples"]), bool(t["exact_spikes"]), tuple(d["failed"]),
+                   _decision(d))
 
 
 @dataclass(frozen=True)
@@ -379,7 +556,7 @@ def from_dict(d: dict) -> Report:
     if not isinstance(d, dict) or "report_version" not in d:
         raise ValueError("no report_version")
     version = d["report_version"]
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise _UnknownVersion(version)
     kind = d.get("kind", PipelineReport.kind)  # version 1 pipeline reports carry no kind
     if kind not in KINDS:
@@ -401,7 +578,7 @@ def read_report(path: str | os.PathLike) -> Report:
         return from_dict(json.loads(path.read_text()))
     except _UnknownVersion as exc:
         raise UserError(f"{path} has report version {exc.version!r}; this spiketime reads "
-                        f"version {SCHEMA_VERSION}") from None
+                        f"versions {', '.join(map(str, READABLE_VERSIONS))}") from None
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise UserError(f"{path} is not a spiketime report ({_reason(exc)})") from None
 

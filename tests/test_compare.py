@@ -169,7 +169,7 @@ def test_cli_passes_with_lava_subset_and_writes_the_report(solved, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "parity PASSED" in proc.stdout
     report = json.loads((out / "report.json").read_text())
-    assert report["report_version"] == 1 and report["kind"] == "compare"
+    assert report["report_version"] == 2 and report["kind"] == "compare"
     assert (out / report["task"]["data"]).resolve() == solved["data"].resolve()
     assert (out / report["models"][0]["netx"]).resolve() == solved["netx"]["exact"].resolve()
     assert report["models"][0]["name"] == "tau+delay"  # from the NetX metadata
@@ -185,9 +185,16 @@ def test_cli_passes_with_lava_subset_and_writes_the_report(solved, tmp_path):
     assert all(keys <= set(e) and e["passed"] and e["spike_exact_fraction"] == 1 for e in conds)
     assert len(report["sensitivity"]) == 2 and report["parity"]["passed"]
     md = (out / "report.md").read_text()
-    assert md.count("| tau+delay | ") == 1 + len(conds) + 2  # models, conditions, sensitivity
+    # models, activity (2 sides x 2 layers), conditions, sensitivity
+    assert md.count("| tau+delay | ") == 1 + 4 + len(conds) + 2
     assert "**Parity: PASSED**" in md and "| jitter sigma=2 | lava-cpu | 3 |" in md
-    assert set(report["plots"]) == {"accuracy.png", "sweep.png", "parity.png", "raster.png"}
+    assert set(report["plots"]) == {"accuracy.png", "activity.png", "sweep.png", "parity.png",
+                                    "raster.png"}
+    assert report["parity"]["verdict"] == "PASSED" and not report["models"][0]["evidence"][
+        "degenerate"]  # a network that solves the task is not degenerate
+    # the 3-sample Lava rows sit at chance, but identical spikes, not their interval, decide
+    lava = [s for s in report["sensitivity"] if s["backend"] == "lava-cpu"]
+    assert [s["verdict"] for s in lava] == ["undefined at chance"] and not lava[0]["statistical"]
     for plot in report["plots"]:
         assert (out / plot).read_bytes()[:4] == b"\x89PNG"
 

@@ -281,7 +281,7 @@ def test_deploy_auto_falls_back_and_reports_accuracy(diagonal, dataset, monkeypa
     monkeypatch.delenv("NXSDKHOST", raising=False)
     code = main(["deploy", str(diagonal), "--data", str(dataset), "--backend", "auto", "--json"])
     out, err = capsys.readouterr()
-    assert code == 0, err
+    assert code == 3, err  # 3 samples cannot tell any accuracy from chance: INCONCLUSIVE
     if loihi2_hw.availability().ok:
         pytest.skip("a Loihi 2 system is reachable: auto does not fall back here")
     assert err.startswith("note: Loihi 2 not available (")
@@ -291,11 +291,16 @@ def test_deploy_auto_falls_back_and_reports_accuracy(diagonal, dataset, monkeypa
     assert (summary["samples"], summary["correct"]) == (3, 2)  # sample 2 is mislabelled
     assert summary["accuracy"] == pytest.approx(2 / 3)
     assert summary["note"] == err.strip()
+    assert summary["verdict"] == "INCONCLUSIVE" and summary["chance"] == [0.0, 1.0]
+    assert summary["reasons"] == ["deployed: accuracy 66.7% is within the chance interval "
+                                  "[0.0%, 100.0%] for 3 samples"]
+    assert summary["activity"]["no_output_fraction"] == 0
 
     assert main(["deploy", str(diagonal), "--data", str(dataset), "--backend", "lava-cpu",
-                 "--limit", "2"]) == 0
+                 "--limit", "2", "--allow-degenerate"]) == 0
     out, err = capsys.readouterr()
-    assert out == f"{diagonal} on lava-cpu: accuracy 1.0000 (2/2 test samples)\n" and err == ""
+    assert out == f"{diagonal} on lava-cpu: accuracy 1.0000 (2/2 test samples)\n"
+    assert err.startswith("  warning (--allow-degenerate): deployed: accuracy 100.0% is within")
 
 
 @pytest.mark.parametrize("args, words", [

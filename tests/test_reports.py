@@ -30,7 +30,10 @@ def test_reports_written_before_typing_read_back_unchanged(kind):
     old = json.loads(path.read_text())
     new = report.to_dict()
     assert new.pop("kind") == kind and old.pop("kind", kind) == kind  # old pipeline: no kind
-    assert new == old  # every field, same names, same values
+    assert old.pop("report_version") == 1 and new.pop("report_version") == SCHEMA_VERSION == 2
+    assert new == old  # every field, same names, same values (version 2 adds none unasked)
+    assert report.parity.decision is None and report.parity.verdict in ("PASSED", "FAILED")
+    assert all(m.summary.evidence is None for m in report.models)
     assert markdown(report) == (DATA / f"report_v1_{kind}.md").read_text()
 
 
@@ -45,7 +48,7 @@ def test_unknown_version_and_foreign_files_are_one_line_errors(tmp_path):
     path = tmp_path / "report.json"
     path.write_text(json.dumps(data | {"report_version": SCHEMA_VERSION + 1}))
     with pytest.raises(UserError, match=f"report version {SCHEMA_VERSION + 1}; this spiketime "
-                                        f"reads version {SCHEMA_VERSION}"):
+                                        f"reads versions 1, {SCHEMA_VERSION}"):
         read_report(path)
     path.write_text(json.dumps(data | {"kind": "sweep"}))
     with pytest.raises(UserError, match="not a spiketime report \\(unknown kind 'sweep'\\)"):

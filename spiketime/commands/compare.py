@@ -1,6 +1,8 @@
 """`spiketime compare`: does the deployed network behave like the trained one, with evidence?
 
-Exit 0 when parity passes, 1 when it fails, 2 on bad input (one `error:` line).
+Exit 0 when parity PASSED, 1 when it FAILED, 3 when it is INCONCLUSIVE (degenerate
+networks, a sensitivity at chance, or too few samples for the tolerance: see
+`spiketime.parity.verdict`), 2 on bad input (one `error:` line).
 """
 from __future__ import annotations
 
@@ -75,6 +77,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--statistical-only", dest="exact", action="store_false",
                    help="judge the simulators by the accuracy intervals alone; by default they "
                         "must also give every output spike identical, as they are bit-exact")
+    p.add_argument("--allow-degenerate", action="store_true",
+                   help="warn instead of INCONCLUSIVE (exit 3) when a network is degenerate "
+                        "(silent, one class, at chance): for parity of a deliberately "
+                        "trivial network")
     p.add_argument("--resamples", type=int, default=2000,
                    help="bootstrap resamples (default %(default)s)")
     p.add_argument("--confidence", type=float, default=0.95,
@@ -112,12 +118,13 @@ def _config(args: argparse.Namespace):
         levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter,
                 "deletion": args.deletion, "timing": args.timing},
         resamples=args.resamples, confidence=args.confidence, split=args.split, limit=args.limit,
-        exact=args.exact)
+        exact=args.exact, allow_degenerate=args.allow_degenerate)
 
 
 def run(args: argparse.Namespace) -> int:
     from spiketime.parity.comparison import run_compare
     from spiketime.parity.reports import write_report
+    from spiketime.parity.verdict import describe, exit_code
     from spiketime.sim.registry import SIM_BACKENDS
 
     cfg = _config(args)
@@ -126,19 +133,19 @@ def run(args: argparse.Namespace) -> int:
     tol = cfg.tolerance_pp
     for s in report.sensitivity:
         mine = [e for e in report.conditions if e.model == s.model and e.backend == s.backend]
-        ok = sum(e.passed for e in mine)
+        ok = sum(e.verdict == "pass" for e in mine)
         print(f"{s.model:>10} on {s.backend:<8} ({s.samples} samples): {ok}/{len(mine)} "
               f"conditions within +/-{tol:g} pp; reversal sensitivity trained "
               f"{100 * s.trained:+.1f} / deployed {100 * s.deployed:+.1f} pp"
-              + ("" if s.passed else " (FAIL)"))
-    for name in report.parity.failed:
-        print(f"  failed: {name}")
+              + ("" if s.verdict == "pass" else f" ({s.verdict.upper()})"))
     simulated = [e for e in report.conditions if e.backend in SIM_BACKENDS]
     inexact = [e for e in simulated if e.spike_exact_fraction < 1]
     if inexact and not cfg.exact:
         print(f"note: output spikes differ from the trained model's in {len(inexact)} of "
               f"{len(simulated)} simulator runs (spike-exact column); the simulators are "
               f"bit-exact, so this deployment is not the trained network, whatever its accuracy")
-    passed = report.parity.passed
-    print(f"parity {'PASSED' if passed else 'FAILED'}; report: {cfg.out / 'report.md'}")
-    return 0 if passed else 1
+    decision = report.parity.decision
+    print(f"parity {decision.verdict}; report: {cfg.out / 'report.md'}")
+    for line in describe(decision):
+        print(line)
+    return exit_code(decision)

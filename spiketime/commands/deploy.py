@@ -1,7 +1,12 @@
 """`spiketime deploy NETX --data FILE`: run a NetX network on a backend and report its accuracy.
 
 The decision is `spiketime.readout.predict` (most output spikes; ties go to
-the lowest class index), the same for every backend.
+the lowest class index), the same for every backend. The run also records every
+layer's activity; when the network is degenerate (no output spikes on most
+samples, one class for every sample, accuracy within the chance interval, a
+hidden layer silent or saturated: `spiketime.parity.verdict`) the result is
+INCONCLUSIVE and the command exits 3 (with --allow-degenerate: a warning, exit 0).
+Exit 2 on bad input.
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto (default): Loihi 2 when reachable, else lava-cpu")
     p.add_argument("--split", choices=("train", "test"), default="test", help="default: test")
     p.add_argument("--limit", type=int, default=None, help="use only the first N samples")
+    p.add_argument("--allow-degenerate", action="store_true",
+                   help="warn instead of INCONCLUSIVE (exit 3) when the network is degenerate")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -30,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from spiketime.deploy.registry import select_backend
     from spiketime.export.netx import read_netx
+    from spiketime.parity import verdict
+    from spiketime.parity.activity import measure
     from spiketime.readout import predict
     from spiketime.sim.backend import check_input
     from spiketime.train.dataset import load_dataset
@@ -49,17 +58,30 @@ def run(args: argparse.Namespace) -> int:
     if selection.note:
         print(selection.note, file=sys.stderr)
     backend = selection.backend
-    result = backend.run(args.netx, X)
+    result = backend.run(args.netx, X, hidden=True)
     predicted = predict(result.output)
     correct = int((predicted == y).sum())
+    activity = measure(result.output, result.hidden)
+    confidence = 0.95
+    chance = verdict.chance_interval(y, confidence)
+    degenerate = verdict.degenerate_reasons("deployed", correct / len(y), activity, chance,
+                                            data.n_classes)
+    decision = verdict.decide((), (), degenerate, allow_degenerate=args.allow_degenerate)
     summary = {
         "netx": str(args.netx), "data": str(args.data), "split": args.split,
         "backend": backend.name, "samples": int(len(y)), "correct": correct,
         "accuracy": correct / len(y), "note": selection.note,
+        "chance": list(chance), "confidence": confidence, "activity": activity.to_dict(),
+        **decision.to_dict(),
     }
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"{args.netx} on {backend.name}: accuracy {summary['accuracy']:.4f} "
               f"({correct}/{len(y)} {args.split} samples)")
-    return 0
+        if decision.verdict != verdict.PASSED:
+            print(f"{decision.verdict}: the network is degenerate, its accuracy is no "
+                  f"evidence that it works")
+        for line in verdict.describe(decision):
+            print(line, file=sys.stderr if decision.warnings else sys.stdout)
+    return verdict.exit_code(decision)

@@ -1,4 +1,8 @@
-"""`spiketime pipeline`: the end-to-end job on the built-in task or a dataset file."""
+"""`spiketime pipeline`: the end-to-end job on the built-in task or a dataset file.
+
+Exit 0 when parity PASSED, 1 when it FAILED, 3 when it is INCONCLUSIVE (a network
+is degenerate: see `spiketime.parity.verdict`), 2 on bad input.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +12,8 @@ from spiketime.errors import UserError
 
 # PipelineConfig's defaults, kept here so that --help does not import torch.
 DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=32, epochs=30,
-                surrogate="slayer", seed=0, backend="emulator", confirm_lava=32)
+                surrogate="slayer", seed=0, backend="emulator", confirm_lava=32,
+                allow_degenerate=False)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,11 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--confirm-lava", type=int, default=d.confirm_lava, metavar="N",
                    help="samples per condition rerun on Lava to confirm the emulator "
                         "(default %(default)s; 0 = none)")
+    p.add_argument("--allow-degenerate", action="store_true",
+                   help="warn instead of INCONCLUSIVE (exit 3) when a network is degenerate "
+                        "(silent, one class, at chance): for parity of a deliberately "
+                        "trivial network")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from spiketime.parity.pipeline import PipelineConfig, run_pipeline
+    from spiketime.parity.verdict import describe, exit_code
 
     for name in ("samples_per_class", "hidden", "epochs"):
         if getattr(args, name) < 1:
@@ -48,14 +58,17 @@ def run(args: argparse.Namespace) -> int:
     cfg = PipelineConfig(out=args.out, data=args.data, samples_per_class=args.samples_per_class,
                          steps=args.steps, hidden=args.hidden, epochs=args.epochs,
                          surrogate=args.surrogate, seed=args.seed,
-                         backend=args.backend, confirm_lava=args.confirm_lava)
+                         backend=args.backend, confirm_lava=args.confirm_lava,
+                         allow_degenerate=args.allow_degenerate)
     report = run_pipeline(cfg)
-    passed = report.parity.passed
     for m in report.models:
         t, dep = m.summary.trained, m.summary.deployed
         print(f"{m.name:>10}: accuracy trained {100 * t.accuracy:.1f}% / deployed "
               f"{100 * dep.accuracy:.1f}%, reversed {100 * t.accuracy_reversed:.1f}% / "
               f"{100 * dep.accuracy_reversed:.1f}%, "
               f"spike-exact {100 * m.summary.spike_exact_fraction:.1f}%")
-    print(f"parity {'PASSED' if passed else 'FAILED'}; report: {args.out / 'report.md'}")
-    return 0 if passed else 1
+    decision = report.parity.decision
+    print(f"parity {decision.verdict}; report: {args.out / 'report.md'}")
+    for line in describe(decision):
+        print(line)
+    return exit_code(decision)
