@@ -18,6 +18,7 @@ COMMANDS = [
     "spiketime.commands.check",
     "spiketime.commands.deploy",
     "spiketime.commands.compare",
+    "spiketime.commands.experiment",
 ]
 
 

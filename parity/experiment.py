@@ -1,0 +1,339 @@
+"""`spiketime experiment`: the paper's grid, tasks x {tau, tau+delay} x seeds, trained and deployed.
+
+A *cell* is one (task, model, seed): generate the task's dataset for that seed,
+audit it for rate and position shortcuts, train, export to NetX, run the deployed
+network on the emulator over the whole test set under every sweep condition
+(original, reversed, per-spike jitter, per-neuron jitter, deletion, timing
+randomization), rerun a seeded subset of the original and reversed samples on Lava
+to confirm the emulator spike for spike, and evaluate the trained network on the
+same inputs. Each finished cell is written atomically to `cells/<key>/cell.json`
+under the output folder, with a fingerprint of everything that determines it; a
+killed run restarted with the same command skips every finished cell and redoes
+the rest from scratch (training is seeded and single-threaded, so a redone cell
+equals an uninterrupted one).
+
+Cells are independent: `workers` runs them in parallel processes; `shard=(i, n)`
+runs only the cells whose index is i modulo n, so a cluster scheduler can spread
+them over machines sharing the output folder, and `merge` assembles results.json,
+results.md and the figures from whatever cells the folder holds.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from spiketime.errors import UserError
+from spiketime.fileio import atomic_path
+
+CELL_VERSION = 1
+
+# Tasks at the paper's scale: rate-free (every channel's count identical in every sample),
+# circular placement (no position cue), 1-ms steps. Intervals in steps.
+_PAPER_TIMING = dict(steps=1000, rate_range=(2.0, 10.0), circular=True)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    generator: dict  # keyword arguments of train.synthetic.generate, seed aside
+    n_per_class: int = 400
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    name: str
+    tasks: tuple[TaskSpec, ...]
+    models: tuple[str, ...] = ("tau", "tau+delay")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    hidden: int = 64
+    epochs: int = 30
+    loss: str = "count"
+    levels: dict = field(default_factory=dict)  # sweep family -> levels
+    confirm_lava: int = 8  # original and reversed samples rerun on Lava per cell
+
+    def task(self, name: str) -> TaskSpec:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise UserError(f"grid {self.name} has no task {name!r}; it has "
+                        f"{', '.join(t.name for t in self.tasks)}")
+
+
+_LEVELS = {"jitter": (2.0, 5.0, 10.0), "neuron_jitter": (2.0, 5.0, 10.0),
+           "deletion": (0.1, 0.3), "timing": (0.25, 0.5, 1.0)}
+
+GRIDS: dict[str, GridSpec] = {
+    # Minutes on 2 cores: 250 steps of 4 ms (the same 1-s window, 6 events per channel).
+    "quick": GridSpec(
+        name="quick",
+        tasks=(TaskSpec("ccisi", dict(task="ccisi", variant="ratefree", steps=250, dt_ms=4.0,
+                                      rate_range=(2.0, 10.0), interval_range=(1, 25),
+                                      circular=True), 200),
+               TaskSpec("coincidence", dict(task="coincidence", variant="ratefree"), 150)),
+        seeds=(0,), hidden=32, epochs=15, levels=_LEVELS, confirm_lava=4),
+    # The paper's scale: 1,000 steps of 1 ms.
+    "full": GridSpec(
+        name="full",
+        tasks=(TaskSpec("isi", dict(task="isi", variant="ratefree", interval_range=(1, 50),
+                                    **_PAPER_TIMING)),
+               TaskSpec("ccisi", dict(task="ccisi", variant="ratefree", interval_range=(1, 50),
+                                      **_PAPER_TIMING)),
+               TaskSpec("ccisi-long", dict(task="ccisi", variant="ratefree",
+                                           interval_range=(1, 100), **_PAPER_TIMING)),
+               TaskSpec("coincidence", dict(task="coincidence", variant="ratefree"))),
+        levels=_LEVELS),
+}
+MODEL_DELAYS = {"tau": False, "tau+delay": True}  # model name -> trainable delays
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: TaskSpec
+    model: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task.name}/{self.model.replace('+', '_')}/s{self.seed}"
+
+
+def cells(grid: GridSpec) -> list[Cell]:
+    """Every cell of the grid in a fixed order (shards index into it)."""
+    return [Cell(t, m, s) for t in grid.tasks for m in grid.models for s in grid.seeds]
+
+
+def fingerprint(grid: GridSpec, cell: Cell) -> dict:
+    """Everything that determines a cell's result; a cached cell must match it exactly."""
+    return json.loads(json.dumps({
+        "version": CELL_VERSION, "task": asdict(cell.task), "model": cell.model,
+        "seed": cell.seed, "hidden": grid.hidden, "epochs": grid.epochs, "loss": grid.loss,
+        "levels": grid.levels, "confirm_lava": grid.confirm_lava}))
+
+
+# ---------------------------------------------------------------- one cell
+
+def _say(msg: str) -> None:
+    print(f"[spiketime] {msg}", file=sys.stderr, flush=True)
+
+
+def dataset_for(task: TaskSpec, seed: int, out: Path):
+    """The task's dataset for this seed and its shortcut audit, cached under out/data/."""
+    from spiketime.train.audit import shortcut_audit
+    from spiketime.train.dataset import load_dataset, save_dataset
+    from spiketime.train.synthetic import generate
+
+    path = out / "data" / f"{task.name}-s{seed}.h5"
+    audit_path = path.with_suffix(".audit.json")
+    if path.is_file():
+        ds = load_dataset(path)
+    else:
+        ds = generate(seed=seed, n_per_class=task.n_per_class, **task.generator)
+        save_dataset(ds, path)
+    if audit_path.is_file():
+        audit = json.loads(audit_path.read_text())
+    else:
+        audit = shortcut_audit(ds, seed=seed)
+        _write_json(audit_path, audit)
+    return ds, audit
+
+
+def run_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
+    """Run one cell (or read it back when finished with the same fingerprint)."""
+    import torch
+
+    done = out / "cells" / cell.key / "cell.json"
+    expected = fingerprint(grid, cell)
+    if done.is_file():
+        cached = json.loads(done.read_text())
+        if cached.get("fingerprint") == expected:
+            return cached
+        _say(f"{cell.key}: cached result is from other settings; running it again")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: identical results whatever the worker count
+    try:
+        result = _compute_cell(grid, cell, out)
+    finally:
+        torch.set_num_threads(threads)
+    result["fingerprint"] = expected
+    _write_json(done, result)
+    return result
+
+
+def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
+    import time
+
+    from spiketime.parity.build import train_and_export
+    from spiketime.parity.conditions import ORIGINAL, REVERSED
+    from spiketime.parity.harness import Deployment, Rows, confirm_subset, run_grid
+    from spiketime.parity.sweep import derive_seed, sweep_conditions
+    from spiketime.readout import predict
+    from spiketime.sim.registry import get_backend
+    from spiketime.train.model import ModelConfig
+    from spiketime.train.trainer import TrainConfig
+
+    start = time.perf_counter()
+    ds, _ = dataset_for(cell.task, cell.seed, out)
+    mcfg = ModelConfig(inputs=ds.channels, hidden=(grid.hidden,), outputs=ds.n_classes,
+                       delays=MODEL_DELAYS[cell.model], seed=cell.seed)
+    tcfg = TrainConfig(epochs=grid.epochs, loss=grid.loss, seed=cell.seed)
+    built = train_and_export(cell.model, ds, mcfg, tcfg, out / "cells" / cell.key,
+                             desc=f"train {cell.key}")
+    trained_s = time.perf_counter() - start
+    X, y = ds.test.X, ds.test.y
+    emulator = get_backend("emulator")
+    dep = [Deployment(cell.model, built.model, built.netx)]
+    seed = derive_seed(cell.seed, "experiment", cell.key)
+    confirm = None
+    if grid.confirm_lava:
+        confirm = Rows(get_backend("lava-cpu"), confirm_subset(len(y), grid.confirm_lava, seed))
+    sweep = [c for c in sweep_conditions(grid.levels, seed) if c.label not in
+             (ORIGINAL.label, REVERSED.label)]
+    results = run_grid(dep, X, y, [ORIGINAL, REVERSED], [Rows(emulator)], confirm=confirm)
+    results[(cell.model, "emulator")] += run_grid(dep, X, y, sweep, [Rows(emulator)])[
+        (cell.model, "emulator")]
+    conditions = []
+    for r in results[(cell.model, "emulator")]:
+        conditions.append({
+            "label": r.condition.label, "name": r.condition.name, "level": r.condition.level,
+            "trained": float((r.trained_pred == r.labels).mean()),
+            "deployed": float((r.deployed_pred == r.labels).mean()),
+            "spike_exact": float(r.spike_exact.mean()),
+            "silent_output": float((r.deployed.reshape(len(y), -1).sum(axis=1) == 0).mean()),
+            "predicted_classes": int(len(np.unique(predict(r.deployed)))),
+            "confirm": None if r.confirm is None else {
+                "backend": r.confirm.backend, "samples": r.confirm.samples,
+                "identical": r.confirm.identical},
+        })
+    last = built.history[-1]
+    return {"key": cell.key, "task": cell.task.name, "model": cell.model, "seed": cell.seed,
+            "test_samples": int(len(y)), "chance": float(np.bincount(y).max() / len(y)),
+            "training": {"epochs": grid.epochs, "final_loss": last["loss"],
+                         "final_train_accuracy": last["accuracy"], "seconds": trained_s},
+            "conditions": conditions, "seconds": time.perf_counter() - start}
+
+
+def _write_json(path: Path, obj: object) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------- the grid
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    grid: GridSpec
+    out: Path
+    workers: int = 1
+    shard: tuple[int, int] = (0, 1)  # (index, count)
+    merge: bool = False  # only assemble results from the cells already in `out`
+
+    def __post_init__(self) -> None:
+        i, n = self.shard
+        if not (isinstance(n, int) and n >= 1 and isinstance(i, int) and 0 <= i < n):
+            raise UserError(f"shard must be I/N with 0 <= I < N, got {i}/{n}")
+        if not (isinstance(self.workers, int) and self.workers >= 1):
+            raise UserError(f"workers must be an integer >= 1, got {self.workers}")
+
+
+def override(grid: GridSpec, *, tasks: Sequence[str] | None = None,
+             seeds: Sequence[int] | None = None, epochs: int | None = None,
+             samples_per_class: int | None = None, confirm_lava: int | None = None) -> GridSpec:
+    """The grid with some settings replaced (tests and quick looks use smaller grids)."""
+    if tasks:
+        grid = replace(grid, tasks=tuple(grid.task(t) for t in tasks))
+    if samples_per_class is not None:
+        grid = replace(grid, tasks=tuple(replace(t, n_per_class=samples_per_class)
+                                         for t in grid.tasks))
+    if seeds:
+        if any(s < 0 for s in seeds):
+            raise UserError("seeds must be integers >= 0")
+        grid = replace(grid, seeds=tuple(seeds))
+    if epochs is not None:
+        if epochs < 1:
+            raise UserError(f"epochs must be >= 1, got {epochs}")
+        grid = replace(grid, epochs=epochs)
+    if confirm_lava is not None:
+        if confirm_lava < 0:
+            raise UserError(f"confirm-lava must be >= 0, got {confirm_lava}")
+        grid = replace(grid, confirm_lava=confirm_lava)
+    return grid
+
+
+def run_experiment(cfg: ExperimentConfig):
+    """Run this shard's cells (unless merging), then assemble results from the cache."""
+    from spiketime.parity.experiment_results import assemble, write_results
+
+    grid, out = cfg.grid, Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    all_cells = cells(grid)
+    if not cfg.merge:
+        i, n = cfg.shard
+        mine = [c for k, c in enumerate(all_cells) if k % n == i]
+        _say(f"grid {grid.name}: {len(all_cells)} cells; running {len(mine)}"
+             + (f" (shard {i}/{n})" if n > 1 else "")
+             + (f" on {cfg.workers} workers" if cfg.workers > 1 else ""))
+        _run_cells(grid, mine, out, cfg.workers)
+        if n > 1:
+            _say(f"shard {i}/{n} done; run with --merge once every shard has finished")
+            return None
+    found = {c.key: _read_cell(grid, c, out) for c in all_cells}
+    missing = [k for k, v in found.items() if v is None]
+    if missing:
+        _say(f"{len(missing)} of {len(all_cells)} cells not finished yet "
+             f"(first: {missing[0]}); results cover the rest")
+    audits = {}
+    for t in grid.tasks:
+        for s in grid.seeds:
+            p = out / "data" / f"{t.name}-s{s}.audit.json"
+            if p.is_file():
+                audits[(t.name, s)] = json.loads(p.read_text())
+    results = assemble(grid, [v for v in found.values() if v is not None], audits, missing)
+    write_results(out, results)
+    return results
+
+
+def _read_cell(grid: GridSpec, cell: Cell, out: Path) -> dict | None:
+    p = out / "cells" / cell.key / "cell.json"
+    if not p.is_file():
+        return None
+    data = json.loads(p.read_text())
+    return data if data.get("fingerprint") == fingerprint(grid, cell) else None
+
+
+def _run_cells(grid: GridSpec, todo: list[Cell], out: Path, workers: int) -> None:
+    from spiketime.progress import progress
+
+    pending = [c for c in todo if _read_cell(grid, c, out) is None]
+    if len(pending) < len(todo):
+        _say(f"{len(todo) - len(pending)} cells already finished (cached), "
+             f"{len(pending)} to run")
+    if workers == 1 or len(pending) <= 1:
+        for cell in progress(pending, desc="cells", total=len(pending)):
+            r = run_cell(grid, cell, out)
+            _say(f"{cell.key}: deployed {_acc(r, 'original'):.3f}, reversed "
+                 f"{_acc(r, 'reversed'):.3f} ({r['seconds']:.0f} s)")
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited torch threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_cell, grid, c, out): c for c in pending}
+        for fut in progress(as_completed(futures), desc="cells", total=len(futures)):
+            r = fut.result()
+            _say(f"{r['key']}: deployed {_acc(r, 'original'):.3f}, reversed "
+                 f"{_acc(r, 'reversed'):.3f} ({r['seconds']:.0f} s)")
+
+
+def _acc(cell: dict, label: str) -> float:
+    for c in cell["conditions"]:
+        if c["label"] == label:
+            return c["deployed"]
+    return math.nan
