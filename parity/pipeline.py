@@ -7,12 +7,12 @@ finished files intact and no half-written ones.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from spiketime.export.from_slayer import to_netx
-from spiketime.export.netx import FORMAT_VERSION, write_netx
+from spiketime.export.netx import FORMAT_VERSION
 from spiketime.parity import verdict
+from spiketime.parity.build import train_and_export
 from spiketime.parity.conditions import ORIGINAL, REVERSED
 from spiketime.parity.harness import (
     Deployment,
@@ -33,9 +33,9 @@ from spiketime.parity.reports import (
 )
 from spiketime.sim.registry import get_backend
 from spiketime.train.dataset import Dataset, load_dataset, save_dataset
-from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
+from spiketime.train.model import ModelConfig
 from spiketime.train.synthetic import generate
-from spiketime.train.trainer import TrainConfig, train
+from spiketime.train.trainer import TrainConfig
 
 # The built-in task: rate-free CCISI. Every channel fires exactly 8 times in 100
 # steps in every sample; the second channel of each of 10 pairs follows the first
@@ -96,15 +96,9 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
         folder = out / name.replace("+", "_")
         mcfg = ModelConfig(inputs=ds.channels, hidden=(cfg.hidden,), outputs=ds.n_classes,
                            delays=delays, surrogate=cfg.surrogate, seed=cfg.seed)
-        model = SpikingNet(mcfg)
         _say(f"{name}: training {cfg.epochs} epochs")
-        history = train(model, ds.train.X, ds.train.y, train_cfg, desc=f"train {name}")
-        meta = {"model": name, "task": {"name": ds.meta.task, "variant": ds.meta.variant,
-                                        "params": ds.meta.params},
-                "steps": ds.steps, "classes": ds.meta.class_names, "dt_ms": ds.meta.dt_ms,
-                "training": {"model": asdict(mcfg), "trainer": asdict(train_cfg)}}
-        ckpt = save_checkpoint(model, folder / "model.pt", extra={"history": history, **meta})
-        netx_file = write_netx(to_netx(model, meta), folder / "model.net")
+        built = train_and_export(name, ds, mcfg, train_cfg, folder)
+        model, ckpt, netx_file, history = built.model, built.checkpoint, built.netx, built.history
         _say(f"{name}: exported {netx_file}; running {backend.name} on {len(X)} samples x 2 "
              f"conditions" + (f", confirming {cfg.confirm_lava} on lava-cpu" if confirm else ""))
         grid = run_grid([Deployment(name, model, netx_file)], X, y, [ORIGINAL, REVERSED],
