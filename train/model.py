@@ -7,7 +7,7 @@ the integer dynamics the chip runs. Delays sit after every hidden layer.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -17,7 +17,8 @@ from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 from spiketime.train.surrogate import use_fast_sigmoid
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2 added the trainer's resume state
+READABLE_VERSIONS = (1, 2)
 SURROGATES = ("slayer", "fast-sigmoid")
 
 
@@ -102,24 +103,68 @@ class SpikingNet(torch.nn.Module):
         return (x, layers[:-1]) if hidden else x
 
 
-def save_checkpoint(model: SpikingNet, path: str | os.PathLike, extra: dict | None = None) -> Path:
+def save_checkpoint(model: SpikingNet, path: str | os.PathLike, extra: dict | None = None,
+                    resume: dict | None = None) -> Path:
+    """Write the model (config and parameters, on the CPU) atomically: a crash during the
+    write leaves the previous file at `path` intact. `resume` is the trainer's state
+    (`spiketime.train.trainer.Resume.to_dict()`), present in a run's last.pt."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         torch.save({"version": CHECKPOINT_VERSION, "config": asdict(model.config),
-                    "state": model.state_dict(), "extra": extra or {}}, tmp)
+                    "state": state, "extra": extra or {}, "resume": resume}, tmp)
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike) -> SpikingNet:
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The checkpoint's contents, any version we know, as version 2's keys: version,
+    config, state, extra, resume (None for version 1, which had no trainer state)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)
     except Exception:
-        raise UserError(f"{path} is not a spiketime checkpoint") from None
-    if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
-        raise UserError(f"{path} is not a spiketime checkpoint of version {CHECKPOINT_VERSION}")
-    model = SpikingNet(ModelConfig(**data["config"]))
-    model.load_state_dict(data["state"])
+        raise UserError(f"{path} is not a spiketime checkpoint (unreadable or truncated)") \
+            from None
+    if not isinstance(data, dict) or "version" not in data:
+        raise UserError(f"{path} is not a spiketime checkpoint")
+    if data["version"] not in READABLE_VERSIONS:
+        raise UserError(f"{path} is a spiketime checkpoint of version {data['version']}; this "
+                        f"spiketime reads versions {', '.join(map(str, READABLE_VERSIONS))}")
+    return {"resume": None, "extra": {}, **data}
+
+
+def config_of(data: dict, path: str | os.PathLike) -> ModelConfig:
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = sorted(set(data["config"]) - known)
+    if unknown:
+        raise UserError(f"{path} has model settings this spiketime does not know: "
+                        f"{', '.join(unknown)}")
+    return ModelConfig(**data["config"])
+
+
+def architecture(c: ModelConfig) -> str:
+    """'20-32-2 with delays': how errors and summaries name a network's shape."""
+    return "-".join(map(str, (c.inputs, *c.hidden, c.outputs))) + (
+        " with delays" if c.delays else " without delays")
+
+
+def load_checkpoint(path: str | os.PathLike, expect: ModelConfig | None = None) -> SpikingNet:
+    """The trained model, in eval mode. With `expect`, a checkpoint of another
+    architecture (sizes, delays) is refused with one line naming both."""
+    data = read_checkpoint(path)
+    config = config_of(data, path)
+    if expect is not None and (
+            (config.inputs, config.hidden, config.outputs, config.delays)
+            != (expect.inputs, expect.hidden, expect.outputs, expect.delays)):
+        raise UserError(f"{path} holds a {architecture(config)} network, not the "
+                        f"{architecture(expect)} asked for")
+    model = SpikingNet(config)
+    try:
+        model.load_state_dict(data["state"])
+    except (RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UserError(f"{path}: parameters do not fit a {architecture(config)} network "
+                        f"({first})") from None
     model.eval()
     return model

@@ -10,16 +10,19 @@ Two losses, both a cross-entropy over the output neurons' spike counts:
 """
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from spiketime.errors import UserError
-from spiketime.progress import progress
 from spiketime.readout import predict
+from spiketime.train.distributed import Comm
 from spiketime.train.model import SpikingNet
+from spiketime.train.sources import ArraySource, Source, Subset, validation_split
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,24 @@ class TrainConfig:
     loss: str = "spikemax"  # or "count"; see the module docstring
     temperature: float = 1.0  # "count" loss: spikes per unit of logit
     seed: int = 0
+    val_fraction: float = 0.0  # seeded per-class share of the training set held out
+    checkpoint_every: int = 0  # batches between mid-epoch resume points (0: epoch ends only)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}")
         if not self.temperature > 0:
             raise UserError(f"temperature must be positive, got {self.temperature}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "delay_lr", "decay_lr"):
+            if not getattr(self, name) >= 0:
+                raise UserError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not 0 <= self.val_fraction < 1:
+            raise UserError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if self.checkpoint_every < 0:
+            raise UserError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
 
 
 LOSSES = ("spikemax", "count")
@@ -72,39 +87,187 @@ def train(model: SpikingNet, X: np.ndarray, y: np.ndarray, cfg: TrainConfig,
           desc: str = "train") -> list[dict]:
     """Train in place on uint8 spikes [N, C, T]; return per epoch the loss, accuracy, the
     fraction of samples with no output spike and the number of classes predicted (all
-    measured on the epoch's own forward passes); warn on stderr when it goes nowhere."""
+    measured on the epoch's own forward passes); warn on stderr when it goes nowhere.
+    With cfg.val_fraction > 0 a seeded part of (X, y) is held out and each record also
+    has val_loss and val_accuracy. `fit` is the same loop with resume, checkpoints,
+    devices and several processes."""
+    return fit(model, ArraySource(X, y), cfg, desc=desc)
+
+
+@dataclass
+class Resume:
+    """Everything besides the model's parameters that the loop needs to continue exactly
+    where it stopped: the position (epoch, next batch), the optimizer, every random
+    state, the epoch's running totals and the history so far. Plain data, so it travels
+    inside a checkpoint (`to_dict` / `from_dict`)."""
+
+    epoch: int  # epochs finished
+    batch: int  # batches of epoch `epoch` finished (0 at an epoch boundary)
+    optimizer: dict
+    order_rng: dict  # numpy Generator state at the start of epoch `epoch`
+    torch_rng: torch.Tensor
+    cuda_rng: list | None
+    totals: dict
+    history: list[dict]
+    best: dict | None  # {"epoch", "score"} of the best epoch so far
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Resume:
+        return cls(**d)
+
+
+def _new_totals(classes: int) -> dict:
+    return {"loss": 0.0, "correct": 0, "silent": 0, "predicted": [0] * classes, "seen": 0}
+
+
+def score_of(record: dict) -> float:
+    """What `best` means: validation accuracy, or the epoch's training accuracy when no
+    validation split was held out."""
+    return record.get("val_accuracy", record["accuracy"])
+
+
+def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "train",
+        device: torch.device | str = "cpu", comm: Comm | None = None,
+        resume: Resume | None = None,
+        on_checkpoint: Callable[[Resume, dict | None], None] | None = None) -> list[dict]:
+    """Train `model` in place on `source` (see `train`); return the history.
+
+    `resume` continues a run from a saved `Resume`, bit for bit: the same data order,
+    optimizer moments and random states as if it had never stopped. `on_checkpoint(state,
+    record)` is called after every epoch (record = that epoch's history entry) and, with
+    cfg.checkpoint_every = k, after every k-th batch inside an epoch (record None); it is
+    where the caller writes checkpoints (rank 0 only, under `comm`). With `comm`, every
+    rank runs this with the same arguments and trains on its share of each global batch.
+    """
+    comm = comm or Comm()
+    device = torch.device(device)
+    model.to(device)
+    classes = model.config.outputs
+    train_idx, val_idx = validation_split(source.labels, cfg.val_fraction, cfg.seed)
+    if cfg.val_fraction > 0 and len(val_idx) == 0:
+        raise UserError(f"val_fraction {cfg.val_fraction} holds out no sample of "
+                        f"{len(source)}: use a larger fraction or 0")
+    train_src = source if len(val_idx) == 0 else Subset(source, train_idx)
+    val_src = Subset(source, val_idx) if len(val_idx) else None
+    n = len(train_src)
+    y = train_src.labels
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     loss_fn = loss_function(cfg)
     optimizer = torch.optim.Adam(_param_groups(model, cfg))
-    Xt = torch.as_tensor(X, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.long)
-    history, warned = [], False
+    history: list[dict] = []
+    best = None
+    start_epoch, start_batch, totals = 0, 0, _new_totals(classes)
+    if resume is not None:
+        optimizer.load_state_dict(resume.optimizer)
+        rng.bit_generator.state = resume.order_rng
+        torch.set_rng_state(resume.torch_rng)
+        if resume.cuda_rng is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(resume.cuda_rng)
+        history, best = [dict(r) for r in resume.history], resume.best
+        start_epoch, start_batch = resume.epoch, resume.batch
+        totals = dict(resume.totals) if resume.batch else _new_totals(classes)
+    batches = -(-n // cfg.batch_size)
+    warned = any(going_nowhere(r, model, source.steps) for r in history)
+    bar = _bar(desc, cfg.epochs * batches, start_epoch * batches + start_batch, comm)
     model.train()
-    for epoch in progress(range(cfg.epochs), desc=desc, total=cfg.epochs):
-        order = rng.permutation(len(Xt))
-        total_loss, correct, silent, predicted = 0.0, 0, 0, set()
-        for start in range(0, len(order), cfg.batch_size):
-            idx = torch.as_tensor(order[start:start + cfg.batch_size])
-            out = model(Xt[idx])
-            loss = loss_fn(out, yt[idx])
+    for epoch in range(start_epoch, cfg.epochs):
+        order_rng = rng.bit_generator.state
+        order = rng.permutation(n)
+        first = start_batch if epoch == start_epoch else 0
+        for b in range(first, batches):
+            bar.update()
+            idx = comm.shard(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
             optimizer.zero_grad()
-            loss.backward()
+            if len(idx):
+                xb = torch.as_tensor(train_src.batch(idx), dtype=torch.float32, device=device)
+                yb = torch.as_tensor(y[idx], dtype=torch.long, device=device)
+                out = model(xb)
+                loss = loss_fn(out, yb)
+                loss.backward()
+                spikes = out.detach().cpu().numpy()
+                pred = predict(spikes)
+                part = torch.tensor([float(loss.detach()) * len(idx), (pred == y[idx]).sum(),
+                                     (spikes.reshape(len(spikes), -1) == 0).all(axis=1).sum(),
+                                     *np.bincount(pred, minlength=classes)],
+                                    dtype=torch.float64)
+            else:
+                part = torch.zeros(3 + classes, dtype=torch.float64)
+            comm.sum_gradients(model)
             optimizer.step()
             model.clamp_delays()  # the stored delay is the one the forward pass uses
-            total_loss += float(loss.detach()) * len(idx)
-            spikes = out.detach().numpy()
-            pred = predict(spikes)
-            correct += int((pred == y[idx.numpy()]).sum())
-            silent += int((spikes.reshape(len(spikes), -1) == 0).all(axis=1).sum())
-            predicted.update(pred.tolist())
-        history.append({"epoch": epoch + 1, "loss": total_loss / len(Xt),
-                        "accuracy": correct / len(Xt), "silent_fraction": silent / len(Xt),
-                        "predicted_classes": len(predicted)})
-        warned = warn_if_going_nowhere(history, model, Xt.shape[-1], warned=warned,
-                                       last=epoch + 1 == cfg.epochs, desc=desc)
+            part = comm.sum_(part).tolist()
+            totals = {"loss": totals["loss"] + part[0], "correct": totals["correct"]
+                      + int(part[1]), "silent": totals["silent"] + int(part[2]),
+                      "predicted": [a + int(c) for a, c in zip(totals["predicted"], part[3:])],
+                      "seen": totals["seen"] + 1}
+            bar.set_postfix(epoch=epoch + 1, loss=f"{part[0] / max(len(idx), 1):.3g}",
+                            **({"val": f"{history[-1]['val_accuracy']:.3f}"}
+                               if history and "val_accuracy" in history[-1] else {}),
+                            refresh=False)
+            if (on_checkpoint and cfg.checkpoint_every and b + 1 < batches
+                    and (b + 1) % cfg.checkpoint_every == 0):
+                on_checkpoint(Resume(epoch, b + 1, optimizer.state_dict(), order_rng,
+                                     torch.get_rng_state(), _cuda_rng(device), dict(totals),
+                                     [dict(r) for r in history], best), None)
+        record = {"epoch": epoch + 1, "loss": totals["loss"] / n,
+                  "accuracy": totals["correct"] / n, "silent_fraction": totals["silent"] / n,
+                  "predicted_classes": sum(1 for c in totals["predicted"] if c)}
+        if val_src is not None:
+            record.update(evaluate(model, val_src, loss_fn, device=device, comm=comm,
+                                   batch_size=max(cfg.batch_size, 64)))
+            model.train()
+        history.append(record)
+        if best is None or score_of(record) > best["score"]:
+            best = {"epoch": epoch + 1, "score": score_of(record)}
+        record["best"] = best["epoch"] == epoch + 1
+        totals = _new_totals(classes)
+        if comm.is_main:
+            warned = warn_if_going_nowhere(history, model, source.steps, warned=warned,
+                                           last=epoch + 1 == cfg.epochs, desc=desc)
+        if on_checkpoint:
+            on_checkpoint(Resume(epoch + 1, 0, optimizer.state_dict(), rng.bit_generator.state,
+                                 torch.get_rng_state(), _cuda_rng(device), totals,
+                                 [dict(r) for r in history], best), record)
+    bar.close()
     model.eval()
     return history
+
+
+def _bar(desc: str, total: int, initial: int, comm: Comm):
+    """A batch-level progress bar (loss, last validation accuracy) on rank 0's terminal;
+    quiet in CI, when piped and on other ranks (spiketime.progress's rule)."""
+    from tqdm import tqdm
+
+    quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty() or not comm.is_main
+    return tqdm(total=total, initial=initial, desc=desc, disable=quiet, leave=False,
+                unit="batch")
+
+
+def _cuda_rng(device: torch.device) -> list | None:
+    return torch.cuda.get_rng_state_all() if device.type == "cuda" else None
+
+
+def evaluate(model: SpikingNet, source: Source, loss_fn, *, device: torch.device | str = "cpu",
+             comm: Comm | None = None, batch_size: int = 64) -> dict:
+    """val_loss (mean per sample) and val_accuracy of `model` on `source`, in batches;
+    under `comm` each rank takes every world-th sample and the sums are combined."""
+    comm = comm or Comm()
+    model.eval()
+    mine = comm.shard(np.arange(len(source)))
+    loss, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(mine), batch_size):
+            idx = mine[start:start + batch_size]
+            out = model(torch.as_tensor(source.batch(idx), dtype=torch.float32, device=device))
+            labels = source.labels[idx]
+            loss += float(loss_fn(out, torch.as_tensor(labels, device=device)))
+            correct += int((predict(out.cpu().numpy()) == labels).sum())
+    total = comm.sum_(torch.tensor([loss, correct], dtype=torch.float64)).tolist()
+    return {"val_loss": total[0] / len(source), "val_accuracy": total[1] / len(source)}
 
 
 def going_nowhere(record: dict, model: SpikingNet, steps: int) -> str | None:
