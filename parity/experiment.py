@@ -94,7 +94,7 @@ GRIDS: dict[str, GridSpec] = {
                                            interval_range=(1, 100), **_PAPER_TIMING)),
                TaskSpec("coincidence", dict(task="coincidence", variant="ratefree"),
                         neuron=_FAST_NEURONS)),
-        levels=_LEVELS),
+        epochs=20, levels=_LEVELS),
 }
 MODEL_DELAYS = {"tau": False, "tau+delay": True}  # model name -> trainable delays
 
