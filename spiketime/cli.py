@@ -14,6 +14,8 @@ from spiketime.errors import UserError
 
 COMMANDS = [
     "spiketime.commands.data",
+    "spiketime.commands.train",
+    "spiketime.commands.export",
     "spiketime.commands.pipeline",
     "spiketime.commands.check",
     "spiketime.commands.deploy",

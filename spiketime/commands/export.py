@@ -1,0 +1,45 @@
+"""`spiketime export CHECKPOINT --out model.net [--clip]`: a trained checkpoint to NetX HDF5.
+
+Refuses values the chip cannot hold (one `error:` line naming them, exit 2, no
+file); with --clip it clips them into range instead, prints each clip and records
+it in the file's metadata. Exit 0 on success.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a trained checkpoint (best.pt, last.pt, model.pt) "
+                                      "to a NetX HDF5 file for Lava / Loihi 2")
+    p.add_argument("checkpoint", type=Path, help="spiketime checkpoint")
+    p.add_argument("--out", type=Path, required=True, help="NetX file to write (e.g. model.net)")
+    p.add_argument("--clip", action="store_true",
+                   help="clip out-of-range values into Loihi 2's ranges (each clip printed and "
+                        "recorded in the metadata) instead of refusing them")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spiketime.export.from_slayer import to_netx
+    from spiketime.export.netx import clip_to_chip, write_netx
+    from spiketime.train.model import architecture, config_of, load_checkpoint, read_checkpoint
+
+    data = read_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint)
+    meta = {k: v for k, v in data["extra"].items() if k not in ("history", "threads",
+                                                                  "world_size", "epoch")}
+    meta.setdefault("model", args.checkpoint.stem)
+    if "epoch" in data["extra"]:
+        meta["epoch"] = data["extra"]["epoch"]
+    net = to_netx(model, meta)
+    if args.clip:
+        net, clipped = clip_to_chip(net)
+        for line in clipped or ["nothing was out of range"]:
+            print(f"clipped: {line}", file=sys.stderr)
+    path = write_netx(net, args.out)
+    print(f"wrote {path}: {architecture(config_of(data, args.checkpoint))}, "
+          f"{len(net.layers)} layers, max delay {net.max_delay} steps")
+    return 0

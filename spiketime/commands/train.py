@@ -1,0 +1,163 @@
+"""`spiketime train --data FILE --out DIR`: train one network, resumably, into a run folder.
+
+Writes DIR/best.pt (best validation accuracy), DIR/last.pt (the latest state, with
+everything `--resume` needs), DIR/history.json and DIR/curve.png. Under
+`torchrun --nproc-per-node N -m spiketime train ...` it trains data-parallel on N
+processes (gloo on CPU, NCCL on GPU); rank 0 alone writes and reports.
+Exit 0 on success, 2 on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spiketime.errors import UserError
+
+# TrainConfig's step sizes, kept here so that --help does not import torch.
+LR, DELAY_LR, DECAY_LR = 0.003, 0.1, 0.3
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """argparse type: '128,128' -> (128, 128); every size at least 1."""
+    try:
+        sizes = tuple(int(v) for v in text.replace("-", ",").split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 128,128, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be at least 1, got {text!r}")
+    return sizes
+
+
+def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = True) -> None:
+    """The options `train` and `pipeline` share: architecture, loss and step sizes."""
+    p.add_argument("--hidden", type=hidden_sizes, default=hidden_sizes(hidden), metavar="N[,N...]",
+                   help=f"hidden layer sizes, any depth (default {hidden}; the paper's speech "
+                        f"network is 128,128)")
+    if delays:
+        p.add_argument("--delays", choices=("none", "hidden"), default="none",
+                       help="trainable axonal delays: none, or after every hidden layer "
+                            "(0-62 steps, Loihi 2's range) (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=32, help="global batch (default 32)")
+    p.add_argument("--lr", type=float, default=LR, help=f"weight step size (default {LR})")
+    p.add_argument("--delay-lr", type=float, default=DELAY_LR,
+                   help=f"delay step size, in steps (default {DELAY_LR})")
+    p.add_argument("--decay-lr", type=float, default=DECAY_LR,
+                   help=f"decay step size, slayer's 1/4096 units (default {DECAY_LR})")
+    p.add_argument("--surrogate", choices=["slayer", "fast-sigmoid"], default="slayer",
+                   help="surrogate gradient: slayer's exponential (default) or the paper's "
+                        "fast sigmoid 1/(100|v-theta|+1)^2")
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="seeded per-class share of the training set held out for validation "
+                        "and best-checkpoint selection")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto (default): CUDA when present, else the CPU")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice); results are bit-identical "
+                        "only at the same thread count")
+
+
+def add_loss(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--loss", choices=("count", "spikemax"), default=default,
+                   help=f"count: cross-entropy over output spike counts / --temperature; "
+                        f"spikemax: slayer's SpikeMax, the same over counts / T, whose gradient "
+                        f"shrinks like 1/T (measured: it stays at chance on 1,000-step tasks "
+                        f"where count learns) (default {default})")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="count loss: output spikes per unit of logit (default 1)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a network on a dataset file into a run folder "
+                                     "(best.pt, last.pt, history.json, curve.png); resumable")
+    p.add_argument("--data", type=Path, required=True, help="dataset file (its train split)")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    add_architecture(p, hidden="128")
+    add_loss(p, "count")
+    p.add_argument("--epochs", type=int, default=30, help="default %(default)s")
+    p.add_argument("--seed", type=int, default=0, help="initialisation, split and data order")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="BATCHES",
+                   help="also save last.pt every BATCHES batches inside an epoch (default: at "
+                        "epoch ends only)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last.pt (same options; --epochs "
+                        "may grow); ends bit-identical to an uninterrupted run")
+    p.add_argument("--delay-init-max", type=float, default=30.0,
+                   help="initial delays ~ U[0, this) steps (default %(default)s)")
+    p.set_defaults(func=run, val_fraction_default=0.1)
+
+
+def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bool | None = None):
+    """ModelConfig and TrainConfig from the shared options."""
+    from spiketime.train.model import ModelConfig
+    from spiketime.train.trainer import TrainConfig
+
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    val = args.val_fraction if args.val_fraction is not None else args.val_fraction_default
+    if not 0 <= val < 1:
+        raise UserError(f"--val-fraction must lie in [0, 1), got {val:g}")
+    mcfg = ModelConfig(inputs=channels, hidden=args.hidden, outputs=classes,
+                       delays=(args.delays == "hidden") if delays is None else delays,
+                       delay_init_max=getattr(args, "delay_init_max", 30.0),
+                       surrogate=args.surrogate, seed=args.seed)
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       delay_lr=args.delay_lr, decay_lr=args.decay_lr, loss=args.loss,
+                       temperature=args.temperature, seed=args.seed, val_fraction=val,
+                       checkpoint_every=getattr(args, "checkpoint_every", 0))
+    return mcfg, tcfg
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    import torch
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spiketime.parity.build import metadata
+    from spiketime.train.distributed import from_environment, launched, shutdown
+    from spiketime.train.run import resolve_device, train_run
+    from spiketime.train.sources import ArraySource
+
+    set_threads(args)
+    ds = _load(args.data)
+    mcfg, tcfg = configs(args, ds.channels, ds.n_classes)
+    device = resolve_device(args.device)
+    comm = from_environment(device) if launched() else None
+    try:
+        name = "tau+delay" if mcfg.delays else "tau"
+        result = train_run(ArraySource(ds.train.X, ds.train.y), mcfg, tcfg, args.out,
+                           meta=metadata(name, ds, mcfg, tcfg), resume=args.resume,
+                           device=device, comm=comm, desc=f"train {name}")
+    finally:
+        if comm is not None:
+            shutdown(comm)
+    if comm is None or comm.is_main:
+        _summary(args.out, result, mcfg)
+    return 0
+
+
+def _load(path: Path):
+    from spiketime.train.dataset import load_dataset
+
+    return load_dataset(path)
+
+
+def _summary(out: Path, result, mcfg) -> None:
+    from spiketime.train.model import architecture
+
+    best = next(r for r in result.history if r["epoch"] == result.best_epoch)
+    last = result.history[-1]
+
+    def acc(r: dict) -> str:
+        return (f"train {100 * r['accuracy']:.1f}%"
+                + (f", validation {100 * r['val_accuracy']:.1f}%" if "val_accuracy" in r else ""))
+
+    print(f"trained {architecture(mcfg)}, {last['epoch']} epochs: last epoch {acc(last)}; "
+          f"best epoch {best['epoch']} ({acc(best)})")
+    print(f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'history.json'}, "
+          f"{out / 'curve.png'}")
