@@ -4,6 +4,8 @@ conditions  named transforms of a test set (original, reversed, perturbations)
 sweep       which conditions a comparison runs, each with a fixed seed
 harness     the one loop that runs conditions on both sides (`run_grid`)
 stats       paired statistics (bootstrap intervals, McNemar, sign test)
+activity    per-layer activity of either side: spikes per neuron, silent, saturated
+verdict     PASSED / FAILED / INCONCLUSIVE: chance interval, degeneracy, resolution
 reports     report.json as typed dataclasses: the one reader and writer
 render      report.md and the PNG plots, from those dataclasses
 pipeline    `spiketime pipeline`: data -> train -> NetX -> deployed run -> verdict

@@ -240,10 +240,15 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
 def _unresolved(entries: list[ConditionVerdict], sens: list[SensitivityVerdict],
                 summaries: dict[str, ModelSummary]) -> tuple[list[str], list[str]]:
     """(rows too small to resolve the tolerance, degenerate evidence) as verdict reasons."""
-    small = [f"{e.model}/{e.label}/{e.backend}: {e.resolution.note}" for e in entries
-             if e.verdict == "inconclusive"]
-    small += [f"{s.model}/reversal sensitivity/{s.backend}: {s.resolution.note}" for s in sens
-              if s.verdict == "inconclusive"]
+    by_note: dict[str, list[str]] = {}  # rows of one size share one note: one line each
+    for name, row in [(f"{e.model}/{e.label}/{e.backend}", e) for e in entries] + [
+            (f"{s.model}/reversal sensitivity/{s.backend}", s) for s in sens]:
+        if row.verdict == "inconclusive":
+            by_note.setdefault(row.resolution.note, []).append(name)
+    small = [f"{names[0]}: {note}" if len(names) == 1
+             else f"{len(names)} rows ({', '.join(names[:2])}"
+                  f"{', ...' if len(names) > 2 else ''}): {note}"
+             for note, names in by_note.items()]
     degenerate = [f"{name}, {r}" for name, s in summaries.items() for r in s.evidence.degenerate]
     degenerate += [f"{s.model}/reversal sensitivity/{s.backend}: undefined at chance (original "
                    f"and reversed accuracies within the chance interval)" for s in sens

@@ -190,8 +190,8 @@ def test_a_tiny_statistical_subset_is_inconclusive_and_says_how_many(tmp_path, c
                 "--allow-degenerate", "--out", tmp_path / "c")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "parity INCONCLUSIVE" in proc.stdout
-    assert ("m/original/emulator: 32 samples detect only 8.9 pp, above the 1 pp tolerance; "
-            "299 would") in proc.stdout
+    assert ("inconclusive: 2 rows (m/original/emulator, m/reversed/emulator): 32 samples "
+            "detect only 8.9 pp, above the 1 pp tolerance; 299 would") in proc.stdout
     report = json.loads((tmp_path / "c" / "report.json").read_text())
     original = report["conditions"][0]
     assert original["verdict"] == "inconclusive" and original["statistical"]

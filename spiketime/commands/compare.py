@@ -134,8 +134,12 @@ def run(args: argparse.Namespace) -> int:
     for s in report.sensitivity:
         mine = [e for e in report.conditions if e.model == s.model and e.backend == s.backend]
         ok = sum(e.verdict == "pass" for e in mine)
-        print(f"{s.model:>10} on {s.backend:<8} ({s.samples} samples): {ok}/{len(mine)} "
-              f"conditions within +/-{tol:g} pp; reversal sensitivity trained "
+        within = sum(e.within_tolerance for e in mine)
+        unresolved = sum(e.verdict == "inconclusive" for e in mine)
+        print(f"{s.model:>10} on {s.backend:<8} ({s.samples} samples): {within}/{len(mine)} "
+              f"conditions within +/-{tol:g} pp, {ok} pass"
+              + (f", {unresolved} too few samples to tell" if unresolved else "")
+              + "; reversal sensitivity trained "
               f"{100 * s.trained:+.1f} / deployed {100 * s.deployed:+.1f} pp"
               + ("" if s.verdict == "pass" else f" ({s.verdict.upper()})"))
     simulated = [e for e in report.conditions if e.backend in SIM_BACKENDS]
