@@ -12,8 +12,10 @@ from pathlib import Path
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import write_netx
 from spiketime.train.dataset import Dataset
-from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
-from spiketime.train.trainer import TrainConfig, train
+from spiketime.train.model import ModelConfig, SpikingNet, load_checkpoint, save_checkpoint
+from spiketime.train.run import train_run
+from spiketime.train.sources import ArraySource
+from spiketime.train.trainer import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,18 @@ def metadata(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfig) -> di
 
 
 def train_and_export(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfig,
-                     folder: Path, desc: str | None = None) -> Built:
-    """Train `mcfg` on ds.train, then write folder/model.pt and folder/model.net."""
-    model = SpikingNet(mcfg)
-    history = train(model, ds.train.X, ds.train.y, tcfg, desc=desc or f"train {name}")
+                     folder: Path, desc: str | None = None, device: str = "cpu") -> Built:
+    """Train `mcfg` on ds.train as `spiketime train` does (folder/best.pt, last.pt,
+    history.json, curve.png), then write the exported model as folder/model.pt and
+    folder/model.net: the best epoch's when tcfg.val_fraction holds out a validation
+    split, else the last epoch's."""
     meta = metadata(name, ds, mcfg, tcfg)
+    run = train_run(ArraySource(ds.train.X, ds.train.y), mcfg, tcfg, folder, meta=meta,
+                    overwrite=True, device=device, desc=desc or f"train {name}")
+    model, history = run.model, run.history
+    if tcfg.val_fraction > 0:
+        model = load_checkpoint(run.best)
+        meta["epoch"] = run.best_epoch
     ckpt = save_checkpoint(model, folder / "model.pt", extra={"history": history, **meta})
     netx = write_netx(to_netx(model, meta), folder / "model.net")
     return Built(name, model, ckpt, netx, history)

@@ -55,8 +55,16 @@ class PipelineConfig:
     data: Path | None = None  # a dataset file; None = the built-in task
     samples_per_class: int = 400
     steps: int | None = None  # built-in task only
-    hidden: int = 32
+    hidden: tuple[int, ...] = (32,)  # hidden layer sizes, any depth
     epochs: int = 30
+    batch_size: int = 32
+    lr: float = 0.003
+    delay_lr: float = 0.1
+    decay_lr: float = 0.3
+    loss: str = "spikemax"  # "count" learns where SpikeMax's 1/T gradient stalls (trainer.py)
+    temperature: float = 1.0
+    val_fraction: float = 0.0  # > 0: hold out a validation split, export the best epoch
+    device: str = "cpu"
     surrogate: str = "slayer"  # or "fast-sigmoid", the paper's
     seed: int = 0
     backend: str = "emulator"  # runs every test sample
@@ -90,14 +98,17 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
     X, y = ds.test.X, ds.test.y
     confirming = None if confirm is None else Rows(confirm, confirm_subset(len(y), cfg.confirm_lava,
                                                                           cfg.seed))
-    train_cfg = TrainConfig(epochs=cfg.epochs, seed=cfg.seed)
+    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                            delay_lr=cfg.delay_lr, decay_lr=cfg.decay_lr, loss=cfg.loss,
+                            temperature=cfg.temperature, seed=cfg.seed,
+                            val_fraction=cfg.val_fraction)
     models, failed, degenerate = [], [], []
     for name, delays in MODELS.items():
         folder = out / name.replace("+", "_")
-        mcfg = ModelConfig(inputs=ds.channels, hidden=(cfg.hidden,), outputs=ds.n_classes,
+        mcfg = ModelConfig(inputs=ds.channels, hidden=tuple(cfg.hidden), outputs=ds.n_classes,
                            delays=delays, surrogate=cfg.surrogate, seed=cfg.seed)
         _say(f"{name}: training {cfg.epochs} epochs")
-        built = train_and_export(name, ds, mcfg, train_cfg, folder)
+        built = train_and_export(name, ds, mcfg, train_cfg, folder, device=cfg.device)
         model, ckpt, netx_file, history = built.model, built.checkpoint, built.netx, built.history
         _say(f"{name}: exported {netx_file}; running {backend.name} on {len(X)} samples x 2 "
              f"conditions" + (f", confirming {cfg.confirm_lava} on lava-cpu" if confirm else ""))

@@ -4,8 +4,8 @@
                   trainer's full state: optimizer, random states, data position
     best.pt       the model of the epoch with the best validation accuracy (the
                   training accuracy when no validation split is held out)
-    history.json  one record per epoch, the configuration, the best epoch
-    curve.png     loss and accuracy per epoch, training and validation
+    history.json  one record per epoch, the configuration, the best epoch (every epoch)
+    curve.png     loss and accuracy per epoch, training and validation (at the end)
 
 Every file is written atomically, best.pt before last.pt: a run killed at any moment,
 even inside a write, leaves a last.pt from which `resume=True` continues to the same
@@ -100,7 +100,7 @@ def train_run(source: Source, mcfg: ModelConfig, tcfg: TrainConfig, out: str | o
         save_checkpoint(model, last, extra={**extra, "history": history, "epoch": st.epoch},
                         resume=st.to_dict())
         if record is not None:
-            write_history(out, history, mcfg, tcfg)
+            write_history(out, history, mcfg, tcfg, curve=st.epoch == tcfg.epochs)
 
     if comm.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -153,12 +153,14 @@ def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig) -> Resume:
     return Resume.from_dict(data["resume"])
 
 
-def write_history(out: Path, history: list[dict], mcfg: ModelConfig, tcfg: TrainConfig) -> None:
-    """history.json and curve.png, both atomically."""
+def write_history(out: Path, history: list[dict], mcfg: ModelConfig, tcfg: TrainConfig, *,
+                  curve: bool = True) -> None:
+    """history.json (every epoch) and curve.png (with `curve`: at the end), atomically."""
     doc = {"version": HISTORY_VERSION, "best_epoch": _best_epoch(history),
            "model": asdict(mcfg), "trainer": asdict(tcfg), "history": history}
     write_text(out / "history.json", json.dumps(doc, indent=1) + "\n")
-    plot_curve(history, out / "curve.png")
+    if curve:
+        plot_curve(history, out / "curve.png")
 
 
 def read_history(path: str | os.PathLike) -> dict:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spiketime.commands.train import add_architecture, add_loss
 from spiketime.errors import UserError
 
 # PipelineConfig's defaults, kept here so that --help does not import torch.
-DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=32, epochs=30,
+DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=(32,), epochs=30,
                 surrogate="slayer", seed=0, backend="emulator", confirm_lava=32,
                 allow_degenerate=False)
 
@@ -25,12 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="dataset file (default: the built-in rate-free CCISI task)")
     p.add_argument("--samples-per-class", type=int, default=d.samples_per_class)
     p.add_argument("--steps", type=int, help="time steps of the built-in task (default 100)")
-    p.add_argument("--hidden", type=int, default=d.hidden,
-                   help="hidden neurons (default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--surrogate", choices=["slayer", "fast-sigmoid"], default=d.surrogate,
-                   help="surrogate gradient: slayer's exponential (default) or the paper's "
-                        "fast sigmoid 1/(100|v-theta|+1)^2")
+    # the architecture and training options of `spiketime train` (delays: both models)
+    add_architecture(p, hidden=",".join(map(str, d.hidden)), delays=False)
+    add_loss(p, "spikemax")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d.backend,
                    help="backend for the whole test set (default %(default)s)")
@@ -41,22 +40,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="warn instead of INCONCLUSIVE (exit 3) when a network is degenerate "
                         "(silent, one class, at chance): for parity of a deliberately "
                         "trivial network")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, val_fraction_default=0.0)
 
 
 def run(args: argparse.Namespace) -> int:
+    from spiketime.commands.train import configs, set_threads
     from spiketime.parity.pipeline import PipelineConfig, run_pipeline
     from spiketime.parity.verdict import describe, exit_code
+    from spiketime.train.run import resolve_device
 
-    for name in ("samples_per_class", "hidden", "epochs"):
+    for name in ("samples_per_class", "epochs"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     if args.confirm_lava < 0:
         raise UserError("--confirm-lava must be 0 or more")
     if args.data is not None and args.steps is not None:
         raise UserError("--steps applies to the built-in task only, not to --data")
+    set_threads(args)
+    _, tcfg = configs(args, 1, 2, delays=False)  # validates the shared options
     cfg = PipelineConfig(out=args.out, data=args.data, samples_per_class=args.samples_per_class,
                          steps=args.steps, hidden=args.hidden, epochs=args.epochs,
+                         batch_size=tcfg.batch_size, lr=tcfg.lr, delay_lr=tcfg.delay_lr,
+                         decay_lr=tcfg.decay_lr, loss=tcfg.loss, temperature=tcfg.temperature,
+                         val_fraction=tcfg.val_fraction,
+                         device=str(resolve_device(args.device)),
                          surrogate=args.surrogate, seed=args.seed,
                          backend=args.backend, confirm_lava=args.confirm_lava,
                          allow_degenerate=args.allow_degenerate)
