@@ -75,11 +75,13 @@ _LEVELS = {"jitter": (2.0, 5.0, 10.0), "neuron_jitter": (2.0, 5.0, 10.0),
 
 GRIDS: dict[str, GridSpec] = {
     # Minutes on 2 cores: 250 steps of 4 ms (the same 1-s window, 6 events per channel).
+    # Intervals of 1-10 vs 15-25 steps want a shorter memory than the default voltage
+    # decay's ~33 steps: from 0.1 (~10 steps) training moves faster (docs/experiments.md).
     "quick": GridSpec(
         name="quick",
         tasks=(TaskSpec("ccisi", dict(task="ccisi", variant="ratefree", steps=250, dt_ms=4.0,
                                       rate_range=(2.0, 10.0), interval_range=(1, 25),
-                                      circular=True), 200),
+                                      circular=True), 200, {"voltage_decay": 0.1}),
                TaskSpec("coincidence", dict(task="coincidence", variant="ratefree"), 150,
                         _FAST_NEURONS)),
         seeds=(0,), hidden=32, epochs=15, levels=_LEVELS, confirm_lava=4),
