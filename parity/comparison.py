@@ -59,6 +59,7 @@ from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
 from spiketime.sim.backend import Backend, check_input
 from spiketime.sim.registry import SIM_BACKENDS
 from spiketime.train.dataset import Dataset, load_dataset
+from spiketime.train.foreign import load_factory
 from spiketime.train.model import SpikingNet, load_checkpoint
 
 FULL_SET_BACKENDS = ("emulator",)  # every other backend runs the subset
@@ -67,8 +68,9 @@ FULL_SET_BACKENDS = ("emulator",)  # every other backend runs the subset
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    checkpoint: Path
+    checkpoint: Path | None  # a spiketime checkpoint, or None with `factory`
     netx: Path
+    factory: str | None = None  # package.module:function returning a lava-dl network
 
 
 @dataclass(frozen=True)
@@ -148,16 +150,17 @@ def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Lo
     loaded, checkpoints = [], {}
     for spec in cfg.models:
         net = read_netx(spec.netx)
-        key = Path(spec.checkpoint).resolve()
+        key = spec.factory or Path(spec.checkpoint).resolve()
         if key not in checkpoints:  # one model object per checkpoint file
-            checkpoints[key] = load_checkpoint(spec.checkpoint)
+            checkpoints[key] = (load_factory(spec.factory) if spec.factory
+                                else load_checkpoint(spec.checkpoint))
         model = checkpoints[key]
-        c = model.config
+        c, source = model.config, spec.factory or spec.checkpoint
         if c.inputs != ds.channels:
-            raise UserError(f"model {spec.checkpoint} expects {c.inputs} inputs but {cfg.data} "
+            raise UserError(f"model {source} expects {c.inputs} inputs but {cfg.data} "
                             f"has {ds.channels} channels")
         if c.outputs != ds.n_classes:
-            raise UserError(f"model {spec.checkpoint} has {c.outputs} outputs but {cfg.data} "
+            raise UserError(f"model {source} has {c.outputs} outputs but {cfg.data} "
                             f"has {ds.n_classes} classes")
         if net.output_size != ds.n_classes:
             raise UserError(f"{spec.netx} has {net.output_size} outputs but {cfg.data} "
@@ -207,7 +210,8 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
                if s.verdict == "fail"]
     decision = verdict.decide(failed, *_unresolved(entries, sens, summaries),
                               allow_degenerate=cfg.allow_degenerate)
-    models = tuple(ModelResult(m.spec.name, relative(m.spec.checkpoint, cfg.out),
+    models = tuple(ModelResult(m.spec.name, f"factory {m.spec.factory}" if m.spec.factory
+                               else relative(m.spec.checkpoint, cfg.out),
                                relative(m.spec.netx, cfg.out), summaries[m.spec.name])
                    for m in loaded)
     rule = (f"every {100 * cfg.confidence:g}% paired bootstrap interval of deployed minus "

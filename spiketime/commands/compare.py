@@ -45,7 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="trained vs deployed under time reversal, jitter and deletion: "
                         "a statistical parity verdict, report and plots")
     src = p.add_argument_group("what to compare (either --model, --netx and --data, or --report)")
-    src.add_argument("--model", type=Path, help="trained checkpoint (model.pt)")
+    src.add_argument("--model", type=Path, help="trained checkpoint (model.pt, best.pt)")
+    src.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                     help="instead of --model: your own lava-dl SLAYER network, returned "
+                          "(weights loaded) by FUNCTION() in MODULE; its layers are "
+                          "slayer.block.cuba.Dense blocks in network.blocks (docs/train.md)")
     src.add_argument("--netx", type=Path, help="deployed NetX network (model.net)")
     src.add_argument("--data", type=Path,
                      help="dataset file (with --report: overrides the report's)")
@@ -95,18 +99,22 @@ def _config(args: argparse.Namespace):
     from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
 
     if args.report is not None:
-        if args.model is not None or args.netx is not None:
+        if args.model is not None or args.netx is not None or args.model_factory is not None:
             raise UserError("give either --report or --model and --netx, not both")
         models, data = models_from_report(args.report)
         data = args.data if args.data is not None else data
         default_out = args.report.parent / "compare"
     else:
-        given = (("--model", args.model), ("--netx", args.netx), ("--data", args.data))
+        if args.model is not None and args.model_factory is not None:
+            raise UserError("give either --model or --model-factory, not both")
+        given = (("--model", args.model if args.model_factory is None else args.model_factory),
+                 ("--netx", args.netx), ("--data", args.data))
         missing = [option for option, value in given if value is None]
         if missing:
             raise UserError(f"{', '.join(missing)} required (or --report REPORT.json)")
         name = model_name(read_netx(args.netx).metadata, args.netx)
-        models, data = (ModelSpec(name, args.model, args.netx),), args.data
+        models = (ModelSpec(name, args.model, args.netx, factory=args.model_factory),)
+        data = args.data
         default_out = args.netx.parent / "compare"
     out = args.out if args.out is not None else default_out
     if out.exists() and not out.is_dir():

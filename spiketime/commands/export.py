@@ -14,7 +14,10 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained checkpoint (best.pt, last.pt, model.pt) "
                                       "to a NetX HDF5 file for Lava / Loihi 2")
-    p.add_argument("checkpoint", type=Path, help="spiketime checkpoint")
+    p.add_argument("checkpoint", type=Path, nargs="?", help="spiketime checkpoint")
+    p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                   help="instead of a checkpoint: your own lava-dl SLAYER network, returned by "
+                        "FUNCTION() in MODULE (CUBA Dense blocks in network.blocks)")
     p.add_argument("--out", type=Path, required=True, help="NetX file to write (e.g. model.net)")
     p.add_argument("--clip", action="store_true",
                    help="clip out-of-range values into Loihi 2's ranges (each clip printed and "
@@ -23,10 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spiketime.errors import UserError
     from spiketime.export.from_slayer import to_netx
-    from spiketime.export.netx import clip_to_chip, write_netx
+    from spiketime.train.foreign import load_factory
     from spiketime.train.model import architecture, config_of, load_checkpoint, read_checkpoint
 
+    if (args.checkpoint is None) == (args.model_factory is None):
+        raise UserError("give a checkpoint or --model-factory MODULE:FUNCTION (one of them)")
+    if args.model_factory:
+        model = load_factory(args.model_factory)
+        net = to_netx(model, {"model": args.model_factory.partition(":")[2],
+                              "source": f"factory {args.model_factory}"})
+        return _write(args, net, f"{model.config.inputs}-"
+                      + "-".join(map(str, (*model.config.hidden, model.config.outputs))))
     data = read_checkpoint(args.checkpoint)
     model = load_checkpoint(args.checkpoint)
     meta = {k: v for k, v in data["extra"].items() if k not in ("history", "threads",
@@ -34,12 +46,16 @@ def run(args: argparse.Namespace) -> int:
     meta.setdefault("model", args.checkpoint.stem)
     if "epoch" in data["extra"]:
         meta["epoch"] = data["extra"]["epoch"]
-    net = to_netx(model, meta)
+    return _write(args, to_netx(model, meta), architecture(config_of(data, args.checkpoint)))
+
+
+def _write(args: argparse.Namespace, net, shape: str) -> int:
+    from spiketime.export.netx import clip_to_chip, write_netx
+
     if args.clip:
         net, clipped = clip_to_chip(net)
         for line in clipped or ["nothing was out of range"]:
             print(f"clipped: {line}", file=sys.stderr)
     path = write_netx(net, args.out)
-    print(f"wrote {path}: {architecture(config_of(data, args.checkpoint))}, "
-          f"{len(net.layers)} layers, max delay {net.max_delay} steps")
+    print(f"wrote {path}: {shape}, {len(net.layers)} layers, max delay {net.max_delay} steps")
     return 0
