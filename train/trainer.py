@@ -85,7 +85,8 @@ def _param_groups(model: SpikingNet, cfg: TrainConfig) -> list[dict]:
 
 def train(model: SpikingNet, X: np.ndarray, y: np.ndarray, cfg: TrainConfig,
           desc: str = "train") -> list[dict]:
-    """Train in place on uint8 spikes [N, C, T]; return per epoch the loss, accuracy, the
+    """Train in place on uint8 spikes [N, C, T]; return per epoch the loss (mean per
+    sample), accuracy, the
     fraction of samples with no output spike and the number of classes predicted (all
     measured on the epoch's own forward passes); warn on stderr when it goes nowhere.
     With cfg.val_fraction > 0 a seeded part of (X, y) is held out and each record also
@@ -180,7 +181,8 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
         first = start_batch if epoch == start_epoch else 0
         for b in range(first, batches):
             bar.update()
-            idx = comm.shard(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+            batch = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            idx = comm.shard(batch)
             optimizer.zero_grad()
             if len(idx):
                 xb = torch.as_tensor(train_src.batch(idx), dtype=torch.float32, device=device)
@@ -190,7 +192,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
                 loss.backward()
                 spikes = out.detach().cpu().numpy()
                 pred = predict(spikes)
-                part = torch.tensor([float(loss.detach()) * len(idx), (pred == y[idx]).sum(),
+                part = torch.tensor([float(loss.detach()), (pred == y[idx]).sum(),
                                      (spikes.reshape(len(spikes), -1) == 0).all(axis=1).sum(),
                                      *np.bincount(pred, minlength=classes)],
                                     dtype=torch.float64)
@@ -204,7 +206,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
                       + int(part[1]), "silent": totals["silent"] + int(part[2]),
                       "predicted": [a + int(c) for a, c in zip(totals["predicted"], part[3:])],
                       "seen": totals["seen"] + 1}
-            bar.set_postfix(epoch=epoch + 1, loss=f"{part[0] / max(len(idx), 1):.3g}",
+            bar.set_postfix(epoch=epoch + 1, loss=f"{part[0] / len(batch):.3g}",
                             **({"val": f"{history[-1]['val_accuracy']:.3f}"}
                                if history and "val_accuracy" in history[-1] else {}),
                             refresh=False)
