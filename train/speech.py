@@ -21,6 +21,7 @@ Kept unit ids are stored in params["units"]; norm's counts in params["norm_count
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ import h5py
 import numpy as np
 
 from spiketime.errors import UserError
-from spiketime.train.dataset import Dataset, DatasetMeta, Split
+from spiketime.train.dataset import Dataset, DatasetMeta, EventWriter, Split
 
 N_CLASSES = {"shd": 20, "ssc": 35}
 SPEECH_VARIANTS = ("whole", "part", "norm")
@@ -49,6 +50,66 @@ def raw_files(dataset: str) -> dict[str, str]:
 def load_speech(raw_dir: str | os.PathLike, dataset: str, variant: str, *, dt_ms: float = 14.0,
                 steps: int = 100, seed: int = 0) -> Dataset:
     """Bin the official SHD/SSC files into a Whole, Part or Norm dataset (see module doc)."""
+    plan = _plan(raw_dir, dataset, variant, dt_ms, steps)
+    rng = np.random.default_rng(seed)
+    splits, late = {}, {}
+    for name, f in plan.files.items():
+        X, late[name] = plan.binner.dense(f, plan.units, plan.norm_counts, rng)
+        splits[name] = Split(X=X, y=f.labels)
+    return Dataset(train=splits["train"], test=splits["test"], meta=plan.meta(seed, late))
+
+
+def write_speech_events(raw_dir: str | os.PathLike, out: str | os.PathLike, dataset: str,
+                        variant: str, *, dt_ms: float = 14.0, steps: int = 100,
+                        seed: int = 0) -> DatasetMeta:
+    """`load_speech`, written as an events file (`spiketime.train.dataset`, version 2)
+    chunk by chunk: never a dense array of the whole set. Densified, it is exactly
+    `load_speech`'s X (the same binning and, for norm, the same random draws)."""
+    plan = _plan(raw_dir, dataset, variant, dt_ms, steps)
+    rng = np.random.default_rng(seed)
+    late = {}
+    # the metadata's late-spike counts are known only at the end: write them then
+    with EventWriter(out, plan.meta(seed, {s: 0 for s in plan.files}), len(plan.units),
+                     int(steps)) as w:
+        for name, f in plan.files.items():
+            late[name] = 0
+            for lo, sample, ch, step, n_late in plan.binner.events(f, plan.units,
+                                                                   plan.norm_counts, rng):
+                late[name] += n_late
+                w.add(name, sample, ch, step, f.labels[lo:lo + _chunk_len(f, lo)])
+        meta = plan.meta(seed, late)
+        w.f.attrs["params"] = json.dumps(meta.params)
+    return meta
+
+
+def _chunk_len(raw: _RawSplit, lo: int) -> int:
+    return min(_CHUNK, len(raw) - lo)
+
+
+class _Plan:
+    """What both writers share: the raw files, the binner, the channel set, norm counts."""
+
+    def __init__(self, dataset, variant, dt_ms, steps, paths, files, binner, units,
+                 norm_counts):
+        self.dataset, self.variant, self.dt_ms, self.steps = dataset, variant, dt_ms, steps
+        self.paths, self.files, self.binner = paths, files, binner
+        self.units, self.norm_counts = units, norm_counts
+
+    def meta(self, seed: int, late: dict) -> DatasetMeta:
+        params: dict[str, Any] = {
+            "dataset": self.dataset, "steps": int(self.steps), "dt_ms": float(self.dt_ms),
+            "seed": int(seed), "raw_files": [p.name for p in self.paths.values()],
+            "units": self.units.tolist(), "part_min_count": PART_MIN_COUNT,
+            "channel_set_from": "train", "late_spikes": late, "channels": int(self.units.size),
+        }
+        if self.norm_counts is not None:
+            params["norm_counts"] = self.norm_counts.tolist()
+        return DatasetMeta(task=self.dataset, variant=self.variant, dt_ms=float(self.dt_ms),
+                           class_names=self.files["train"].class_names, seed=int(seed),
+                           params=params)
+
+
+def _plan(raw_dir, dataset: str, variant: str, dt_ms: float, steps: int) -> _Plan:
     if dataset not in N_CLASSES:
         raise UserError(f"unknown speech dataset {dataset!r}; choose shd or ssc")
     if variant not in SPEECH_VARIANTS:
@@ -73,22 +134,7 @@ def load_speech(raw_dir: str | os.PathLike, dataset: str, variant: str, *, dt_ms
             raise UserError(f"no channel of {dataset} fires at least {PART_MIN_COUNT} times in "
                             f"every training sample at dt_ms={dt_ms} and steps={steps}; "
                             f"the {variant} variant would be empty")
-    rng = np.random.default_rng(seed)
-    splits, late = {}, {}
-    for name, f in files.items():
-        X, late[name] = binner.dense(f, units, norm_counts, rng)
-        splits[name] = Split(X=X, y=f.labels)
-    params: dict[str, Any] = {
-        "dataset": dataset, "steps": int(steps), "dt_ms": float(dt_ms), "seed": int(seed),
-        "raw_files": [p.name for p in paths.values()], "units": units.tolist(),
-        "part_min_count": PART_MIN_COUNT, "channel_set_from": "train",
-        "late_spikes": late, "channels": int(units.size),
-    }
-    if norm_counts is not None:
-        params["norm_counts"] = norm_counts.tolist()
-    meta = DatasetMeta(task=dataset, variant=variant, dt_ms=float(dt_ms),
-                       class_names=files["train"].class_names, seed=int(seed), params=params)
-    return Dataset(train=splits["train"], test=splits["test"], meta=meta)
+    return _Plan(dataset, variant, dt_ms, steps, paths, files, binner, units, norm_counts)
 
 
 def _find_files(raw_dir: Path, dataset: str) -> dict[str, Path]:
@@ -187,17 +233,15 @@ class _Binner:
                 .reshape(len(times), N_UNITS)
         return out
 
-    def dense(self, raw: _RawSplit, units: np.ndarray, norm_counts: np.ndarray | None,
-              rng: np.random.Generator) -> tuple[np.ndarray, int]:
-        """X uint8 [N, len(units), steps] (norm: subsampled to norm_counts) and late spikes."""
+    def events(self, raw: _RawSplit, units: np.ndarray, norm_counts: np.ndarray | None,
+               rng: np.random.Generator):
+        """Per chunk: (first sample, sample within the chunk, channel, step, late spikes),
+        keeping only `units` (renumbered) and, for norm, subsampled to norm_counts."""
         channel_of = np.full(N_UNITS, -1, dtype=np.int64)
         channel_of[units] = np.arange(len(units))
         c = len(units)
-        X = np.zeros((len(raw), c, self.steps), dtype=np.uint8)
-        late = 0
         for lo, times, unit_lists in raw.chunks():
             keys, n_late = self._keys(raw.path, times, unit_lists)
-            late += n_late
             rows, step = keys // self.steps, keys % self.steps
             sample, ch = rows // N_UNITS, channel_of[rows % N_UNITS]
             keep = ch >= 0
@@ -205,6 +249,15 @@ class _Binner:
             if norm_counts is not None:
                 pick = _subsample(rng, sample * c + ch, norm_counts[ch])
                 sample, ch, step = sample[pick], ch[pick], step[pick]
+            yield lo, sample, ch, step, n_late
+
+    def dense(self, raw: _RawSplit, units: np.ndarray, norm_counts: np.ndarray | None,
+              rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """X uint8 [N, len(units), steps] (norm: subsampled to norm_counts) and late spikes."""
+        X = np.zeros((len(raw), len(units), self.steps), dtype=np.uint8)
+        late = 0
+        for lo, sample, ch, step, n_late in self.events(raw, units, norm_counts, rng):
+            late += n_late
             X[lo + sample, ch, step] = 1
         return X, late
 

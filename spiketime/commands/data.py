@@ -49,6 +49,10 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dt-ms", type=float, default=14.0)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of norm's subsampling")
+    p.add_argument("--storage", choices=("dense", "events"), default="dense",
+                   help="events: store each sample's spikes as (step, channel) events, written "
+                        "chunk by chunk without the whole dense array (SSC dense is ~13 GB); "
+                        "`spiketime train` reads it a batch at a time (default %(default)s)")
     p.add_argument("--out", required=True, help="dataset file to write (HDF5)")
     p.set_defaults(func=_prepare)
 
@@ -91,8 +95,17 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from spiketime.train.dataset import save_dataset
-    from spiketime.train.speech import load_speech
+    from spiketime.train.dataset import open_dataset, save_dataset
+    from spiketime.train.speech import load_speech, write_speech_events
+
+    if args.storage == "events":
+        meta = write_speech_events(args.raw, args.out, args.dataset, args.variant,
+                                   dt_ms=args.dt_ms, steps=args.steps, seed=args.seed)
+        ds = open_dataset(args.out)
+        print(f"wrote {args.out} (events): {meta.task}/{meta.variant}, {len(ds.train)} train + "
+              f"{len(ds.test)} test samples, {ds.channels} channels x {ds.steps} steps "
+              f"of {meta.dt_ms:g} ms, {ds.n_classes} classes")
+        return 0
 
     ds = load_speech(args.raw, args.dataset, args.variant, dt_ms=args.dt_ms, steps=args.steps,
                      seed=args.seed)

@@ -119,18 +119,18 @@ def set_threads(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spiketime.parity.build import metadata
+    from spiketime.train.dataset import open_dataset
     from spiketime.train.distributed import from_environment, launched, shutdown
     from spiketime.train.run import resolve_device, train_run
-    from spiketime.train.sources import ArraySource
 
     set_threads(args)
-    ds = _load(args.data)
+    ds = open_dataset(args.data)  # an events file stays on disk, read a batch at a time
     mcfg, tcfg = configs(args, ds.channels, ds.n_classes)
     device = resolve_device(args.device)
     comm = from_environment(device) if launched() else None
     try:
         name = "tau+delay" if mcfg.delays else "tau"
-        result = train_run(ArraySource(ds.train.X, ds.train.y), mcfg, tcfg, args.out,
+        result = train_run(ds.train, mcfg, tcfg, args.out,
                            meta=metadata(name, ds, mcfg, tcfg), resume=args.resume,
                            device=device, comm=comm, desc=f"train {name}")
     finally:
@@ -139,12 +139,6 @@ def run(args: argparse.Namespace) -> int:
     if comm is None or comm.is_main:
         _summary(args.out, result, mcfg)
     return 0
-
-
-def _load(path: Path):
-    from spiketime.train.dataset import load_dataset
-
-    return load_dataset(path)
 
 
 def _summary(out: Path, result, mcfg) -> None:
