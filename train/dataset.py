@@ -281,7 +281,7 @@ class EventWriter:
             g.create_dataset("offsets", data=np.zeros(1, np.int64), maxshape=(None,),
                              chunks=(65536,))
             for key in ("times", "channels"):
-                g.create_dataset(key, (0,), np.uint16, maxshape=(None,), chunks=(1 << 18,),
+                g.create_dataset(key, (0,), np.uint16, maxshape=(None,), chunks=(1 << 15,),
                                  compression="lzf")
         return self
 
