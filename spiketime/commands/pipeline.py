@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="time steps of the built-in task (default 100)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     # the architecture and training options of `spiketime train` (delays: both models)
-    add_architecture(p, hidden=",".join(map(str, d.hidden)), delays=False)
+    add_architecture(p, hidden=",".join(map(str, d.hidden)), delays=False, val_fraction=0.0)
     add_loss(p, "spikemax")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d.backend,

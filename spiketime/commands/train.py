@@ -28,7 +28,8 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = True) -> None:
+def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = True,
+                     val_fraction: float = 0.1) -> None:
     """The options `train` and `pipeline` share: architecture, loss and step sizes."""
     p.add_argument("--hidden", type=hidden_sizes, default=hidden_sizes(hidden), metavar="N[,N...]",
                    help=f"hidden layer sizes, any depth (default {hidden}; the paper's speech "
@@ -47,8 +48,8 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
                    help="surrogate gradient: slayer's exponential (default) or the paper's "
                         "fast sigmoid 1/(100|v-theta|+1)^2")
     p.add_argument("--val-fraction", type=float, default=None,
-                   help="seeded per-class share of the training set held out for validation "
-                        "and best-checkpoint selection")
+                   help=f"seeded per-class share of the training set held out for validation "
+                        f"and best-checkpoint selection (default {val_fraction:g})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto (default): CUDA when present, else the CPU")
     p.add_argument("--threads", type=int, default=None,
@@ -83,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "may grow); ends bit-identical to an uninterrupted run")
     p.add_argument("--delay-init-max", type=float, default=30.0,
                    help="initial delays ~ U[0, this) steps (default %(default)s)")
-    p.set_defaults(func=run, val_fraction_default=0.1)
+    p.set_defaults(func=run, val_fraction_default=0.1)  # add_architecture's default
 
 
 def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bool | None = None):
