@@ -389,13 +389,12 @@ def markdown(res: Results, figures: list[str]) -> str:
 
 
 def plot_results(out: Path, res: Results) -> list[Path]:
-    """Accuracy against perturbation level per task (trained solid, deployed dashed), and
-    reversal sensitivity per task."""
-    import matplotlib
+    """Accuracy against perturbation level per task (trained: solid with dots; deployed:
+    dashed with crosses, on top of it when parity holds), and reversal sensitivity per
+    task."""
+    from spiketime.parity.render import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     paths = []
     families = [f for f in ("jitter", "neuron_jitter", "deletion", "timing")
                 if any(r.name == f for r in res.rows)]
@@ -415,10 +414,10 @@ def plot_results(out: Path, res: Results) -> list[Path]:
                     if not pts:
                         continue
                     x = [p[0] for p in pts]
-                    for side, style in (("trained", "-"), ("deployed", "--")):
+                    for side, style, mark in (("trained", "-", "o"), ("deployed", "--", "x")):
                         st = [getattr(p[1], side) for p in pts]
-                        ax.plot(x, [s.mean for s in st], style, color=f"C{k}", marker="o",
-                                ms=3, label=f"{m} {side}")
+                        ax.plot(x, [s.mean for s in st], style, color=f"C{k}", marker=mark,
+                                ms=4 if mark == "x" else 2.5, lw=1, label=f"{m} {side}")
                         if all(s.lo is not None for s in st) and side == "deployed":
                             ax.fill_between(x, [s.lo for s in st], [s.hi for s in st],
                                             color=f"C{k}", alpha=0.15)
@@ -431,7 +430,8 @@ def plot_results(out: Path, res: Results) -> list[Path]:
         axes[0][0].legend(fontsize=6)
         fig.supylabel("test accuracy (dotted: best shortcut audit)", fontsize=8)
         fig.tight_layout()
-        paths.append(_save(plt, fig, out / "perturbations.png"))
+        save_figure(plt, fig, out / "perturbations.png")
+        paths.append(out / "perturbations.png")
     if tasks:
         fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(tasks), 2.8))
         width = 0.8 / max(1, len(res.grid["models"]))
@@ -448,12 +448,6 @@ def plot_results(out: Path, res: Results) -> list[Path]:
         ax.axhline(0, color="black", lw=0.6)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        paths.append(_save(plt, fig, out / "reversal.png"))
+        save_figure(plt, fig, out / "reversal.png")
+        paths.append(out / "reversal.png")
     return paths
-
-
-def _save(plt, fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path

@@ -192,7 +192,7 @@ def _condition_tables(report: CompareReport) -> list[str]:
 # --- plots ---------------------------------------------------------------------------
 
 
-def _figure():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,7 +201,7 @@ def _figure():
     return plt
 
 
-def _save(plt, fig, path: Path) -> None:
+def save_figure(plt, fig, path: Path) -> None:
     """Write a figure atomically as PNG and release it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
@@ -210,7 +210,7 @@ def _save(plt, fig, path: Path) -> None:
 
 def _plot_accuracy(report: Report, path: Path) -> None:
     """Grouped bars: per model, trained vs deployed, original vs reversed."""
-    plt = _figure()
+    plt = pyplot()
     summaries = [m.summary for m in report.models]
     bars = [(lambda s: s.trained.accuracy, "original, trained"),
             (lambda s: s.deployed.accuracy, "original, deployed"),
@@ -231,12 +231,12 @@ def _plot_accuracy(report: Report, path: Path) -> None:
     ax.set_title(f"{report.task.name}: trained vs deployed, original vs time-reversed")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def _plot_raster(sample: np.ndarray, reversed_sample: np.ndarray, title: str, path: Path) -> None:
     """One sample's input spikes, original above, time-reversed below."""
-    plt = _figure()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True)
     for ax, x, name in zip(axes, (sample, reversed_sample), ("original", "time-reversed"),
                            strict=True):
@@ -247,7 +247,7 @@ def _plot_raster(sample: np.ndarray, reversed_sample: np.ndarray, title: str, pa
         ax.set_ylim(-1, x.shape[0])
     axes[-1].set_xlabel("time step")
     fig.tight_layout()
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 _FAMILY_TITLES = {"jitter": "per-spike jitter (sigma, steps)",
@@ -258,7 +258,7 @@ _FAMILY_TITLES = {"jitter": "per-spike jitter (sigma, steps)",
 def _plot_sweep(report: CompareReport, path: Path) -> None:
     """Accuracy against perturbation level: one row per perturbation, trained | deployed,
     one line per model (so with and without delays side by side). Level 0 is the original."""
-    plt = _figure()
+    plt = pyplot()
     conds = report.conditions
     primary = report.settings.backends[0]  # the backend that ran every sample
     families = list(dict.fromkeys(e.name for e in conds if e.level is not None))
@@ -287,13 +287,13 @@ def _plot_sweep(report: CompareReport, path: Path) -> None:
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.suptitle(f"{report.task.name}: accuracy under perturbation", fontsize=10)
     fig.tight_layout()
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def _plot_parity(report: CompareReport, path: Path) -> None:
     """Deployed minus trained with its confidence interval, per condition, model and
     backend, against the tolerance band."""
-    plt = _figure()
+    plt = pyplot()
     conds = report.conditions
     labels = list(dict.fromkeys(e.label for e in conds)) + ["reversal sensitivity"]
     series = list(dict.fromkeys((e.model, e.backend) for e in conds))
@@ -321,13 +321,13 @@ def _plot_parity(report: CompareReport, path: Path) -> None:
     ax.set_title(f"parity: {report.parity.verdict}", fontsize=10)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def _plot_activity(report: Report, path: Path) -> None:
     """Per model and layer, trained vs deployed: spikes per neuron per sample (mean, with
     the 5th-95th percentile range) on the left, silent and saturated neurons on the right."""
-    plt = _figure()
+    plt = pyplot()
     rows = [(m.name, side, lay) for m in report.models
             for side, act in (("trained", m.summary.evidence.trained),
                               ("deployed", m.summary.evidence.deployed))
@@ -359,4 +359,4 @@ def _plot_activity(report: Report, path: Path) -> None:
     right.legend(fontsize=6, loc="best")
     fig.suptitle(f"{report.task.name}: activity on the original samples", fontsize=10)
     fig.tight_layout()
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
