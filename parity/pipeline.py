@@ -14,6 +14,7 @@ from spiketime.export.netx import FORMAT_VERSION
 from spiketime.parity import verdict
 from spiketime.parity.build import train_and_export
 from spiketime.parity.conditions import ORIGINAL, REVERSED
+from spiketime.parity.experiment import BUILTIN_CCISI
 from spiketime.parity.harness import (
     Deployment,
     Rows,
@@ -37,15 +38,9 @@ from spiketime.train.model import ModelConfig
 from spiketime.train.synthetic import generate
 from spiketime.train.trainer import TrainConfig
 
-# The built-in task: rate-free CCISI. Every channel fires exactly 8 times in 100
-# steps in every sample; the second channel of each of 10 pairs follows the first
-# by 16-25 steps in one class and 31-40 in the other, so spike counts carry nothing
-# and reversing time swaps which channel leads. Events are placed inside the
-# window (the generator's default), which also leaves a position cue (the leading
-# channel never fires in the last d steps); README says what that means for the
-# results, and `circular=True` removes it.
-DEFAULT_TASK = dict(task="ccisi", variant="ratefree", steps=100, n_pairs=10,
-                    interval_range=(16, 40), margin=0.1, rate_range=(80.0, 80.0))
+# The built-in task, shared with the quick grid: rate-free, cue-free CCISI (see
+# parity.experiment.BUILTIN_CCISI); its initial voltage decay applies to it alone.
+DEFAULT_TASK = BUILTIN_CCISI.generator
 MODELS = {"tau": False, "tau+delay": True}  # name -> trainable delays
 
 
@@ -61,7 +56,7 @@ class PipelineConfig:
     lr: float = 0.003
     delay_lr: float = 0.1
     decay_lr: float = 0.3
-    loss: str = "spikemax"  # "count" learns where SpikeMax's 1/T gradient stalls (trainer.py)
+    loss: str = "count"  # learns where SpikeMax's 1/T gradient stalls (train/trainer.py)
     temperature: float = 1.0
     val_fraction: float = 0.0  # > 0: hold out a validation split, export the best epoch
     device: str = "cpu"
@@ -105,8 +100,9 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
     models, failed, degenerate = [], [], []
     for name, delays in MODELS.items():
         folder = out / name.replace("+", "_")
+        neuron = BUILTIN_CCISI.neuron if cfg.data is None else {}
         mcfg = ModelConfig(inputs=ds.channels, hidden=tuple(cfg.hidden), outputs=ds.n_classes,
-                           delays=delays, surrogate=cfg.surrogate, seed=cfg.seed)
+                           delays=delays, surrogate=cfg.surrogate, seed=cfg.seed, **neuron)
         _say(f"{name}: training {cfg.epochs} epochs")
         built = train_and_export(name, ds, mcfg, train_cfg, folder, device=cfg.device)
         model, ckpt, netx_file, history = built.model, built.checkpoint, built.netx, built.history

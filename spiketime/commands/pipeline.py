@@ -25,11 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path,
                    help="dataset file (default: the built-in rate-free CCISI task)")
     p.add_argument("--samples-per-class", type=int, default=d.samples_per_class)
-    p.add_argument("--steps", type=int, help="time steps of the built-in task (default 100)")
+    p.add_argument("--steps", type=int,
+                   help="time steps of the built-in task (default 250, of 4 ms)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     # the architecture and training options of `spiketime train` (delays: both models)
     add_architecture(p, hidden=",".join(map(str, d.hidden)), delays=False, val_fraction=0.0)
-    add_loss(p, "spikemax")
+    add_loss(p, "count")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d.backend,
                    help="backend for the whole test set (default %(default)s)")
