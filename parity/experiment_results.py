@@ -27,6 +27,7 @@ import numpy as np
 
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
+from spiketime.train.audit import open_shortcuts
 
 SCHEMA_VERSION = 1
 RATE_TOLERANCE = 0.05  # accuracy at f = 1 this close to the rate audit counts as "fell to it"
@@ -189,7 +190,7 @@ def assemble(grid, cells: list[dict], audits: dict, missing: list[str]) -> Resul
             rate=Stat.of(a["rate_accuracy"] for a in got),
             position=Stat.of(a["position_accuracy"] for a in got),
             chance=float(np.mean([a["chance"] for a in got])),
-            shortcuts=tuple(sorted({s for a in got for s in a["shortcuts"]}))))
+            shortcuts=tuple(sorted({s for a in got for s in open_shortcuts(a)}))))
     rows = []
     for t in grid.tasks:
         for m in grid.models:
@@ -260,7 +261,8 @@ def _claims(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
         longest = max(ccisi, key=lambda t: t.generator.get("interval_range", (0, 0))[1])
         gain = Stat.of(_paired(_per_seed(cells, longest.name, "tau+delay", "original"),
                                _per_seed(cells, longest.name, "tau", "original")))
-        claims.append(Claim("trainable delays add accuracy on long-interval CCISI",
+        claims.append(Claim("trainable delays add accuracy on CCISI (the grid's longest "
+                            "intervals)",
                             longest.name, "tau+delay vs tau", "accuracy gain", gain,
                             _status(gain)))
     for t in grid.tasks:

@@ -8,6 +8,7 @@ from spiketime.errors import UserError
 from spiketime.train.audit import (
     SHORTCUT_MARGIN,
     count_features,
+    open_shortcuts,
     position_audit,
     position_features,
     rate_audit,
@@ -106,3 +107,16 @@ def test_position_audit_ignores_rate_and_rate_audit_ignores_position():
     ds = _planted(0.3)  # a pure rate code on channel 0, uniform positions
     assert rate_audit(ds)["rate_accuracy"] > 0.8
     assert position_audit(ds)["position_accuracy"] < rate_audit(ds)["rate_accuracy"]
+
+
+def test_a_shortcut_needs_both_the_margin_and_significance():
+    base = {"chance": 0.5, "rate_accuracy": 0.5, "p_value": 0.5}
+    # 5 points above chance but with a p-value any small sample could give: not open
+    noisy = {**base, "position_accuracy": 0.55, "position_p_value": 0.2}
+    assert open_shortcuts(noisy) == []
+    # significant but within the margin: not open either
+    close = {**base, "position_accuracy": 0.52, "position_p_value": 0.001}
+    assert open_shortcuts(close) == []
+    both = {**base, "rate_accuracy": 0.6, "p_value": 1e-6,
+            "position_accuracy": 0.7, "position_p_value": 1e-9}
+    assert open_shortcuts(both) == ["rate", "position"]

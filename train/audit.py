@@ -12,7 +12,9 @@ smallest class size):
 On a dataset that tests timing both sit at chance (the majority-class fraction);
 `p_value` is the one-sided binomial probability of doing at least this well by
 guessing. A shortcut is called open when its accuracy is more than
-`SHORTCUT_MARGIN` above chance, the tolerance the timing experiments are held to.
+`SHORTCUT_MARGIN` above chance (the tolerance the timing experiments are held to)
+and that is unlikely to be sampling noise (p < `SHORTCUT_P`): with a few hundred
+samples a classifier on pure noise can land 3 points above chance.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ import numpy as np
 from spiketime.errors import UserError
 from spiketime.train.dataset import Dataset
 
-SHORTCUT_MARGIN = 0.03  # accuracy above chance that counts as an open shortcut
+SHORTCUT_MARGIN = 0.03  # accuracy above chance that counts as an open shortcut ...
+SHORTCUT_P = 0.01  # ... when a guess at chance would do that well less often than this
 
 
 def count_features(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -105,15 +108,24 @@ def shortcut_audit(ds: Dataset, *, folds: int = 5, seed: int = 0) -> dict[str, A
     result = {**rate_audit(ds, folds=folds, seed=seed),
               **position_audit(ds, folds=folds, seed=seed)}
     chance = result["chance"]
-    open_ = [name for name in ("rate", "position")
-             if result[f"{name}_accuracy"] - chance > SHORTCUT_MARGIN]
+    open_ = open_shortcuts(result)
     result["shortcuts"] = open_
     result["best_audit_accuracy"] = max(result["rate_accuracy"], result["position_accuracy"])
     if open_:
         detail = " and ".join(f"{n} ({result[f'{n}_accuracy']:.3f})" for n in open_)
         result["verdict"] = (f"shortcut open: {detail} beats chance ({chance:.3f}) by more "
-                             f"than {SHORTCUT_MARGIN:.2f}; accuracy here does not show timing")
+                             f"than {SHORTCUT_MARGIN:.2f} (p < {SHORTCUT_P}); accuracy here "
+                             f"does not show timing")
     else:
-        result["verdict"] = (f"no rate or position shortcut found: both within "
-                             f"{SHORTCUT_MARGIN:.2f} of chance ({chance:.3f})")
+        result["verdict"] = (f"no rate or position shortcut found: neither beats chance "
+                             f"({chance:.3f}) by more than {SHORTCUT_MARGIN:.2f} at p < "
+                             f"{SHORTCUT_P}")
     return result
+
+
+def open_shortcuts(result: dict[str, Any]) -> list[str]:
+    """The shortcuts an audit result leaves open (see the module docstring)."""
+    p_of = {"rate": result["p_value"], "position": result["position_p_value"]}
+    return [name for name in ("rate", "position")
+            if result[f"{name}_accuracy"] - result["chance"] > SHORTCUT_MARGIN
+            and p_of[name] < SHORTCUT_P]
