@@ -36,6 +36,7 @@ original-condition result (`parity.harness.ConditionResult`).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -213,6 +214,14 @@ def describe(decision: Decision) -> list[str]:
     label = "note" if decision.verdict == FAILED else "warning (--allow-degenerate)"
     lines += [f"  {label}: {w}" for w in decision.warnings]
     return lines
+
+
+def announce(decision: Decision, report_md: str | os.PathLike) -> int:
+    """Print the verdict line and its reasons on stdout; return the exit code."""
+    print(f"parity {decision.verdict}; report: {report_md}")
+    for line in describe(decision):
+        print(line)
+    return exit_code(decision)
 
 
 def _pct(x: float) -> str:

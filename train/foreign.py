@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from spiketime.errors import UserError
+from spiketime.train.model import run_blocks
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,7 @@ class ForeignNet(torch.nn.Module):
                             delays=any(getattr(b, "delay", None) is not None for b in blocks))
 
     def forward(self, x: torch.Tensor, hidden: bool = False):
-        layers = []
-        for block in self.blocks:
-            x = block(x)
-            layers.append(x)
-        return (x, layers[:-1]) if hidden else x
+        return run_blocks(self.blocks, x, hidden)
 
 
 def load_factory(spec: str) -> ForeignNet:

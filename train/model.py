@@ -96,11 +96,17 @@ class SpikingNet(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, hidden: bool = False):
         """Output spikes [N, outputs, T]; with hidden=True also each hidden layer's."""
-        layers = []
-        for block in self.blocks:
-            x = block(x)
-            layers.append(x)
-        return (x, layers[:-1]) if hidden else x
+        return run_blocks(self.blocks, x, hidden)
+
+
+def run_blocks(blocks, x: torch.Tensor, hidden: bool = False):
+    """Feed x through feed-forward blocks: the output, and with hidden=True also
+    (output, [each hidden block's output])."""
+    layers = []
+    for block in blocks:
+        x = block(x)
+        layers.append(x)
+    return (x, layers[:-1]) if hidden else x
 
 
 def save_checkpoint(model: SpikingNet, path: str | os.PathLike, extra: dict | None = None,

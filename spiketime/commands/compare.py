@@ -132,7 +132,7 @@ def _config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from spiketime.parity.comparison import run_compare
     from spiketime.parity.reports import write_report
-    from spiketime.parity.verdict import describe, exit_code
+    from spiketime.parity.verdict import announce
     from spiketime.sim.registry import SIM_BACKENDS
 
     cfg = _config(args)
@@ -156,8 +156,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: output spikes differ from the trained model's in {len(inexact)} of "
               f"{len(simulated)} simulator runs (spike-exact column); the simulators are "
               f"bit-exact, so this deployment is not the trained network, whatever its accuracy")
-    decision = report.parity.decision
-    print(f"parity {decision.verdict}; report: {cfg.out / 'report.md'}")
-    for line in describe(decision):
-        print(line)
-    return exit_code(decision)
+    return announce(report.parity.decision, cfg.out / "report.md")

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from spiketime.commands.train import configs, set_threads
     from spiketime.parity.pipeline import PipelineConfig, run_pipeline
-    from spiketime.parity.verdict import describe, exit_code
+    from spiketime.parity.verdict import announce
     from spiketime.train.run import resolve_device
 
     for name in ("samples_per_class", "epochs"):
@@ -75,8 +75,4 @@ def run(args: argparse.Namespace) -> int:
               f"{100 * dep.accuracy:.1f}%, reversed {100 * t.accuracy_reversed:.1f}% / "
               f"{100 * dep.accuracy_reversed:.1f}%, "
               f"spike-exact {100 * m.summary.spike_exact_fraction:.1f}%")
-    decision = report.parity.decision
-    print(f"parity {decision.verdict}; report: {args.out / 'report.md'}")
-    for line in describe(decision):
-        print(line)
-    return exit_code(decision)
+    return announce(report.parity.decision, args.out / "report.md")
