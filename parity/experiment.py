@@ -286,7 +286,8 @@ def override(grid: GridSpec, *, tasks: Sequence[str] | None = None,
 
 def run_experiment(cfg: ExperimentConfig):
     """Run this shard's cells (unless merging), then assemble results from the cache."""
-    from spiketime.parity.experiment_results import assemble, write_results
+    from spiketime.parity.claims import assemble
+    from spiketime.parity.reports import write_experiment_results
 
     grid, out = cfg.grid, Path(cfg.out)
     if out.exists() and not out.is_dir():
@@ -314,7 +315,7 @@ def run_experiment(cfg: ExperimentConfig):
             if p.is_file():
                 audits[(t.name, s)] = json.loads(p.read_text())
     results = assemble(grid, [v for v in found.values() if v is not None], audits, missing)
-    write_results(out, results)
+    write_experiment_results(out, results)
     return results
 
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from spiketime.fileio import atomic_path
-from spiketime.parity.reports import Accuracy, CompareReport, Evidence, Report
+from spiketime.parity.reports import (
+    Accuracy,
+    CompareReport,
+    Evidence,
+    ExperimentResults,
+    Report,
+)
 
 
 def plots(report: Report, out: Path, raster: tuple | None = None) -> list[Path]:
@@ -360,3 +366,113 @@ def _plot_activity(report: Report, path: Path) -> None:
     fig.suptitle(f"{report.task.name}: activity on the original samples", fontsize=10)
     fig.tight_layout()
     save_figure(plt, fig, path)
+
+
+# --- the experiment grid: results.md and its figures ----------------------------------
+
+
+def experiment_markdown(res: ExperimentResults, figures: list[str]) -> str:
+    g = res.grid
+    lines = [f"# Experiment grid `{g['name']}`", "",
+             f"{res.cells} cells ({len(g['tasks'])} tasks x {len(g['models'])} models x "
+             f"{len(g['seeds'])} seeds: {', '.join(map(str, g['seeds']))}); hidden {g['hidden']}, "
+             f"{g['epochs']} epochs, loss `{g['loss']}`; {res.seconds / 60:.1f} min of cell time.",
+             ""]
+    if res.missing:
+        lines += [f"**Incomplete:** {len(res.missing)} cells not finished: "
+                  + ", ".join(res.missing[:6]) + (" ..." if len(res.missing) > 6 else ""), ""]
+    confirmed, total = res.lava_confirmed
+    lines += [f"Deployment: every output spike of every deployed network (emulator, whole "
+              f"test sets, every condition) {'equals' if res.spike_exact else 'does NOT equal'} "
+              f"the trained network's; Lava agreed spike for spike on {confirmed} of {total} "
+              f"cells' confirming subsets. Figures are means over seeds with 95 % t-intervals.",
+              "", "## Shortcut audits (rate-only and position-only classifiers, 5-fold CV)", "",
+              "| task | rate audit | position audit | chance | open shortcuts |",
+              "|---|---|---|---|---|"]
+    for a in res.audits:
+        lines.append(f"| {a.task} | {a.rate.text()} | {a.position.text()} | {a.chance:.1%} | "
+                     f"{', '.join(a.shortcuts) or 'none'} |")
+    lines += ["", "## The paper's claims, on the deployed networks", "",
+              "| claim | task | model | measure | effect (points) | status | note |",
+              "|---|---|---|---|---|---|---|"]
+    for c in res.claims + res.targets:
+        lines.append(f"| {c.claim} | {c.task} | {c.model} | {c.measure} | "
+                     f"{c.effect.text(unit='')} | **{c.status}** | {c.detail} |")
+    for t in g["tasks"]:
+        rows = [r for r in res.rows if r.task == t["name"]]
+        if not rows:
+            continue
+        lines += ["", f"## {t['name']}", "", "| condition | " + " | ".join(
+            f"{m} trained | {m} deployed" for m in g["models"]) + " |",
+            "|---|" + "---|" * (2 * len(g["models"]))]
+        for label in dict.fromkeys(r.label for r in rows):
+            cells = []
+            for m in g["models"]:
+                r = res.row(t["name"], m, label)
+                cells += [r.trained.text(), r.deployed.text()] if r else ["-", "-"]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [""] + [f"![{f}]({f})" for f in figures] + [""]
+    return "\n".join(lines)
+
+
+def experiment_plots(out: Path, res: ExperimentResults) -> list[Path]:
+    """Accuracy against perturbation level per task (trained: solid with dots; deployed:
+    dashed with crosses, on top of it when parity holds), and reversal sensitivity per
+    task."""
+    plt = pyplot()
+    paths = []
+    families = [f for f in ("jitter", "neuron_jitter", "deletion", "timing")
+                if any(r.name == f for r in res.rows)]
+    tasks = [t["name"] for t in res.grid["tasks"] if any(r.task == t["name"] for r in res.rows)]
+    if tasks and families:
+        fig, axes = plt.subplots(len(tasks), len(families), squeeze=False,
+                                 figsize=(3.2 * len(families), 2.6 * len(tasks)))
+        for i, task in enumerate(tasks):
+            for j, fam in enumerate(families):
+                ax = axes[i][j]
+                for k, m in enumerate(res.grid["models"]):
+                    orig = res.row(task, m, "original")
+                    pts = [(0.0, orig)] if orig else []
+                    pts += sorted(((r.level, r) for r in res.rows
+                                   if r.task == task and r.model == m and r.name == fam),
+                                  key=lambda p: p[0])
+                    if not pts:
+                        continue
+                    x = [p[0] for p in pts]
+                    for side, style, mark in (("trained", "-", "o"), ("deployed", "--", "x")):
+                        st = [getattr(p[1], side) for p in pts]
+                        ax.plot(x, [s.mean for s in st], style, color=f"C{k}", marker=mark,
+                                ms=4 if mark == "x" else 2.5, lw=1, label=f"{m} {side}")
+                        if all(s.lo is not None for s in st) and side == "deployed":
+                            ax.fill_between(x, [s.lo for s in st], [s.hi for s in st],
+                                            color=f"C{k}", alpha=0.15)
+                a = next((a for a in res.audits if a.task == task), None)
+                if a is not None:
+                    ax.axhline(max(a.rate.mean, a.position.mean), color="grey", lw=0.8, ls=":")
+                ax.set_ylim(0, 1.02)
+                ax.set_title(f"{task}: {fam}", fontsize=9)
+                ax.tick_params(labelsize=7)
+        axes[0][0].legend(fontsize=6)
+        fig.supylabel("test accuracy (dotted: best shortcut audit)", fontsize=8)
+        fig.tight_layout()
+        save_figure(plt, fig, out / "perturbations.png")
+        paths.append(out / "perturbations.png")
+    if tasks:
+        fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(tasks), 2.8))
+        width = 0.8 / max(1, len(res.grid["models"]))
+        for k, m in enumerate(res.grid["models"]):
+            for i, task in enumerate(tasks):
+                o, r = res.row(task, m, "original"), res.row(task, m, "reversed")
+                if o is None or r is None:
+                    continue
+                ax.bar(i + k * width, o.deployed.mean - r.deployed.mean, width, color=f"C{k}",
+                       label=m if i == 0 else None)
+        ax.set_xticks([i + width * (len(res.grid["models"]) - 1) / 2 for i in range(len(tasks))])
+        ax.set_xticklabels(tasks, fontsize=8)
+        ax.set_ylabel("accuracy: original - reversed", fontsize=8)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        save_figure(plt, fig, out / "reversal.png")
+        paths.append(out / "reversal.png")
+    return paths

@@ -1,8 +1,9 @@
 """report.json as typed dataclasses: the one module that writes and reads it.
 
 Two kinds of report share one schema version: `PipelineReport` (`spiketime
-pipeline`) and `CompareReport` (`spiketime compare`). Each class has `to_dict` and
-`from_dict`; the dict is exactly the JSON on disk. `write_report` writes
+pipeline`) and `CompareReport` (`spiketime compare`); the experiment grid's
+`ExperimentResults` (results.json) has its own, at the end of this module. Each
+class has `to_dict` and `from_dict`; the dict is exactly the JSON on disk. `write_report` writes
 report.json, report.md and the plots (`parity.render`); `read_report` reads
 report.json back, refusing an unknown schema version with one clear line.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -601,3 +602,124 @@ def write_report(out_dir: str | os.PathLike, report: Report,
     write_text(out / "report.json", json.dumps(report.to_dict(), indent=2) + "\n")
     write_text(out / "report.md", render.markdown(report))
     return report
+
+
+# --- the experiment grid's results.json (`spiketime experiment`) ------------------------
+# Its own schema version: these are statistics over cells (parity.claims), not one run.
+
+EXPERIMENT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean over seeds and its 95 % t-interval (lo = hi = None with fewer than 2 seeds)."""
+
+    mean: float
+    lo: float | None
+    hi: float | None
+    n: int
+
+    def text(self, scale: float = 100.0, unit: str = "%") -> str:
+        if self.n == 0:
+            return "-"
+        if self.lo is None:
+            return f"{self.mean * scale:.1f}{unit}"
+        return f"{self.mean * scale:.1f}{unit} [{self.lo * scale:.1f}, {self.hi * scale:.1f}]"
+
+
+@dataclass(frozen=True)
+class Row:
+    task: str
+    model: str
+    label: str
+    name: str
+    level: float | None
+    trained: Stat
+    deployed: Stat
+    spike_exact: float  # lowest fraction over seeds
+
+
+@dataclass(frozen=True)
+class TaskAudit:
+    task: str
+    generator: dict
+    rate: Stat
+    position: Stat
+    chance: float
+    shortcuts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim: str
+    task: str
+    model: str
+    measure: str
+    effect: Stat
+    status: str  # reproduced | not reproduced | inconclusive | not enough seeds | not measured
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    grid: dict
+    audits: tuple[TaskAudit, ...]
+    rows: tuple[Row, ...]
+    claims: tuple[Claim, ...]
+    targets: tuple[Claim, ...]
+    cells: int
+    missing: tuple[str, ...]
+    spike_exact: bool  # every output spike identical, every cell and condition
+    lava_confirmed: tuple[int, int]  # (cells whose Lava subset agreed, cells confirmed)
+    seconds: float  # summed cell time
+    schema_version: int = EXPERIMENT_SCHEMA_VERSION
+    kind: str = "experiment"
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExperimentResults:
+        if d.get("kind") != "experiment" or d.get("schema_version") != EXPERIMENT_SCHEMA_VERSION:
+            raise ValueError(f"not experiment results of schema version "
+                             f"{EXPERIMENT_SCHEMA_VERSION}")
+
+        def stat(x: dict) -> Stat:
+            return Stat(**x)
+
+        return cls(
+            grid=d["grid"],
+            audits=tuple(TaskAudit(**{**a, "rate": stat(a["rate"]),
+                                      "position": stat(a["position"]),
+                                      "shortcuts": tuple(a["shortcuts"])})
+                         for a in d["audits"]),
+            rows=tuple(Row(**{**r, "trained": stat(r["trained"]),
+                              "deployed": stat(r["deployed"])}) for r in d["rows"]),
+            claims=tuple(Claim(**{**c, "effect": stat(c["effect"])}) for c in d["claims"]),
+            targets=tuple(Claim(**{**c, "effect": stat(c["effect"])}) for c in d["targets"]),
+            cells=d["cells"], missing=tuple(d["missing"]), spike_exact=d["spike_exact"],
+            lava_confirmed=tuple(d["lava_confirmed"]), seconds=d["seconds"])
+
+    def row(self, task: str, model: str, label: str) -> Row | None:
+        for r in self.rows:
+            if (r.task, r.model, r.label) == (task, model, label):
+                return r
+        return None
+
+
+def read_experiment_results(path: str | os.PathLike) -> ExperimentResults:
+    try:
+        return ExperimentResults.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{path} is not a spiketime experiment results file ({e})") from None
+
+
+def write_experiment_results(out: Path, results: ExperimentResults) -> list[Path]:
+    """results.json, results.md and the figures, each written atomically."""
+    from spiketime.parity import render
+
+    paths = [out / "results.json", out / "results.md"]
+    write_text(paths[0], json.dumps(results.to_dict(), indent=1) + "\n")
+    figures = render.experiment_plots(out, results)
+    write_text(paths[1], render.experiment_markdown(results, [p.name for p in figures]))
+    return paths + figures

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from support import assert_one_line_error, call
 
+from spiketime.parity.claims import _claims, _status, stat_of
 from spiketime.parity.experiment import GRIDS, cells, override
-from spiketime.parity.experiment_results import Stat, _claims, _status
 
 TINY = ["--grid", "quick", "--tasks", "ccisi", "--seeds", "0", "--epochs", "1",
         "--samples-per-class", "6", "--confirm-lava", "0"]
@@ -130,16 +130,16 @@ def test_out_that_is_a_file_is_refused(capsys, tmp_path):
 # ---------------------------------------------------------------- statistics and claims
 
 def test_stat_is_the_mean_with_a_t_interval():
-    s = Stat.of([0.8, 0.9, 1.0])
+    s = stat_of([0.8, 0.9, 1.0])
     # mean 0.9, sd 0.1, t(0.975, 2) = 4.303: half-width 0.2484
     assert s.mean == pytest.approx(0.9) and s.n == 3
     assert s.lo == pytest.approx(0.9 - 0.24841, abs=1e-4)
     assert s.hi == pytest.approx(0.9 + 0.24841, abs=1e-4)
-    one = Stat.of([0.7])
+    one = stat_of([0.7])
     assert one.lo is None and _status(one) == "not enough seeds"
-    assert _status(Stat.of([0.1, 0.12, 0.11])) == "reproduced"
-    assert _status(Stat.of([-0.1, 0.3, 0.1])) == "inconclusive"
-    assert _status(Stat.of([-0.1, -0.2, 0.0])) == "not reproduced"
+    assert _status(stat_of([0.1, 0.12, 0.11])) == "reproduced"
+    assert _status(stat_of([-0.1, 0.3, 0.1])) == "inconclusive"
+    assert _status(stat_of([-0.1, -0.2, 0.0])) == "not reproduced"
 
 
 def _cell(model: str, seed: int, accs: dict[str, float]) -> dict:
@@ -165,10 +165,22 @@ def test_claims_follow_the_measured_effects():
                                                 "jitter sigma=10": dly - 0.05,
                                                 "neuron_jitter sigma=10": dly - 0.2 - seed * 0.01,
                                                 "timing f=1": 0.51 + seed * 0.01}))
-    audit = type("A", (), {"task": "ccisi-long", "rate": Stat.of([0.5, 0.5, 0.5]),
-                           "position": Stat.of([0.5, 0.5, 0.5])})()
+    audit = type("A", (), {"task": "ccisi-long", "rate": stat_of([0.5, 0.5, 0.5]),
+                           "position": stat_of([0.5, 0.5, 0.5])})()
     status = {(c.claim.split()[0], c.model): c.status for c in _claims(grid, cells_, [audit])}
     assert status[("trainable", "tau+delay vs tau")] == "reproduced"
     assert status[("delay", "tau+delay vs tau")] == "reproduced"  # more reversal-sensitive
     assert status[("per-neuron", "tau+delay")] == "reproduced"
     assert status[("fully", "tau+delay")] == "reproduced"  # falls to the rate level at f=1
+
+
+def test_results_round_trip_and_refuse_other_files(reference, tmp_path):
+    from spiketime.errors import UserError
+    from spiketime.parity.reports import ExperimentResults, read_experiment_results
+
+    res = read_experiment_results(reference / "results.json")
+    assert ExperimentResults.from_dict(res.to_dict()) == res
+    other = tmp_path / "other.json"
+    other.write_text('{"report_version": 2, "kind": "pipeline"}')
+    with pytest.raises(UserError, match="not a spiketime experiment results file"):
+        read_experiment_results(other)
