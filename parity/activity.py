@@ -28,15 +28,19 @@ SATURATED_RATE = 0.9  # fraction of steps fired from the first spike on
 SATURATED_SPAN = 0.25  # the stretch from the first spike must cover this much of the window
 
 
-def layer_activity(name: str, spikes: np.ndarray) -> LayerActivity:
-    """Summarize one layer's spikes uint8 [N, n, T]."""
-    spikes = np.asarray(spikes)
-    n_samples, neurons, steps = spikes.shape
+def _layer_parts(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (sample, neuron) spike counts int64 [N, n] and per neuron the summed stretch
+    from first spike to window end int64 [n]: all `layer_activity` needs of the spikes."""
+    steps = spikes.shape[-1]
     counts = spikes.sum(axis=-1, dtype=np.int64)  # [N, n]
-    fires = counts > 0
     first = spikes.argmax(axis=-1)  # first spike step, where the neuron fires
-    span = np.where(fires, steps - first, 0)
-    total, stretch = counts.sum(axis=0), span.sum(axis=0)
+    span = np.where(counts > 0, steps - first, 0)
+    return counts, span.sum(axis=0, dtype=np.int64)
+
+
+def _summarize(name: str, counts: np.ndarray, stretch: np.ndarray, steps: int) -> LayerActivity:
+    n_samples, neurons = counts.shape
+    total = counts.sum(axis=0)
     silent = total == 0
     saturated = (~silent & (total >= SATURATED_RATE * stretch)
                  & (stretch >= SATURATED_SPAN * steps * n_samples))
@@ -50,14 +54,59 @@ def layer_activity(name: str, spikes: np.ndarray) -> LayerActivity:
                          silent_fraction=frac(silent), saturated_fraction=frac(saturated))
 
 
+def layer_activity(name: str, spikes: np.ndarray) -> LayerActivity:
+    """Summarize one layer's spikes uint8 [N, n, T]."""
+    spikes = np.asarray(spikes)
+    return _summarize(name, *_layer_parts(spikes), spikes.shape[-1])
+
+
 def measure(output: np.ndarray, hidden: Sequence[np.ndarray] = ()) -> Activity:
     """One side's activity from its output spikes [N, K, T] and hidden layers' [N, n_i, T]."""
-    output = np.asarray(output)
-    n, _, steps = output.shape
-    layers = [layer_activity(f"hidden {i + 1}", h) for i, h in enumerate(hidden)]
-    layers.append(layer_activity("output", output))
-    silent_samples = ~output.reshape(n, -1).any(axis=1)
-    return Activity(samples=int(n), steps=int(steps),
-                    no_output_fraction=float(silent_samples.mean()) if n else 0.0,
-                    predicted_classes=int(len(np.unique(predict(output)))) if n else 0,
-                    layers=tuple(layers))
+    tally = ActivityTally()
+    tally.add(output, hidden)
+    return tally.result()
+
+
+class ActivityTally:
+    """`measure` over samples that come a batch at a time: `add` each batch's output
+    and hidden spikes, `result()` is what `measure` of them all concatenated gives,
+    exactly, while only per-(sample, neuron) counts are kept (not the spike trains)."""
+
+    def __init__(self) -> None:
+        self._counts: list[list[np.ndarray]] = []  # per layer (hidden..., output), per batch
+        self._stretch: list[np.ndarray] = []
+        self._silent: list[np.ndarray] = []
+        self._predicted: list[np.ndarray] = []
+        self._shape: tuple[int, ...] | None = None  # (K, T), then the hidden widths
+
+    def add(self, output: np.ndarray, hidden: Sequence[np.ndarray] = ()) -> None:
+        output = np.asarray(output)
+        n, k, steps = output.shape
+        shape = (k, steps, *(np.shape(h)[1] for h in hidden))
+        if self._shape is None:
+            self._shape = shape
+            self._counts = [[] for _ in range(len(hidden) + 1)]
+            self._stretch = [np.zeros(w, np.int64) for w in (*shape[2:], k)]
+        elif shape != self._shape:
+            raise ValueError(f"batch layer shapes {shape} differ from the first batch's "
+                             f"{self._shape}")
+        for i, spikes in enumerate((*hidden, output)):
+            counts, stretch = _layer_parts(np.asarray(spikes))
+            self._counts[i].append(counts)
+            self._stretch[i] += stretch
+        self._silent.append(~output.reshape(n, -1).any(axis=1))
+        self._predicted.append(predict(output) if n else np.zeros(0, np.int64))
+
+    def result(self) -> Activity:
+        if self._shape is None:
+            raise ValueError("no batch was added")
+        steps = self._shape[1]
+        names = [f"hidden {i + 1}" for i in range(len(self._counts) - 1)] + ["output"]
+        layers = tuple(_summarize(name, np.concatenate(c), stretch, steps)
+                       for name, c, stretch in zip(names, self._counts, self._stretch))
+        silent, predicted = np.concatenate(self._silent), np.concatenate(self._predicted)
+        n = len(silent)
+        return Activity(samples=int(n), steps=int(steps),
+                        no_output_fraction=float(silent.mean()) if n else 0.0,
+                        predicted_classes=int(len(np.unique(predicted))) if n else 0,
+                        layers=layers)

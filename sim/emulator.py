@@ -24,6 +24,7 @@ intermediate of Lava's can overflow.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,7 +184,21 @@ class EmulatorBackend:
             states: bool = False) -> RunResult:
         net = read_netx(netx_file)
         X = check_input(net, X, "input")
+        return self._run(net, compile_network(net), X, hidden, states)
+
+    def run_batches(self, netx_file: str | os.PathLike, batches: Iterable[np.ndarray], *,
+                    hidden: bool = False, source: str = "input") -> Iterator[RunResult]:
+        """`run` over spike trains that come a batch at a time (the caller reads them,
+        from an events file say): one RunResult per batch, the network read and
+        compiled once. Only one batch and its result are held at a time; each result
+        equals `run` on that batch, so concatenated they equal `run` on all of them."""
+        net = read_netx(netx_file)
         layers = compile_network(net)
+        for X in batches:
+            yield self._run(net, layers, check_input(net, X, source), hidden, False)
+
+    def _run(self, net: NetxNetwork, layers: tuple[Layer, ...], X: np.ndarray, hidden: bool,
+             states: bool) -> RunResult:
         n, _, steps = X.shape
         sizes = [layer.out_features for layer in net.layers]
         spikes = [np.zeros((n, k, steps), np.uint8) for k in sizes]

@@ -24,31 +24,66 @@ from typing import Any
 import numpy as np
 
 from spiketime.errors import UserError
-from spiketime.train.dataset import Dataset
+from spiketime.train.dataset import Dataset, OpenDataset, Split
+from spiketime.train.sources import ArraySource, Source
 
 SHORTCUT_MARGIN = 0.03  # accuracy above chance that counts as an open shortcut ...
 SHORTCUT_P = 0.01  # ... when a guess at chance would do that well less often than this
 
 
-def count_features(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+AUDIT_BATCH = 256  # samples made dense at a time: 256 x 700 x 250 bytes is 45 MB
+
+
+def _sources(ds: Dataset | OpenDataset) -> tuple[Source, Source]:
+    """Both splits as batch sources: a dense `Dataset`'s arrays, or an `OpenDataset`'s
+    sources as they are (an events file stays on disk)."""
+    return tuple(ArraySource(s.X, s.y) if isinstance(s, Split) else s
+                 for s in (ds.train, ds.test))
+
+
+def _per_batch(ds: Dataset | OpenDataset, *features) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each feature function applied to every batch of both splits in turn, its rows
+    concatenated (float64), and the labels; only one batch is ever dense."""
+    parts: list[list[np.ndarray]] = [[] for _ in features]
+    labels = []
+    for src in _sources(ds):
+        for lo in range(0, len(src), AUDIT_BATCH):
+            X = src.batch(np.arange(lo, min(lo + AUDIT_BATCH, len(src))))
+            for part, f in zip(parts, features):
+                part.append(f(X))
+        labels.append(np.asarray(src.labels, np.int64))
+    return [np.concatenate(p).astype(np.float64) for p in parts], np.concatenate(labels)
+
+
+def _counts(X: np.ndarray) -> np.ndarray:
+    return X.sum(axis=2, dtype=np.int64)
+
+
+def _positions(X: np.ndarray) -> np.ndarray:
+    steps = X.shape[2]
+    fired = X.any(axis=2)
+    first = np.where(fired, X.argmax(axis=2), steps)
+    last = np.where(fired, steps - 1 - X[:, :, ::-1].argmax(axis=2), -1)
+    return np.concatenate([first, last], axis=1)
+
+
+def count_features(ds: Dataset | OpenDataset) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel spike counts [N, C] (float) and labels [N] over both splits."""
-    X = np.concatenate([s.X.sum(axis=2, dtype=np.int64) for s in (ds.train, ds.test)])
-    y = np.concatenate([ds.train.y, ds.test.y])
-    return X.astype(np.float64), y
+    (feats,), y = _per_batch(ds, _counts)
+    return feats, y
 
 
-def position_features(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def position_features(ds: Dataset | OpenDataset) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel first- and last-spike steps [N, 2C] (float) and labels [N]."""
-    feats = []
-    for split in (ds.train, ds.test):
-        X = split.X
-        steps = X.shape[2]
-        fired = X.any(axis=2)
-        first = np.where(fired, X.argmax(axis=2), steps)
-        last = np.where(fired, steps - 1 - X[:, :, ::-1].argmax(axis=2), -1)
-        feats.append(np.concatenate([first, last], axis=1))
-    y = np.concatenate([ds.train.y, ds.test.y])
-    return np.concatenate(feats).astype(np.float64), y
+    (feats,), y = _per_batch(ds, _positions)
+    return feats, y
+
+
+def _check_cv(folds: int, seed: int) -> None:
+    if not (isinstance(folds, (int, np.integer)) and not isinstance(folds, bool) and folds >= 2):
+        raise UserError(f"folds must be an integer >= 2, got {folds!r}")
+    if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise UserError(f"seed must be an integer >= 0, got {seed!r}")
 
 
 def _cross_validate(feats: np.ndarray, y: np.ndarray, n_classes: int, folds: int,
@@ -61,10 +96,7 @@ def _cross_validate(feats: np.ndarray, y: np.ndarray, n_classes: int, folds: int
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if not (isinstance(folds, (int, np.integer)) and not isinstance(folds, bool) and folds >= 2):
-        raise UserError(f"folds must be an integer >= 2, got {folds!r}")
-    if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
-        raise UserError(f"seed must be an integer >= 0, got {seed!r}")
+    _check_cv(folds, seed)
     per_class = np.bincount(y, minlength=n_classes)
     k = min(int(folds), int(per_class.min()))  # a valid Dataset has >= 2 per class
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -80,33 +112,46 @@ def _cross_validate(feats: np.ndarray, y: np.ndarray, n_classes: int, folds: int
             "chance": chance, "p_value": float(p_value), "folds": k}
 
 
-def _describe(ds: Dataset, n: int) -> dict[str, Any]:
+def _describe(ds: Dataset | OpenDataset, n: int) -> dict[str, Any]:
     return {"n_samples": n, "n_classes": ds.n_classes, "channels": ds.channels,
             "steps": ds.steps, "task": ds.meta.task, "variant": ds.meta.variant}
 
 
-def rate_audit(ds: Dataset, *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Cross-validated accuracy of a counts-only classifier beside chance."""
-    feats, y = count_features(ds)
+def _rate(ds: Dataset | OpenDataset, feats: np.ndarray, y: np.ndarray, folds: int,
+          seed: int) -> dict[str, Any]:
     r = _cross_validate(feats, y, ds.n_classes, folds, seed)
     return {"rate_accuracy": r["accuracy"], "rate_accuracy_std": r["accuracy_std"],
             "chance": r["chance"], "p_value": r["p_value"], "folds": r["folds"],
             **_describe(ds, len(y))}
 
 
-def position_audit(ds: Dataset, *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Cross-validated accuracy of a first/last-spike-position classifier beside chance."""
-    feats, y = position_features(ds)
+def _position(ds: Dataset | OpenDataset, feats: np.ndarray, y: np.ndarray, folds: int,
+              seed: int) -> dict[str, Any]:
     r = _cross_validate(feats, y, ds.n_classes, folds, seed)
     return {"position_accuracy": r["accuracy"], "position_accuracy_std": r["accuracy_std"],
             "chance": r["chance"], "position_p_value": r["p_value"], "folds": r["folds"],
             **_describe(ds, len(y))}
 
 
-def shortcut_audit(ds: Dataset, *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Both audits, the shortcuts they leave open, and a one-line verdict."""
-    result = {**rate_audit(ds, folds=folds, seed=seed),
-              **position_audit(ds, folds=folds, seed=seed)}
+def rate_audit(ds: Dataset | OpenDataset, *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Cross-validated accuracy of a counts-only classifier beside chance."""
+    return _rate(ds, *count_features(ds), folds, seed)
+
+
+def position_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
+                   seed: int = 0) -> dict[str, Any]:
+    """Cross-validated accuracy of a first/last-spike-position classifier beside chance."""
+    return _position(ds, *position_features(ds), folds, seed)
+
+
+def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
+                   seed: int = 0) -> dict[str, Any]:
+    """Both audits (their features from one pass over the data), the shortcuts they
+    leave open, and a one-line verdict. `ds` may be an `OpenDataset`: an events file
+    is then read a batch at a time and never made dense whole."""
+    _check_cv(folds, seed)  # before a pass over a large file, not after
+    (counts, positions), y = _per_batch(ds, _counts, _positions)
+    result = {**_rate(ds, counts, y, folds, seed), **_position(ds, positions, y, folds, seed)}
     chance = result["chance"]
     open_ = open_shortcuts(result)
     result["shortcuts"] = open_

@@ -357,6 +357,10 @@ class EventSource:
         """Dense uint8 [len(indices), C, T] for these samples, in the order given."""
         indices = np.asarray(indices, dtype=np.int64)
         out = np.zeros((len(indices), self._c, self._t), dtype=np.uint8)
+        first = int(indices[0]) if len(indices) else 0
+        if (len(indices) and 0 <= first and first + len(indices) <= len(self)
+                and np.array_equal(indices, np.arange(first, first + len(indices)))):
+            return self._span(first, first + len(indices), out)  # one read, not one a sample
         for row, i in enumerate(indices):
             lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
             if hi > lo:
@@ -366,6 +370,21 @@ class EventSource:
                     raise DatasetError(f"{self.path}: {self.split} sample {i} has an event "
                                        f"outside {self._c} channels x {self._t} steps")
                 out[row, c, t] = 1
+        return out
+
+    def _span(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Samples start..stop-1 made dense into `out`, their events read at once."""
+        lo, hi = int(self.offsets[start]), int(self.offsets[stop])
+        if hi > lo:
+            t = self._times[lo:hi].astype(np.int64)
+            c = self._channels[lo:hi].astype(np.int64)
+            row = np.repeat(np.arange(stop - start), np.diff(self.offsets[start:stop + 1]))
+            bad = (t >= self._t) | (c >= self._c)
+            if bad.any():
+                raise DatasetError(f"{self.path}: {self.split} sample "
+                                   f"{start + int(row[bad.argmax()])} has an event outside "
+                                   f"{self._c} channels x {self._t} steps")
+            out[row, c, t] = 1
         return out
 
     def close(self) -> None:
@@ -410,7 +429,9 @@ def open_dataset(path: str | os.PathLike) -> OpenDataset:
                 raise DatasetError(f"{p} is not a {FORMAT} file (format attribute {fmt!r})")
             version, meta = _version(f, p), _read_meta(f)
         if version == EVENTS_VERSION:
-            return OpenDataset(meta, EventSource(p, "train"), EventSource(p, "test"))
+            ds = OpenDataset(meta, EventSource(p, "train"), EventSource(p, "test"))
+            _check_labels(ds, p)
+            return ds
     except DatasetError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -418,6 +439,24 @@ def open_dataset(path: str | os.PathLike) -> OpenDataset:
     ds = load_dataset(p)
     return OpenDataset(ds.meta, ArraySource(ds.train.X, ds.train.y),
                        ArraySource(ds.test.X, ds.test.y))
+
+
+def _check_labels(ds: OpenDataset, p: Path) -> None:
+    """An events file's labels as `Dataset` checks a dense one's: in range, no split
+    empty, no class missing from a split (labels are in memory: cheap)."""
+    k = ds.n_classes
+    for name in SPLITS:
+        src = getattr(ds, name)
+        y = src.labels
+        if len(y) == 0:
+            raise DatasetError(f"{p}: the {name} split is empty")
+        if y.min() < 0 or y.max() >= k:
+            raise DatasetError(f"{p}: {name} labels must lie in [0, {k}) for {k} classes, "
+                               f"found {int(y.min())}..{int(y.max())}")
+        empty = np.flatnonzero(np.bincount(y, minlength=k) == 0)
+        if len(empty):
+            raise DatasetError(f"{p}: the {name} split has no samples of class "
+                               f"{ds.meta.class_names[empty[0]]!r}")
 
 
 def _text(v: object) -> str:

@@ -59,7 +59,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="can spike counts or spike positions alone predict the class?")
-    p.add_argument("file", help="a dataset file")
+    p.add_argument("file", help="a dataset file (an events file is read a batch at a time)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -122,9 +122,10 @@ def _summary(ds: Any, out: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     from spiketime.train.audit import shortcut_audit
-    from spiketime.train.dataset import load_dataset
+    from spiketime.train.dataset import open_dataset
 
-    result = shortcut_audit(load_dataset(args.file), folds=args.folds, seed=args.seed)
+    # an events file stays on disk: the audit's features are read a batch at a time
+    result = shortcut_audit(open_dataset(args.file), folds=args.folds, seed=args.seed)
     if args.json:
         print(json.dumps({"file": args.file, **result}))
         return 0

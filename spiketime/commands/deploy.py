@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from spiketime.errors import UserError
 
@@ -35,33 +36,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from spiketime.deploy.registry import select_backend
     from spiketime.export.netx import read_netx
     from spiketime.parity import verdict
-    from spiketime.parity.activity import measure
-    from spiketime.readout import predict
     from spiketime.sim.backend import check_input
-    from spiketime.train.dataset import load_dataset
+    from spiketime.train.dataset import open_dataset
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     net = read_netx(args.netx)
-    data = load_dataset(args.data)
-    split = data.splits()[args.split]
+    data = open_dataset(args.data)  # an events file stays on disk
+    src = getattr(data, args.split)
     if data.n_classes != net.output_size:
         raise UserError(f"{args.data} has {data.n_classes} classes but {args.netx} has "
                         f"{net.output_size} outputs")
-    X, y = split.X[:args.limit], split.y[:args.limit]
-    check_input(net, X, f"{args.data} ({args.split} split)")
+    where = f"{args.data} ({args.split} split)"
+    check_input(net, np.zeros((0, src.channels, src.steps), np.uint8), where)  # channels
+    n = len(src) if args.limit is None else min(args.limit, len(src))
+    y = src.labels[:n]
 
     selection = select_backend(args.backend)
     if selection.note:
         print(selection.note, file=sys.stderr)
     backend = selection.backend
-    result = backend.run(args.netx, X, hidden=True)
-    predicted = predict(result.output)
+    predicted, activity = _run_backend(backend, args, net, src, n, where)
     correct = int((predicted == y).sum())
-    activity = measure(result.output, result.hidden)
     confidence = 0.95
     chance = verdict.chance_interval(y, confidence)
     degenerate = verdict.degenerate_reasons("deployed", correct / len(y), activity, chance,
@@ -85,3 +86,36 @@ def run(args: argparse.Namespace) -> int:
         for line in verdict.describe(decision):
             print(line, file=sys.stderr if decision.warnings else sys.stdout)
     return verdict.exit_code(decision)
+
+
+def _run_backend(backend: Any, args: argparse.Namespace, net: Any, src: Any, n: int,
+                 where: str) -> tuple[Any, Any]:
+    """Predictions [n] and activity of the first n samples of `src`. A backend with
+    `run_batches` (the emulator) gets them a batch at a time, so an events file is
+    never dense whole and memory stays bounded; any other backend gets them dense
+    at once, up to `DENSE_LIMIT_BYTES`."""
+    import numpy as np
+
+    from spiketime.parity.activity import ActivityTally
+    from spiketime.readout import predict
+    from spiketime.sim.backend import check_input
+    from spiketime.train.dataset import DENSE_LIMIT_BYTES
+
+    tally = ActivityTally()
+    if hasattr(backend, "run_batches"):
+        size = backend.batch_size
+        batches = (src.batch(np.arange(lo, min(lo + size, n))) for lo in range(0, n, size))
+        predicted = []
+        for result in backend.run_batches(args.netx, batches, hidden=True, source=where):
+            predicted.append(predict(result.output))
+            tally.add(result.output, result.hidden)
+        return np.concatenate(predicted), tally.result()
+    dense = n * src.channels * src.steps
+    if dense > DENSE_LIMIT_BYTES:
+        raise UserError(f"{where}: {n} samples x {src.channels} channels x {src.steps} steps "
+                        f"are {dense / 2**30:.1f} GB dense; --backend {backend.name} reads "
+                        f"them at once: use --backend emulator (a batch at a time) or --limit")
+    X = check_input(net, src.batch(np.arange(n)), where)
+    result = backend.run(args.netx, X, hidden=True)
+    tally.add(result.output, result.hidden)
+    return predict(result.output), tally.result()
