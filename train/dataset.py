@@ -202,7 +202,8 @@ def _read(f: h5py.File, p: Path) -> Dataset:
             raise DatasetError(
                 f"{p} holds {n} samples x {c} channels x {t} steps as events, "
                 f"{n * c * t / 2**30:.1f} GB dense; this command reads a dataset whole: "
-                f"spiketime train reads it in batches")
+                f"spiketime train, data audit and deploy --backend emulator read it "
+                f"in batches")
         for name, src in sources.items():
             try:
                 splits[name] = Split(X=src.batch(np.arange(len(src))), y=src.labels)
