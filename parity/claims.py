@@ -114,9 +114,9 @@ def assemble(grid, cells: list[dict], audits: dict, missing: list[str]) -> Exper
         seconds=float(sum(c["seconds"] for c in cells)))
 
 
-def _largest(cells: list[dict], name: str) -> float | None:
-    levels = {cond["level"] for c in cells for cond in c["conditions"] if cond["name"] == name}
-    return max(levels) if levels else None
+def _levels(cells: list[dict], name: str) -> set[float]:
+    """Every level at which the cells ran the perturbation `name`."""
+    return {cond["level"] for c in cells for cond in c["conditions"] if cond["name"] == name}
 
 
 def _label(cells: list[dict], name: str, level: float) -> str | None:
@@ -189,10 +189,8 @@ def _sens(cells: list[dict], task: str, model: str) -> tuple[list[int], list[flo
 
 
 def _common_sigma(cells: list[dict]) -> float | None:
-    a = {cond["level"] for c in cells for cond in c["conditions"] if cond["name"] == "jitter"}
-    b = {cond["level"] for c in cells for cond in c["conditions"]
-         if cond["name"] == "neuron_jitter"}
-    common = a & b
+    """The largest sigma both jitter families ran at."""
+    common = _levels(cells, "jitter") & _levels(cells, "neuron_jitter")
     return max(common) if common else None
 
 
