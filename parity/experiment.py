@@ -336,9 +336,7 @@ def _run_cells(grid: GridSpec, todo: list[Cell], out: Path, workers: int) -> Non
              f"{len(pending)} to run")
     if workers == 1 or len(pending) <= 1:
         for cell in progress(pending, desc="cells", total=len(pending)):
-            r = run_cell(grid, cell, out)
-            _say(f"{cell.key}: deployed {_acc(r, 'original'):.3f}, reversed "
-                 f"{_acc(r, 'reversed'):.3f} ({r['seconds']:.0f} s)")
+            _say_done(run_cell(grid, cell, out))
         return
     import multiprocessing
 
@@ -346,9 +344,12 @@ def _run_cells(grid: GridSpec, todo: list[Cell], out: Path, workers: int) -> Non
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {pool.submit(run_cell, grid, c, out): c for c in pending}
         for fut in progress(as_completed(futures), desc="cells", total=len(futures)):
-            r = fut.result()
-            _say(f"{r['key']}: deployed {_acc(r, 'original'):.3f}, reversed "
-                 f"{_acc(r, 'reversed'):.3f} ({r['seconds']:.0f} s)")
+            _say_done(fut.result())
+
+
+def _say_done(cell: dict) -> None:
+    _say(f"{cell['key']}: deployed {_acc(cell, 'original'):.3f}, reversed "
+         f"{_acc(cell, 'reversed'):.3f} ({cell['seconds']:.0f} s)")
 
 
 def _acc(cell: dict, label: str) -> float:
