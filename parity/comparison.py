@@ -25,6 +25,7 @@ import numpy as np
 from spiketime.deploy.registry import BACKENDS, select_backend
 from spiketime.errors import UserError
 from spiketime.export.netx import FORMAT_VERSION, NetxNetwork, read_netx
+from spiketime.export.nir_graph import read_nir
 from spiketime.parity import verdict
 from spiketime.parity.conditions import REVERSED
 from spiketime.parity.harness import (
@@ -57,6 +58,7 @@ from spiketime.parity.stats import (
 )
 from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
 from spiketime.sim.backend import Backend, check_input
+from spiketime.sim.nir_reference import NirReference
 from spiketime.sim.registry import SIM_BACKENDS
 from spiketime.train.dataset import Dataset, load_dataset
 from spiketime.train.foreign import load_factory
@@ -71,6 +73,7 @@ class ModelSpec:
     checkpoint: Path | None  # a spiketime checkpoint, or None with `factory`
     netx: Path
     factory: str | None = None  # package.module:function returning a lava-dl network
+    nir: Path | None = None  # instead of a checkpoint: a NIR graph, run by its float reference
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def model_name(netx_meta: dict, netx_path: Path) -> str:
 @dataclass
 class _Loaded:
     spec: ModelSpec
-    model: SpikingNet  # shared by every deployment of one checkpoint
+    model: SpikingNet | NirReference  # shared by every deployment of one checkpoint
     net: NetxNetwork
 
 
@@ -150,6 +153,10 @@ def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Lo
     loaded, checkpoints = [], {}
     for spec in cfg.models:
         net = read_netx(spec.netx)
+        if spec.nir is not None:
+            loaded.append(_Loaded(spec, nir_reference(spec.nir, net, ds, cfg.data), net))
+            check_input(net, X[:1], f"{cfg.data} ({cfg.split} split)")
+            continue
         key = spec.factory or Path(spec.checkpoint).resolve()
         if key not in checkpoints:  # one model object per checkpoint file
             checkpoints[key] = (load_factory(spec.factory) if spec.factory
@@ -168,6 +175,23 @@ def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Lo
         check_input(net, X[:1], f"{cfg.data} ({cfg.split} split)")
         loaded.append(_Loaded(spec, model, net))
     return ds, X, y, loaded
+
+
+def nir_reference(path: Path, net: NetxNetwork, ds: Dataset, data: Path) -> NirReference:
+    """The float reference of a NIR graph at the deployment's time step (the NetX file's
+    dt_ms, which `spiketime import` records; else the graph's), checked against the
+    deployment and the dataset."""
+    graph = read_nir(path)
+    dt_ms = net.metadata.get("dt_ms", None if graph.dt is None else graph.dt * 1000)
+    if dt_ms is None:
+        raise UserError(f"neither {path} nor the NetX file records a time step (dt)")
+    if graph.input_size != ds.channels or graph.input_size != net.input_size:
+        raise UserError(f"{path} has {graph.input_size} inputs, {data} {ds.channels} channels "
+                        f"and the NetX file {net.input_size} inputs; they must agree")
+    if graph.output_size != ds.n_classes or graph.output_size != net.output_size:
+        raise UserError(f"{path} has {graph.output_size} outputs, {data} {ds.n_classes} "
+                        f"classes and the NetX file {net.output_size} outputs; they must agree")
+    return NirReference(graph, float(dt_ms))
 
 
 def _backends(names: tuple[str, ...]) -> list[Backend]:
@@ -210,8 +234,7 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
                if s.verdict == "fail"]
     decision = verdict.decide(failed, *_unresolved(entries, sens, summaries),
                               allow_degenerate=cfg.allow_degenerate)
-    models = tuple(ModelResult(m.spec.name, f"factory {m.spec.factory}" if m.spec.factory
-                               else relative(m.spec.checkpoint, cfg.out),
+    models = tuple(ModelResult(m.spec.name, _source(m.spec, cfg.out),
                                relative(m.spec.netx, cfg.out), summaries[m.spec.name])
                    for m in loaded)
     rule = (f"every {100 * cfg.confidence:g}% paired bootstrap interval of deployed minus "
@@ -239,6 +262,15 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
     raster = (X[0], REVERSED.transform(X[:1])[0],
               f"{cfg.split} sample 0 (class {ds.meta.class_names[y[0]]})")
     return report, raster
+
+
+def _source(spec: ModelSpec, out: Path) -> str:
+    """What a report names as the trained side."""
+    if spec.nir is not None:
+        return f"NIR {relative(spec.nir, out)} (float reference)"
+    if spec.factory:
+        return f"factory {spec.factory}"
+    return relative(spec.checkpoint, out)
 
 
 def _unresolved(entries: list[ConditionVerdict], sens: list[SensitivityVerdict],

@@ -1,9 +1,10 @@
 """Trained vs deployed on the very same samples: the one loop every parity job runs.
 
-The trained side is slayer's forward pass of a checkpoint; the deployed side is a
-NetX file on a backend. A *condition* (`parity.conditions`) is a named transform
-of the test set; both sides see its output. `run_grid` is the loop the pipeline
-and `spiketime compare` share: per condition, the input is transformed once; per
+The trained side is slayer's forward pass of a checkpoint (or a `Reference` that runs
+itself: a NIR graph's float dynamics); the deployed side is a NetX file on a backend.
+A *condition* (`parity.conditions`) is a named transform of the test set; both sides
+see its output. `run_grid` is the loop the pipeline and `spiketime compare` share:
+per condition, the input is transformed once; per
 checkpoint, the trained side runs once; per backend, the deployed side runs on the
 rows that backend covers (every sample, or a seeded subset). An optional
 confirming backend (Lava, when the primary is the emulator) reruns a subset, and
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -56,12 +58,22 @@ class ConditionResult:
         return (self.trained == self.deployed).reshape(len(self.labels), -1).all(axis=1)
 
 
+@runtime_checkable
+class Reference(Protocol):
+    """A trained side that is not a slayer model: it runs itself (a NIR graph's float
+    dynamics, say) and returns (output spikes [N, K, T], hidden layers' if asked)."""
+
+    def reference_run(self, X: np.ndarray, hidden: bool = False
+                      ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        ...
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One model to compare: its name in reports, its trained side, its NetX file."""
 
     name: str
-    model: SpikingNet  # deployments of one checkpoint share one object, and its runs
+    model: SpikingNet | Reference  # deployments of one model share one object, and its runs
     netx: str | os.PathLike
 
 
@@ -105,8 +117,7 @@ def run_grid(deployments: Sequence[Deployment], X: np.ndarray, y: np.ndarray,
             Xc, current, trained_of = cond.transform(X), cond, {}
         layers = cond.label in activity
         if id(dep.model) not in trained_of:
-            trained_of[id(dep.model)] = (run_trained_layers(dep.model, Xc) if layers
-                                         else (run_trained(dep.model, Xc), ()))
+            trained_of[id(dep.model)] = _reference_side(dep.model, Xc, layers)
         trained, trained_hidden = trained_of[id(dep.model)]
         for run in runs:
             idx = np.arange(len(y)) if run.rows is None else run.rows
@@ -121,6 +132,15 @@ def run_grid(deployments: Sequence[Deployment], X: np.ndarray, y: np.ndarray,
                 result.confirm = _confirm(confirm, dep.netx, Xc, deployed, cond)
             results.setdefault((dep.name, run.backend.name), []).append(result)
     return results
+
+
+def _reference_side(model: SpikingNet | Reference, X: np.ndarray, hidden: bool
+                    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The trained side's output (and hidden layers' when asked): slayer's forward pass of a
+    checkpoint, or a float reference's own run (`sim.nir_reference.NirReference`)."""
+    if isinstance(model, Reference):
+        return model.reference_run(X, hidden=hidden)
+    return run_trained_layers(model, X) if hidden else (run_trained(model, X), ())
 
 
 def _confirm(confirm: Rows, netx: str | os.PathLike, Xc: np.ndarray, deployed: np.ndarray,

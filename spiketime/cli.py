@@ -16,6 +16,7 @@ COMMANDS = [
     "spiketime.commands.data",
     "spiketime.commands.train",
     "spiketime.commands.export",
+    "spiketime.commands.nir_import",
     "spiketime.commands.pipeline",
     "spiketime.commands.check",
     "spiketime.commands.deploy",

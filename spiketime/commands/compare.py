@@ -1,5 +1,8 @@
 """`spiketime compare`: does the deployed network behave like the trained one, with evidence?
 
+With --nir, the trained side is a NIR graph's float reference (`sim.nir_reference`),
+judged by the statistics alone, and a per-layer spike agreement table is added.
+
 Exit 0 when parity PASSED, 1 when it FAILED, 3 when it is INCONCLUSIVE (degenerate
 networks, a sensitivity at chance, or too few samples for the tolerance: see
 `spiketime.parity.verdict`), 2 on bad input (one `error:` line).
@@ -50,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="instead of --model: your own lava-dl SLAYER network, returned "
                           "(weights loaded) by FUNCTION() in MODULE; its layers are "
                           "slayer.block.cuba.Dense blocks in network.blocks (docs/train.md)")
+    src.add_argument("--nir", type=Path,
+                     help="instead of --model: a NIR graph (model.nir), run by spiketime's float "
+                          "reference of NIR's equations against the NetX network (docs/nir.md); "
+                          "judged by the statistics alone, plus a per-layer spike agreement")
     src.add_argument("--netx", type=Path, help="deployed NetX network (model.net)")
     src.add_argument("--data", type=Path,
                      help="dataset file (with --report: overrides the report's)")
@@ -98,6 +105,10 @@ def _config(args: argparse.Namespace):
     from spiketime.export.netx import read_netx
     from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
 
+    nir = getattr(args, "nir", None)
+    if nir is not None and (args.model is not None or args.model_factory is not None
+                            or args.report is not None):
+        raise UserError("give --nir or --model / --model-factory / --report, not both")
     if args.report is not None:
         if args.model is not None or args.netx is not None or args.model_factory is not None:
             raise UserError("give either --report or --model and --netx, not both")
@@ -107,13 +118,14 @@ def _config(args: argparse.Namespace):
     else:
         if args.model is not None and args.model_factory is not None:
             raise UserError("give either --model or --model-factory, not both")
-        given = (("--model", args.model if args.model_factory is None else args.model_factory),
-                 ("--netx", args.netx), ("--data", args.data))
+        trained = ("--nir", nir) if nir is not None else (
+            "--model", args.model if args.model_factory is None else args.model_factory)
+        given = (trained, ("--netx", args.netx), ("--data", args.data))
         missing = [option for option, value in given if value is None]
         if missing:
             raise UserError(f"{', '.join(missing)} required (or --report REPORT.json)")
         name = model_name(read_netx(args.netx).metadata, args.netx)
-        models = (ModelSpec(name, args.model, args.netx, factory=args.model_factory),)
+        models = (ModelSpec(name, args.model, args.netx, factory=args.model_factory, nir=nir),)
         data = args.data
         default_out = args.netx.parent / "compare"
     out = args.out if args.out is not None else default_out
@@ -126,7 +138,7 @@ def _config(args: argparse.Namespace):
         levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter,
                 "deletion": args.deletion, "timing": args.timing},
         resamples=args.resamples, confidence=args.confidence, split=args.split, limit=args.limit,
-        exact=args.exact, allow_degenerate=args.allow_degenerate)
+        exact=args.exact and nir is None, allow_degenerate=args.allow_degenerate)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,8 +148,14 @@ def run(args: argparse.Namespace) -> int:
     from spiketime.sim.registry import SIM_BACKENDS
 
     cfg = _config(args)
+    if args.nir is not None:
+        print("NIR float reference vs the integer deployment: spikes may differ by the chip's "
+              "rounding, so the statistics alone decide (the 'trained' side in the report is "
+              "the NIR reference)")
     report, raster = run_compare(cfg)
     write_report(cfg.out, report, raster=raster)
+    if args.nir is not None:
+        _layers(cfg)
     tol = cfg.tolerance_pp
     for s in report.sensitivity:
         mine = [e for e in report.conditions if e.model == s.model and e.backend == s.backend]
@@ -157,3 +175,22 @@ def run(args: argparse.Namespace) -> int:
               f"{len(simulated)} simulator runs (spike-exact column); the simulators are "
               f"bit-exact, so this deployment is not the trained network, whatever its accuracy")
     return announce(report.parity.decision, cfg.out / "report.md")
+
+
+def _layers(cfg) -> None:
+    """The per-layer spike agreement of the NIR reference and the deployment (original inputs)."""
+    from spiketime.export.netx import read_netx
+    from spiketime.parity import layer_agreement
+    from spiketime.parity.comparison import nir_reference
+    from spiketime.train.dataset import load_dataset
+
+    spec = cfg.models[0]
+    ds = load_dataset(cfg.data)
+    X = ds.splits()[cfg.split].X[:cfg.limit]
+    rows = layer_agreement.nir_vs_netx(
+        nir_reference(spec.nir, read_netx(spec.netx), ds, cfg.data), spec.netx, X)
+    heading = (f"NIR float reference ({spec.nir}) vs {spec.netx} on the emulator, "
+               f"{len(X)} {cfg.split} samples, original inputs.")
+    path = layer_agreement.write(cfg.out, rows, heading)
+    print(f"per-layer spike agreement ({path}):")
+    print(layer_agreement.table(rows))

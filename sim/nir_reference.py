@@ -1,0 +1,87 @@
+"""The float reference: a NIR chain's own dynamics, in float64, for parity across a conversion.
+
+NIR's equations (nir 1.x, `nir.CubaLIF`, `nir.LIF`, `nir.Delay`):
+
+    tau_syn dI/dt = -I + w_in x          (CubaLIF only; a LIF's I is its input x)
+    tau_mem dv/dt = (v_leak - v) + r I
+    spike when v > v_threshold, then v = v_reset;   Delay: y(t) = x(t - delay)
+
+Discretization (stated once, in `export.nir_graph.NirLayer.discretize`): forward
+Euler at step dt, the current updated before the voltage, which reads this step's
+current. Two timing conventions match the chip and are part of the reference:
+
+- a spike crosses a weight node in one step: the current at step t takes the
+  input spikes of step t - 1 (Loihi's synapse pipeline; in continuous time a lag
+  of dt that vanishes as dt -> 0);
+- a Delay of d seconds moves a layer's output spikes by round(d / dt) steps.
+
+Nothing is quantized: weights, decays and thresholds stay real numbers, so the
+reference differs from the integer deployment only by the chip's rounding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from spiketime.export.nir_graph import NirNetwork
+
+
+class NirReference:
+    """Runs a `NirNetwork` at time step `dt_ms` on spike trains uint8 [N, C, T]."""
+
+    def __init__(self, net: NirNetwork, dt_ms: float) -> None:
+        self.net = net
+        self.dt = dt_ms / 1000.0
+        self.steps = [layer.discretize(self.dt) for layer in net.layers]
+
+    @property
+    def inputs(self) -> int:
+        return self.net.input_size
+
+    @property
+    def outputs(self) -> int:
+        return self.net.output_size
+
+    def run_layers(self, X: np.ndarray) -> list[np.ndarray]:
+        """Every layer's spikes uint8 [N, n_i, T], the output layer's last."""
+        spikes = np.asarray(X, dtype=np.float64)
+        out = []
+        for layer, d in zip(self.net.layers, self.steps):
+            spikes = _run_layer(spikes, layer.weight, layer.bias, d)
+            out.append(spikes.astype(np.uint8))
+        return out
+
+    def reference_run(self, X: np.ndarray, hidden: bool = False
+                      ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """(output spikes, hidden layers' spikes if asked): the parity harness's trained side."""
+        layers = self.run_layers(X)
+        return layers[-1], tuple(layers[:-1]) if hidden else ()
+
+
+def _run_layer(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, d) -> np.ndarray:
+    """Input spikes float [N, in, T] -> output spikes float [N, out, T]."""
+    n, _, steps = x.shape
+    drive = np.einsum("oi,nit->not", weight, x)  # W x[t]
+    lagged = np.zeros_like(drive)
+    lagged[..., 1:] = drive[..., :-1]  # one step across the weight node
+    lagged += bias[None, :, None]
+    i = np.zeros((n, weight.shape[0]))
+    v = np.zeros_like(i)
+    s = np.zeros_like(lagged)
+    for t in range(steps):
+        i = d.current_keep * i + d.current_gain * lagged[..., t]
+        v = d.voltage_keep * v + d.voltage_gain * i + d.leak
+        fired = v > d.threshold
+        v = np.where(fired, d.reset, v)
+        s[..., t] = fired
+    return _delay(s, np.round(d.delay_steps).astype(np.int64))
+
+
+def _delay(s: np.ndarray, delay: np.ndarray) -> np.ndarray:
+    if not delay.any():
+        return s
+    out = np.zeros_like(s)
+    steps = s.shape[-1]
+    for j, k in enumerate(delay):
+        if k < steps:
+            out[:, j, k:] = s[:, j, :steps - k]
+    return out

@@ -1,0 +1,296 @@
+"""NIR in and out: exact round trips, the quantizer's choices, refusals, and parity verdicts.
+
+The network for the verdicts is built by hand to read timing: inputs come in two groups
+(A: channels 0-3, B: 4-7); class 0 sees A then B 10 steps later, class 1 the reverse.
+Hidden neurons detect each group, two of them behind a 10-step axonal delay, and each
+output neuron detects the coincidence of a delayed group with the other. So its
+decisions depend on the weights' signs, the threshold's scale and the delays: each
+broken conversion must turn PASSED into FAILED.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import h5py
+import numpy as np
+import pytest
+from support import assert_one_line_error, call
+
+from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, read_netx, write_netx
+from spiketime.export.nir_graph import read_nir
+from spiketime.export.nir_in import quantize
+from spiketime.export.nir_out import to_nir, write_nir
+from spiketime.parity.comparison import CompareConfig, ModelSpec, run_compare
+from spiketime.parity.layer_agreement import nir_vs_netx
+from spiketime.sim.nir_reference import NirReference
+from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
+
+nir = pytest.importorskip("nir")
+
+LAG = 10  # steps between the two groups, and the hidden delay that detects it
+STEPS = 100
+
+
+def timing_net() -> NetxNetwork:
+    """8 inputs -> 4 group detectors (A, A delayed, B, B delayed) -> 2 coincidence outputs."""
+    a, b = [1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1]
+    hidden = DenseLayer(weight=np.array([a, a, b, b]) * 60 - np.array([b, b, a, a]) * 20,
+                        neuron=CubaNeuron(i_decay=2048, v_decay=2048, vth_mant=180),
+                        delay=np.array([0, LAG, 0, LAG]))
+    # output 0: A delayed with B (A came first); output 1: B delayed with A
+    out = DenseLayer(weight=np.array([[0, 100, 100, 0], [100, 0, 0, 100]]),
+                     neuron=CubaNeuron(i_decay=2048, v_decay=1024, vth_mant=180),
+                     bias=np.array([-2, -2]))
+    return NetxNetwork((hidden, out), {"model": "timing", "dt_ms": 1.0})
+
+
+def timing_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n samples: three group events each (class 0: A then B; class 1: B then A), plus noise."""
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n, 8, STEPS)) < 0.01).astype(np.uint8)
+    y = np.arange(n) % 2
+    for k in range(n):
+        first, second = (slice(0, 4), slice(4, 8)) if y[k] == 0 else (slice(4, 8), slice(0, 4))
+        for t in rng.choice(np.arange(5, STEPS - LAG - 20, 20), size=3, replace=False):
+            X[k, first, t] = 1
+            X[k, second, t + LAG] = 1
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("nir")
+    net = timing_net()
+    write_netx(net, d / "model.net")
+    write_nir(to_nir(net, 1.0), d / "model.nir")
+    X, y = timing_data(240, seed=1)
+    meta = DatasetMeta(task="timing", variant="test", dt_ms=1.0, class_names=["AB", "BA"])
+    save_dataset(Dataset(train=Split(X[:40], y[:40]), test=Split(X[40:], y[40:]), meta=meta),
+                 d / "data.h5")
+    return d
+
+
+# --- conversion -------------------------------------------------------------------------
+
+
+def _same(a: NetxNetwork, b: NetxNetwork) -> None:
+    assert len(a.layers) == len(b.layers)
+    for x, z in zip(a.layers, b.layers):
+        assert np.array_equal(x.weight, z.weight)
+        assert x.neuron == z.neuron
+        for name in ("delay", "bias"):
+            u, v = getattr(x, name), getattr(z, name)
+            assert (u is None or not u.any()) == (v is None or not v.any())
+            if u is not None and u.any():
+                assert np.array_equal(u, v)
+
+
+def test_netx_nir_netx_round_trip_is_exact(files, tmp_path, capsys):
+    done = call(capsys, "export", files / "model.net", "--format", "nir", "--out",
+                tmp_path / "m.nir")
+    assert done.returncode == 0, done.stderr
+    done = call(capsys, "import", tmp_path / "m.nir", "--out", tmp_path / "back.net")
+    assert done.returncode == 0, done.stderr
+    assert "(native scale)" in done.stdout and "RMS weight error 0.000%" in done.stdout
+    back = read_netx(tmp_path / "back.net")
+    _same(timing_net(), back)
+    assert back.metadata["dt_ms"] == 1.0
+
+
+def test_nir_parameters_follow_the_integers(files):
+    graph = nir.read(files / "model.nir")
+    assert float(graph.metadata["dt"]) == pytest.approx(1e-3)
+    cuba, delay = graph.nodes["cuba_0"], graph.nodes["delay_0"]
+    np.testing.assert_allclose(cuba.tau_syn, 2e-3)  # dt * 4096 / 2048
+    np.testing.assert_allclose(cuba.v_threshold, 180 / 64)
+    np.testing.assert_allclose(graph.nodes["linear_0"].weight[0, :2], [60 / 64, 60 / 64])
+    np.testing.assert_allclose(delay.delay, [0, LAG * 1e-3, 0, LAG * 1e-3])
+    assert "delay_1" not in graph.nodes  # no Delay node where every delay is 0
+    # bias -2 per step at vDecay 1024: v_leak * dt / tau_mem = -2 / 64
+    np.testing.assert_allclose(graph.nodes["cuba_1"].v_leak * 1024 / 4096, -2 / 64)
+
+
+def test_reference_steps_nir_equations():
+    """One CubaLIF neuron, one input spike at step 0, weight 1, dt 1 ms, tau_syn 2 ms,
+    tau_mem 4 ms, w_in 2, r 4: I = 0.5 I + 1 * x[t-1], v = 0.75 v + 1 * I."""
+    graph = nir.NIRGraph.from_list(
+        nir.Linear(weight=np.array([[1.0]])),
+        nir.CubaLIF(tau_syn=np.array([2e-3]), tau_mem=np.array([4e-3]), r=np.array([4.0]),
+                    v_leak=np.array([0.0]), v_threshold=np.array([2.0]), w_in=np.array([2.0]),
+                    v_reset=np.array([0.0])))
+    X = np.zeros((1, 1, 6), np.uint8)
+    X[0, 0, 0] = 1
+    ref = NirReference(_net(graph), 1.0)
+    # I: 0, 1, .5, .25, .125, ...; v: 0, 1, 1.25, 1.1875, ...: never above 2
+    assert ref.run_layers(X)[0].sum() == 0
+    X[0, 0, 1] = 1  # I: 0, 1, 1.5, .75; v: 0, 1, 2.25 -> spike at step 2, then reset
+    assert ref.run_layers(X)[0][0, 0].tolist() == [0, 0, 1, 0, 0, 0]
+
+
+def _net(graph):
+    from spiketime.export.nir_graph import chain
+
+    return chain(graph)
+
+
+def test_import_picks_least_error_scale_and_says_so(tmp_path):
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.3, (5, 4))
+    graph = nir.NIRGraph.from_list(
+        nir.Linear(weight=w),
+        nir.LIF(tau=np.full(5, 5e-3), r=np.full(5, 5.0), v_leak=np.zeros(5),
+                v_threshold=np.full(5, 1.0), v_reset=np.zeros(5)))
+    net, choices, _ = quantize(_net(graph), 1.0)
+    (c,) = choices
+    assert not c.native and c.i_decay == 4096 and c.v_decay == round(4096 / 5)
+    assert max(abs(c.weight_range[0]), c.weight_range[1]) > 200  # the 8-bit range is used
+    # the error it reports is the error it left, and no tried scale did better
+    q = net.layers[0].weight / c.vth_mant
+    err = np.sqrt(np.mean((q - w) ** 2)) / np.sqrt(np.mean(w ** 2))
+    assert c.weight_error == pytest.approx(err) and err < 0.01
+    for v in (c.vth_mant - 1, c.vth_mant // 2, 64):
+        other = np.round(w * v / 2) * 2 / v
+        assert np.sqrt(np.mean((other - w) ** 2)) / np.sqrt(np.mean(w ** 2)) >= err - 1e-12
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+def _write(graph, path):
+    nir.write(path, graph)
+    return path
+
+
+def _cuba(n, **over):
+    p = dict(tau_syn=np.full(n, 2e-3), tau_mem=np.full(n, 4e-3), r=np.full(n, 4.0),
+             v_leak=np.zeros(n), v_threshold=np.ones(n), w_in=np.full(n, 2.0),
+             v_reset=np.zeros(n))
+    return nir.CubaLIF(**(p | over))
+
+
+def _chain(*nodes):
+    g = nir.NIRGraph.from_list(*nodes, type_check=False)
+    g.metadata = {"dt": 1e-3}
+    return g
+
+
+def _bad_graphs():
+    lin = nir.Linear(weight=np.ones((3, 2)))
+    cycle = _chain(lin, _cuba(3))
+    cycle.edges.append(("cubalif", "linear"))
+    branch = _chain(lin, _cuba(3))
+    branch.nodes["side"] = _cuba(3)
+    branch.edges += [("linear", "side"), ("side", "output")]
+    conv = _chain(nir.Conv1d(input_shape=5, weight=np.ones((2, 1, 3)), stride=1, padding=0,
+                             dilation=1, groups=1, bias=np.zeros(2)), _cuba(2))
+    return {
+        "cycle": (cycle, "cycle"),
+        "branch": (branch, "single chains"),
+        "conv": (conv, "Conv1d"),
+        "shapes": (_chain(lin, _cuba(3), nir.Linear(weight=np.ones((2, 4))), _cuba(2)),
+                   "expects 4 inputs but receives 3"),
+        "misplaced": (_chain(lin, nir.Linear(weight=np.ones((2, 3))), _cuba(2)),
+                      "out of place"),
+        "long delay": (_chain(lin, _cuba(3), nir.Delay(delay=np.full(3, 0.07))),
+                       "delay 70 is outside [0, 62]"),
+        "per-neuron tau": (_chain(lin, _cuba(3, tau_syn=np.array([2e-3, 3e-3, 2e-3]))),
+                           "differs between neurons"),
+        "affine bias": (_chain(nir.Affine(weight=np.ones((3, 2)), bias=np.ones(3)), _cuba(3)),
+                        "Affine bias"),
+        "v_reset": (_chain(lin, _cuba(3, v_reset=np.full(3, 0.5))), "v_reset"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_graphs()))
+def test_import_refuses_what_it_cannot_deploy(case, tmp_path, capsys):
+    graph, fragment = _bad_graphs()[case]
+    path = _write(graph, tmp_path / "bad.nir")
+    done = call(capsys, "import", path, "--out", tmp_path / "out.net")
+    assert_one_line_error(done, fragment)
+    assert done.returncode == 2 and not (tmp_path / "out.net").exists()
+
+
+def test_clip_clips_long_delays_and_says_so(tmp_path, capsys):
+    graph, _ = _bad_graphs()["long delay"]
+    done = call(capsys, "import", _write(graph, tmp_path / "g.nir"), "--out", tmp_path / "o.net",
+                "--clip")
+    assert done.returncode == 0, done.stderr
+    assert "clipped: layer 0 delay" in done.stderr
+    assert read_netx(tmp_path / "o.net").layers[0].delay.tolist() == [62, 62, 62]
+
+
+def test_bad_files_get_one_line(files, tmp_path, capsys):
+    text = tmp_path / "text.nir"
+    text.write_text("not hdf5")
+    other = tmp_path / "other.nir"
+    with h5py.File(other, "w") as f:
+        f["x"] = 1
+    future = tmp_path / "future.nir"
+    future.write_bytes((files / "model.nir").read_bytes())
+    with h5py.File(future, "a") as f:
+        del f["version"]
+        f["version"] = "2.0.0"
+    no_dt = _chain(nir.Linear(weight=np.ones((3, 2))), _cuba(3))
+    no_dt.metadata = {}
+    cases = [(text, "not an HDF5 file"), (other, "not a NIR graph"),
+             (future, "NIR version 2.0.0"), (_write(no_dt, tmp_path / "nodt.nir"), "--dt")]
+    for path, fragment in cases:
+        assert_one_line_error(call(capsys, "import", path, "--out", tmp_path / "o.net"),
+                              fragment)
+    assert not (tmp_path / "o.net").exists()
+    decay0 = replace(timing_net(), layers=(replace(timing_net().layers[0], neuron=CubaNeuron(
+        0, 2048, 180)), timing_net().layers[1]))
+    write_netx(decay0, tmp_path / "d0.net")
+    assert_one_line_error(call(capsys, "export", tmp_path / "d0.net", "--format", "nir",
+                               "--out", tmp_path / "d0.nir"), "iDecay is 0")
+    assert not (tmp_path / "d0.nir").exists()
+
+
+# --- parity across the conversion ---------------------------------------------------------
+
+BROKEN = {
+    "wrong sign": lambda net: replace(net, layers=tuple(
+        replace(lay, weight=-lay.weight) for lay in net.layers)),
+    "threshold not scaled": lambda net: replace(net, layers=tuple(
+        replace(lay, neuron=replace(lay.neuron, vth_mant=lay.neuron.vth_mant // 64))
+        for lay in net.layers)),
+    "delays dropped": lambda net: replace(net, layers=tuple(
+        replace(lay, delay=None) for lay in net.layers)),
+}
+LEVELS = {"jitter": (1.0,), "neuron_jitter": (), "deletion": (0.1,)}
+
+
+def _config(files, netx, out, tolerance=5.0):
+    return CompareConfig(models=(ModelSpec("timing", None, netx, nir=files / "model.nir"),),
+                         data=files / "data.h5", out=out, backends=("emulator",),
+                         tolerance_pp=tolerance, levels=LEVELS, resamples=500, exact=False)
+
+
+def test_compare_round_trip_passes_with_layer_table(files, tmp_path, capsys):
+    call(capsys, "import", files / "model.nir", "--out", tmp_path / "back.net")
+    done = call(capsys, "compare", "--nir", files / "model.nir", "--netx", tmp_path / "back.net",
+                "--data", files / "data.h5", "--backends", "emulator", "--tolerance", "5",
+                "--jitter", "1", "--neuron-jitter", "none", "--deletion", "0.1",
+                "--resamples", "500", "--out", tmp_path / "cmp")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "parity PASSED" in done.stdout
+    table = (tmp_path / "cmp" / "layers.md").read_text()
+    assert "layer 0 (linear_0, cuba_0, delay_0)" in table and "layer 1" in table
+    assert (tmp_path / "cmp" / "report.json").exists()
+
+
+@pytest.mark.parametrize("bug", list(BROKEN))
+def test_broken_conversion_fails(bug, files, tmp_path):
+    write_netx(BROKEN[bug](timing_net()), tmp_path / "broken.net")
+    report, _ = run_compare(_config(files, tmp_path / "broken.net", tmp_path / "cmp"))
+    assert report.parity.decision.verdict == "FAILED", report.parity.decision
+
+
+def test_layer_table_shows_where_delays_were_lost(files, tmp_path):
+    write_netx(BROKEN["delays dropped"](timing_net()), tmp_path / "broken.net")
+    ref = NirReference(read_nir(files / "model.nir"), 1.0)
+    X, _ = timing_data(20, seed=5)
+    good, bad = nir_vs_netx(ref, files / "model.net", X), nir_vs_netx(ref, tmp_path / "broken.net",
+                                                                        X)
+    assert good[0].agreement > 0.95 and good[1].agreement > 0.9
+    assert bad[0].agreement < 0.7 and bad[0].first_difference is not None
