@@ -22,16 +22,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from spiketime.export.nir_graph import NirNetwork
+from spiketime.export.nir_graph import Discrete, NirNetwork
 
 
 class NirReference:
     """Runs a `NirNetwork` at time step `dt_ms` on spike trains uint8 [N, C, T]."""
 
-    def __init__(self, net: NirNetwork, dt_ms: float) -> None:
+    def __init__(self, net: NirNetwork, dt_ms: float, state_step: float | None = None) -> None:
+        """`state_step` None (the reference) keeps every value real. A number truncates the
+        decayed current and voltage toward zero to multiples of it each step, as the chip
+        does (1/4096 of a weight unit at the native scale): the one difference between the
+        two, switched on to show that it is the only one (tests/test_nir.py)."""
         self.net = net
         self.dt = dt_ms / 1000.0
         self.steps = [layer.discretize(self.dt) for layer in net.layers]
+        self.state_step = state_step
 
     @property
     def inputs(self) -> int:
@@ -46,7 +51,7 @@ class NirReference:
         spikes = np.asarray(X, dtype=np.float64)
         out = []
         for layer, d in zip(self.net.layers, self.steps):
-            spikes = _run_layer(spikes, layer.weight, layer.bias, d)
+            spikes = _run_layer(spikes, layer.weight, layer.bias, d, self.state_step)
             out.append(spikes.astype(np.uint8))
         return out
 
@@ -57,7 +62,14 @@ class NirReference:
         return layers[-1], tuple(layers[:-1]) if hidden else ()
 
 
-def _run_layer(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, d) -> np.ndarray:
+def _decayed(x: np.ndarray, keep: np.ndarray, step: float | None) -> np.ndarray:
+    if step is None:
+        return keep * x
+    return np.trunc(keep * x / step) * step
+
+
+def _run_layer(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, d: Discrete,
+               state_step: float | None) -> np.ndarray:
     """Input spikes float [N, in, T] -> output spikes float [N, out, T]."""
     n, _, steps = x.shape
     drive = np.einsum("oi,nit->not", weight, x)  # W x[t]
@@ -68,8 +80,8 @@ def _run_layer(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, d) -> np.nda
     v = np.zeros_like(i)
     s = np.zeros_like(lagged)
     for t in range(steps):
-        i = d.current_keep * i + d.current_gain * lagged[..., t]
-        v = d.voltage_keep * v + d.voltage_gain * i + d.leak
+        i = _decayed(i, d.current_keep, state_step) + d.current_gain * lagged[..., t]
+        v = _decayed(v, d.voltage_keep, state_step) + d.voltage_gain * i + d.leak
         fired = v > d.threshold
         v = np.where(fired, d.reset, v)
         s[..., t] = fired

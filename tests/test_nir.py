@@ -17,11 +17,12 @@ import pytest
 from support import assert_one_line_error, call
 
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, read_netx, write_netx
-from spiketime.export.nir_graph import read_nir
+from spiketime.export.nir_graph import chain, read_nir
 from spiketime.export.nir_in import quantize
 from spiketime.export.nir_out import to_nir, write_nir
 from spiketime.parity.comparison import CompareConfig, ModelSpec, run_compare
 from spiketime.parity.layer_agreement import nir_vs_netx
+from spiketime.sim.emulator import EmulatorBackend
 from spiketime.sim.nir_reference import NirReference
 from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
@@ -120,17 +121,11 @@ def test_reference_steps_nir_equations():
                     v_reset=np.array([0.0])))
     X = np.zeros((1, 1, 6), np.uint8)
     X[0, 0, 0] = 1
-    ref = NirReference(_net(graph), 1.0)
+    ref = NirReference(chain(graph), 1.0)
     # I: 0, 1, .5, .25, .125, ...; v: 0, 1, 1.25, 1.1875, ...: never above 2
     assert ref.run_layers(X)[0].sum() == 0
     X[0, 0, 1] = 1  # I: 0, 1, 1.5, .75; v: 0, 1, 2.25 -> spike at step 2, then reset
     assert ref.run_layers(X)[0][0, 0].tolist() == [0, 0, 1, 0, 0, 0]
-
-
-def _net(graph):
-    from spiketime.export.nir_graph import chain
-
-    return chain(graph)
 
 
 def test_import_picks_least_error_scale_and_says_so(tmp_path):
@@ -140,7 +135,7 @@ def test_import_picks_least_error_scale_and_says_so(tmp_path):
         nir.Linear(weight=w),
         nir.LIF(tau=np.full(5, 5e-3), r=np.full(5, 5.0), v_leak=np.zeros(5),
                 v_threshold=np.full(5, 1.0), v_reset=np.zeros(5)))
-    net, choices, _ = quantize(_net(graph), 1.0)
+    net, choices, _ = quantize(chain(graph), 1.0)
     (c,) = choices
     assert not c.native and c.i_decay == 4096 and c.v_decay == round(4096 / 5)
     assert max(abs(c.weight_range[0]), c.weight_range[1]) > 200  # the 8-bit range is used
@@ -294,3 +289,93 @@ def test_layer_table_shows_where_delays_were_lost(files, tmp_path):
                                                                         X)
     assert good[0].agreement > 0.95 and good[1].agreement > 0.9
     assert bad[0].agreement < 0.7 and bad[0].first_difference is not None
+
+
+# --- a graph written by another framework -------------------------------------------------
+
+
+def test_snntorch_graph_imports_deploys_and_passes(tmp_path, capsys):
+    """snnTorch 1.0 writes a Linear -> Synaptic network as Linear + CubaLIF nodes with its own
+    dt of 0.1 ms (tau = dt / (1 - alpha)); it records no dt, so the import is given it."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch", reason="snnTorch is an optional test extra "
+                                                 "(pyproject nir-frameworks)")
+    pytest.importorskip("nirtorch", reason="snnTorch's NIR export needs nirtorch")
+    from snntorch.export_nir import export_to_nir
+
+    rng = np.random.default_rng(0)
+    a = np.array([1.0, 1, 1, 1, 0, 0, 0, 0])
+    w0 = np.stack([a, a, 1 - a, 1 - a]) * 0.45 - np.stack([1 - a, 1 - a, a, a]) * 0.2
+    w1 = np.array([[0.6, 0.6, -0.3, -0.3], [-0.3, -0.3, 0.6, 0.6]])
+    lin0, lin1 = torch.nn.Linear(8, 4, bias=False), torch.nn.Linear(4, 2, bias=False)
+    with torch.no_grad():  # group detectors, then a vote; off the chip's grid on purpose
+        lin0.weight[:] = torch.tensor(w0 + rng.normal(0, 0.03, w0.shape))
+        lin1.weight[:] = torch.tensor(w1 + rng.normal(0, 0.03, w1.shape))
+
+    def synaptic(n: int, **kw):
+        full = lambda v: torch.full((n,), v)  # noqa: E731 (per-neuron values give NIR shapes)
+        return snn.Synaptic(alpha=full(0.5), beta=full(0.75), threshold=full(1.0),
+                            init_hidden=True, **kw)
+
+    model = torch.nn.Sequential(lin0, synaptic(4), lin1, synaptic(2, output=True))
+    nir.write(tmp_path / "snn.nir", export_to_nir(model, torch.zeros(8)))
+
+    y = np.arange(240) % 2  # which group fires more: 0.09 vs 0.05 per step
+    rate = np.where(y[:, None] == 0, [0.09] * 4 + [0.05] * 4, [0.05] * 4 + [0.09] * 4)
+    X = (np.random.default_rng(1).random((240, 8, 60)) < rate[:, :, None]).astype(np.uint8)
+    meta = DatasetMeta(task="rate", variant="test", dt_ms=0.1, class_names=["A", "B"])
+    save_dataset(Dataset(train=Split(X[:40], y[:40]), test=Split(X[40:], y[40:]), meta=meta),
+                 tmp_path / "rate.h5")
+
+    done = call(capsys, "import", tmp_path / "snn.nir", "--out", tmp_path / "snn.net",
+                "--dt", "0.1")
+    assert done.returncode == 0, done.stderr
+    assert "iDecay 2048, vDecay 1024" in done.stdout  # 1 - alpha, 1 - beta of 4096
+    assert "native scale" not in done.stdout  # snnTorch's weights are off the chip's grid
+    done = call(capsys, "compare", "--nir", tmp_path / "snn.nir", "--netx", tmp_path / "snn.net",
+                "--data", tmp_path / "rate.h5", "--backends", "emulator", "--tolerance", "5",
+                "--jitter", "1", "--neuron-jitter", "none", "--deletion", "0.1",
+                "--resamples", "500", "--out", tmp_path / "cmp")
+    assert done.returncode == 0 and "parity PASSED" in done.stdout, done.stdout + done.stderr
+
+
+def test_checkpoint_exports_to_nir_and_imports_to_the_same_integers(tmp_path, capsys):
+    from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
+
+    model = SpikingNet(ModelConfig(inputs=8, hidden=(12,), outputs=3, delays=True))
+    save_checkpoint(model, tmp_path / "model.pt", extra={"dt_ms": 2.0, "model": "ckpt"})
+    for fmt, out in (("netx", "model.net"), ("nir", "model.nir")):
+        done = call(capsys, "export", tmp_path / "model.pt", "--format", fmt, "--out",
+                    tmp_path / out)
+        assert done.returncode == 0, done.stderr
+    assert float(nir.read(tmp_path / "model.nir").metadata["dt"]) == pytest.approx(2e-3)
+    assert call(capsys, "import", tmp_path / "model.nir", "--out",
+                tmp_path / "back.net").returncode == 0
+    exported = read_netx(tmp_path / "model.net")
+    assert exported.max_delay > 0  # the delays travel through the Delay node
+    _same(exported, read_netx(tmp_path / "back.net"))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_differs_from_the_chip_only_by_its_rounding(seed, tmp_path):
+    """With the chip's truncation of decayed states switched on, the float reference gives
+    the emulator's spikes exactly, every layer: lags, delays, order and reset are the chip's.
+    Without it, they differ (a few spikes), which is what `compare --nir` weighs."""
+    rng = np.random.default_rng(seed)
+    net = NetxNetwork((
+        DenseLayer(weight=rng.integers(-40, 80, (12, 8)) * 2, delay=rng.integers(0, 12, 12),
+                   neuron=CubaNeuron(i_decay=1066, v_decay=165, vth_mant=300)),
+        DenseLayer(weight=rng.integers(-60, 100, (3, 12)) * 2,
+                   neuron=CubaNeuron(i_decay=700, v_decay=300, vth_mant=400))), {})
+    graph = chain(to_nir(net, 1.0))
+    X = (rng.random((40, 8, 120)) < 0.08).astype(np.uint8)
+    path = write_netx(net, tmp_path / "net.net")
+    ran = EmulatorBackend().run(path, X, hidden=True)
+    chip = [*ran.hidden, ran.output]
+    rounded = NirReference(graph, 1.0, state_step=1 / 4096).run_layers(X)
+    for a, b in zip(rounded, chip):
+        assert np.array_equal(a, b)
+    real = NirReference(graph, 1.0).run_layers(X)
+    assert any(not np.array_equal(a, b) for a, b in zip(real, chip))
+    assert all((a & b).sum() / (a | b).sum() > 0.9 for a, b in zip(real, chip))
+
