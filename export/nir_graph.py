@@ -250,7 +250,10 @@ def _unsupported(name: str, node, expected: str) -> UserError:
 
 
 def _size(shape, name: str) -> int:
+    """The population size a node's shape gives; a leading [1, n] (Rockpool's) is [n]."""
     arr = np.asarray(shape).reshape(-1)
+    if arr.size > 1 and np.count_nonzero(arr != 1) <= 1:
+        arr = arr[arr != 1] if np.any(arr != 1) else arr[:1]
     if arr.size != 1:
         raise UserError(f"node '{name}' has shape {tuple(arr)}; spiketime imports 1-D "
                         f"populations only")

@@ -50,7 +50,7 @@ class Choice:
 
     layer: int
     vth_mant: int
-    scale: float  # weight mantissa per NIR weight unit, for a neuron at the layer's threshold
+    scale: float  # weight mantissas per unit of NIR weight (median over neurons)
     weight_range: tuple[int, int]
     weight_error: float  # RMS error of weight/threshold over RMS of weight/threshold
     i_decay: int
@@ -62,7 +62,7 @@ class Choice:
         lo, hi = self.weight_range
         return (f"layer {self.layer}: threshold mantissa {self.vth_mant}"
                 f"{' (native scale)' if self.native else ''}, weight scale "
-                f"{self.scale:.4g} mantissa per unit, weights {lo}..{hi}, RMS weight error "
+                f"{self.scale:.4g} mantissas per NIR unit, weights {lo}..{hi}, RMS weight error "
                 f"{100 * self.weight_error:.3f}%; iDecay {self.i_decay}, vDecay {self.v_decay}; "
                 f"delays {self.delays[0]}..{self.delays[1]} steps")
 
@@ -126,7 +126,7 @@ def _layer(layer: NirLayer, i: int, dt: float, notes: list[str]) -> tuple[DenseL
     dense = DenseLayer(weight=weight, neuron=CubaNeuron(i_decay=i_decay, v_decay=v_decay,
                                                         vth_mant=vth),
                        delay=delay if delay.any() else None, bias=bias)
-    choice = Choice(layer=i, vth_mant=vth, scale=vth / theta,
+    choice = Choice(layer=i, vth_mant=vth, scale=vth / theta * float(np.median(gain * rows)),
                     weight_range=(int(weight.min()), int(weight.max())), weight_error=error,
                     i_decay=i_decay, v_decay=v_decay,
                     delays=(int(delay.min()), int(delay.max())), native=native)

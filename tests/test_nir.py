@@ -10,6 +10,7 @@ broken conversion must turn PASSED into FAILED.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -291,26 +292,52 @@ def test_layer_table_shows_where_delays_were_lost(files, tmp_path):
     assert bad[0].agreement < 0.7 and bad[0].first_difference is not None
 
 
-# --- a graph written by another framework -------------------------------------------------
+# --- graphs written by other frameworks -------------------------------------------------
+# Both build the same small network by hand: group detectors (A: inputs 0-3, B: 4-7), then
+# a vote; weights jittered off the chip's grid. The data: which group fires more.
+
+GROUPS = np.array([1.0, 1, 1, 1, 0, 0, 0, 0])
+VOTE = np.array([[0.6, 0.6, -0.3, -0.3], [-0.3, -0.3, 0.6, 0.6]])
+
+
+def _vote_weights() -> tuple[np.ndarray, np.ndarray]:
+    a, b, rng = GROUPS, 1 - GROUPS, np.random.default_rng(0)
+    w0 = np.stack([a, a, b, b]) * 0.45 - np.stack([b, b, a, a]) * 0.2
+    return w0 + rng.normal(0, 0.03, w0.shape), VOTE + rng.normal(0, 0.03, VOTE.shape)
+
+
+def _judge(graph: Path, dt_ms: float, tmp_path: Path, capsys) -> str:
+    """Import `graph` at `dt_ms`, compare it on the rate task; returns import's stdout."""
+    y = np.arange(240) % 2  # which group fires more: 0.09 vs 0.05 per step
+    rate = np.where(y[:, None] == 0, [0.09] * 4 + [0.05] * 4, [0.05] * 4 + [0.09] * 4)
+    X = (np.random.default_rng(1).random((240, 8, 60)) < rate[:, :, None]).astype(np.uint8)
+    meta = DatasetMeta(task="rate", variant="test", dt_ms=dt_ms, class_names=["A", "B"])
+    save_dataset(Dataset(train=Split(X[:40], y[:40]), test=Split(X[40:], y[40:]), meta=meta),
+                 tmp_path / "rate.h5")
+    done = call(capsys, "import", graph, "--out", tmp_path / "net.net", "--dt", dt_ms)
+    assert done.returncode == 0, done.stderr
+    judged = call(capsys, "compare", "--nir", graph, "--netx", tmp_path / "net.net",
+                  "--data", tmp_path / "rate.h5", "--backends", "emulator", "--tolerance", "5",
+                  "--jitter", "1", "--neuron-jitter", "none", "--deletion", "0.1",
+                  "--resamples", "500", "--out", tmp_path / "cmp")
+    assert judged.returncode == 0 and "parity PASSED" in judged.stdout, judged.stdout
+    return done.stdout
 
 
 def test_snntorch_graph_imports_deploys_and_passes(tmp_path, capsys):
-    """snnTorch 1.0 writes a Linear -> Synaptic network as Linear + CubaLIF nodes with its own
-    dt of 0.1 ms (tau = dt / (1 - alpha)); it records no dt, so the import is given it."""
+    """snnTorch 1.0 writes Linear -> Synaptic as Linear + CubaLIF nodes at its own dt of
+    0.1 ms (tau = dt / (1 - alpha)) and records no dt, so the import is given it."""
     torch = pytest.importorskip("torch")
     snn = pytest.importorskip("snntorch", reason="snnTorch is an optional test extra "
                                                  "(pyproject nir-frameworks)")
     pytest.importorskip("nirtorch", reason="snnTorch's NIR export needs nirtorch")
     from snntorch.export_nir import export_to_nir
 
-    rng = np.random.default_rng(0)
-    a = np.array([1.0, 1, 1, 1, 0, 0, 0, 0])
-    w0 = np.stack([a, a, 1 - a, 1 - a]) * 0.45 - np.stack([1 - a, 1 - a, a, a]) * 0.2
-    w1 = np.array([[0.6, 0.6, -0.3, -0.3], [-0.3, -0.3, 0.6, 0.6]])
+    w0, w1 = _vote_weights()
     lin0, lin1 = torch.nn.Linear(8, 4, bias=False), torch.nn.Linear(4, 2, bias=False)
-    with torch.no_grad():  # group detectors, then a vote; off the chip's grid on purpose
-        lin0.weight[:] = torch.tensor(w0 + rng.normal(0, 0.03, w0.shape))
-        lin1.weight[:] = torch.tensor(w1 + rng.normal(0, 0.03, w1.shape))
+    with torch.no_grad():
+        lin0.weight[:] = torch.tensor(w0)
+        lin1.weight[:] = torch.tensor(w1)
 
     def synaptic(n: int, **kw):
         full = lambda v: torch.full((n,), v)  # noqa: E731 (per-neuron values give NIR shapes)
@@ -319,24 +346,30 @@ def test_snntorch_graph_imports_deploys_and_passes(tmp_path, capsys):
 
     model = torch.nn.Sequential(lin0, synaptic(4), lin1, synaptic(2, output=True))
     nir.write(tmp_path / "snn.nir", export_to_nir(model, torch.zeros(8)))
+    said = _judge(tmp_path / "snn.nir", 0.1, tmp_path, capsys)
+    assert "iDecay 2048, vDecay 1024" in said  # 1 - alpha, 1 - beta of 4096
+    assert "native scale" not in said  # snnTorch's weights are off the chip's grid
 
-    y = np.arange(240) % 2  # which group fires more: 0.09 vs 0.05 per step
-    rate = np.where(y[:, None] == 0, [0.09] * 4 + [0.05] * 4, [0.05] * 4 + [0.09] * 4)
-    X = (np.random.default_rng(1).random((240, 8, 60)) < rate[:, :, None]).astype(np.uint8)
-    meta = DatasetMeta(task="rate", variant="test", dt_ms=0.1, class_names=["A", "B"])
-    save_dataset(Dataset(train=Split(X[:40], y[:40]), test=Split(X[40:], y[40:]), meta=meta),
-                 tmp_path / "rate.h5")
 
-    done = call(capsys, "import", tmp_path / "snn.nir", "--out", tmp_path / "snn.net",
-                "--dt", "0.1")
-    assert done.returncode == 0, done.stderr
-    assert "iDecay 2048, vDecay 1024" in done.stdout  # 1 - alpha, 1 - beta of 4096
-    assert "native scale" not in done.stdout  # snnTorch's weights are off the chip's grid
-    done = call(capsys, "compare", "--nir", tmp_path / "snn.nir", "--netx", tmp_path / "snn.net",
-                "--data", tmp_path / "rate.h5", "--backends", "emulator", "--tolerance", "5",
-                "--jitter", "1", "--neuron-jitter", "none", "--deletion", "0.1",
-                "--resamples", "500", "--out", tmp_path / "cmp")
-    assert done.returncode == 0 and "parity PASSED" in done.stdout, done.stdout + done.stderr
+def test_rockpool_graph_imports_deploys_and_passes(tmp_path, capsys):
+    """Rockpool 3.1 writes LinearTorch -> LIFTorch as Linear + CubaLIF nodes (weights
+    transposed to [out, in], r = 3.12, inputs shaped [1, n]); its dt is the import's."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("rockpool", reason="Rockpool is an optional test extra "
+                                           "(pyproject nir-frameworks)")
+    from rockpool.nn.combinators import Sequential
+    from rockpool.nn.modules import LIFTorch, LinearTorch, to_nir
+
+    def lif(n: int):
+        return LIFTorch(n, tau_mem=0.004, tau_syn=0.002, dt=1e-3)
+
+    model = Sequential(LinearTorch((8, 4)), lif(4), LinearTorch((4, 2)), lif(2))
+    w0, w1 = _vote_weights()  # x2.5: Rockpool's per-step input gain is 0.5 * 0.78
+    model[0].weight.data = torch.tensor(w0.T * 2.5, dtype=torch.float32)
+    model[2].weight.data = torch.tensor(w1.T * 2.5, dtype=torch.float32)
+    nir.write(tmp_path / "rp.nir", to_nir(model))
+    said = _judge(tmp_path / "rp.nir", 1.0, tmp_path, capsys)
+    assert "iDecay 2048, vDecay 1024" in said  # dt / tau of 4096, forward Euler
 
 
 def test_checkpoint_exports_to_nir_and_imports_to_the_same_integers(tmp_path, capsys):
