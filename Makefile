@@ -15,7 +15,7 @@ $(STAMP): Makefile pyproject.toml scripts/fix_lava.py
 		"numpy<2" h5py scipy matplotlib "networkx<=2.8.7" "asteval<0.10" \
 		scikit-learn "pillow<11" tqdm pytest hypothesis ruff nir==1.0.8
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
-		snntorch==1.0.0 nirtorch==2.6 rockpool==3.1.0
+		snntorch==1.0.0 nirtorch==2.6 rockpool==3.1.0 norse==1.1.0
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python \
 		lava-nc==0.10.0 lava-dl==0.6.0
 	$(BIN)/python scripts/fix_lava.py

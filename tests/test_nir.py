@@ -372,6 +372,30 @@ def test_rockpool_graph_imports_deploys_and_passes(tmp_path, capsys):
     assert "iDecay 2048, vDecay 1024" in said  # dt / tau of 4096, forward Euler
 
 
+def test_norse_graph_imports_deploys_and_passes(tmp_path, capsys):
+    """Norse 1.1 writes Linear -> LIFCell as Affine (zero bias) + CubaLIF nodes, with time
+    constants scaled by its dt of 1 ms (tau_syn 2e-6 for tau_syn_inv 500 /s): the import at
+    --dt 0.001 ms gives Norse's per-step decays."""
+    torch = pytest.importorskip("torch")
+    nt = pytest.importorskip("norse.torch", reason="Norse is an optional test extra "
+                                                   "(pyproject nir-frameworks)")
+
+    def cell(n: int):
+        full = lambda v: torch.full((n,), v)  # noqa: E731
+        return nt.LIFCell(nt.LIFParameters(tau_syn_inv=full(500.0), tau_mem_inv=full(250.0),
+                                           v_th=full(1.0), v_leak=full(0.0), v_reset=full(0.0)))
+
+    w0, w1 = _vote_weights()
+    lin0, lin1 = torch.nn.Linear(8, 4, bias=False), torch.nn.Linear(4, 2, bias=False)
+    with torch.no_grad():  # x8: the NIR reading's per-step gain is 0.5 * 0.25
+        lin0.weight[:] = torch.tensor(w0 * 8)
+        lin1.weight[:] = torch.tensor(w1 * 8)
+    model = nt.SequentialState(lin0, cell(4), lin1, cell(2))
+    nir.write(tmp_path / "norse.nir", nt.to_nir(model, torch.zeros(1, 8)))
+    said = _judge(tmp_path / "norse.nir", 0.001, tmp_path, capsys)
+    assert "iDecay 2048, vDecay 1024" in said
+
+
 def test_checkpoint_exports_to_nir_and_imports_to_the_same_integers(tmp_path, capsys):
     from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
 
