@@ -194,6 +194,10 @@ def _bad_graphs():
         "affine bias": (_chain(nir.Affine(weight=np.ones((3, 2)), bias=np.ones(3)), _cuba(3)),
                         "Affine bias"),
         "v_reset": (_chain(lin, _cuba(3, v_reset=np.full(3, 0.5))), "v_reset"),
+        "weight beyond 254 thresholds": (_chain(nir.Linear(weight=np.full((3, 2), 300.0)),
+                                                _cuba(3)), "weight 300 is outside [-256, 254]"),
+        "tau below dt": (_chain(lin, _cuba(3, tau_mem=np.full(3, 5e-4))),
+                         "vDecay 8192 is outside [0, 4096]"),
     }
 
 
