@@ -130,8 +130,9 @@ def read_graph(path: str | os.PathLike):
 
 def read_nir(path: str | os.PathLike) -> NirNetwork:
     """Read and check a NIR file: the chain of layers spiketime can run and deploy."""
+    graph = read_graph(path)
     try:
-        return chain(read_graph(path))
+        return chain(graph)
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
 

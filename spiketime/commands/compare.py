@@ -148,13 +148,12 @@ def run(args: argparse.Namespace) -> int:
     from spiketime.sim.registry import SIM_BACKENDS
 
     cfg = _config(args)
+    report, raster = run_compare(cfg)
+    write_report(cfg.out, report, raster=raster)
     if args.nir is not None:
         print("NIR float reference vs the integer deployment: spikes may differ by the chip's "
               "rounding, so the statistics alone decide (the 'trained' side in the report is "
               "the NIR reference)")
-    report, raster = run_compare(cfg)
-    write_report(cfg.out, report, raster=raster)
-    if args.nir is not None:
         _layers(cfg)
     tol = cfg.tolerance_pp
     for s in report.sensitivity:
