@@ -105,7 +105,7 @@ def _config(args: argparse.Namespace):
     from spiketime.export.netx import read_netx
     from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
 
-    nir = getattr(args, "nir", None)
+    nir = args.nir
     if nir is not None and (args.model is not None or args.model_factory is not None
                             or args.report is not None):
         raise UserError("give --nir or --model / --model-factory / --report, not both")
