@@ -42,6 +42,7 @@ from spiketime.export.nir_graph import NirLayer, NirNetwork
 
 CANDIDATES = 512  # threshold mantissas tried per layer
 _TIE = 1e-9  # errors closer than this are equal (the native scale wins)
+_SLACK = 1e-9  # relative: float noise in the largest threshold mantissa that fits
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,12 @@ def _largest_threshold(w: np.ndarray, leak: np.ndarray, theta: float) -> int:
         limits.append(weight.high * theta / w.max())
     if w.min(initial=0) < 0:
         limits.append(weight.low * theta / w.min())
-    if np.abs(leak).max(initial=0) > 0:
-        limits.append(min(bias.high, -bias.low) * theta / np.abs(leak).max())
-    return int(np.floor(min(limits)))
+    if leak.max(initial=0) > 0:
+        limits.append(bias.high * theta / leak.max())
+    if leak.min(initial=0) < 0:
+        limits.append(bias.low * theta / leak.min())
+    # a value at a range's end, read back through floats, may land an ulp beyond it
+    return int(np.floor(min(limits) * (1 + _SLACK)))
 
 
 def _choose_threshold(w: np.ndarray, leak: np.ndarray, theta: float,

@@ -15,6 +15,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from support import assert_one_line_error, call
 
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, read_netx, write_netx
@@ -440,3 +443,34 @@ def test_reference_differs_from_the_chip_only_by_its_rounding(seed, tmp_path):
     assert any(not np.array_equal(a, b) for a, b in zip(real, chip))
     assert all((a & b).sum() / (a | b).sum() > 0.9 for a, b in zip(real, chip))
 
+
+
+@st.composite
+def _netx_layers(draw):
+    """One or two chip-legal dense layers: weights at the range's ends included, any decay
+    but 0, thresholds up to the 17-bit limit, delays 0..62 or a bias (not both)."""
+    sizes = draw(st.lists(st.integers(1, 5), min_size=2, max_size=3))
+    layers = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        weight = draw(arrays(np.int64, (n_out, n_in), elements=st.sampled_from(
+            [-256, -254, -2, 0, 2, 100, 252, 254]) | st.integers(-128, 127).map(lambda v: 2 * v)))
+        neuron = CubaNeuron(i_decay=draw(st.integers(1, 4096)),
+                            v_decay=draw(st.integers(1, 4096)),
+                            vth_mant=draw(st.sampled_from([1, 64, 131071])
+                                          | st.integers(1, 131071)))
+        delay = bias = None
+        if draw(st.booleans()):
+            delay = draw(arrays(np.int64, n_out, elements=st.integers(0, 62)))
+        else:
+            bias = draw(arrays(np.int64, n_out, elements=st.sampled_from([-4096, 4095])
+                               | st.integers(-4096, 4095)))
+        layers.append(DenseLayer(weight=weight, neuron=neuron, delay=delay, bias=bias))
+    return NetxNetwork(tuple(layers), {})
+
+
+@settings(max_examples=100, deadline=None)
+@given(_netx_layers(), st.sampled_from([0.1, 1.0, 4.0]))
+def test_any_chip_legal_network_survives_the_round_trip(net, dt_ms):
+    back, choices, notes = quantize(chain(to_nir(net, dt_ms)), dt_ms)
+    assert notes == [] and all(c.native for c in choices if np.any(c.weight_range))
+    _same(net, back)
