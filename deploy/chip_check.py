@@ -165,6 +165,11 @@ def _weight_fit(i: int, layer: DenseLayer, violations: list[Violation]) -> _Weig
             i, "weight", 0, "not all zero",
             f"layer {i} weights are all zero: netx cannot derive a weight exponent for them"))
         return _WeightFit(None, None)
+    r = loihi2.RANGES["weight"]
+    if not (r.contains(int(w.min())) and r.contains(int(w.max()))):
+        # netx would clip these (the range violation says so), and its bit count would
+        # describe the clipped weights: give the bits the stored values need instead.
+        return _WeightFit(_mantissa_bits(w), None)
     from lava.lib.dl.netx.utils import optimize_weight_bits
 
     # It prints a note when it clips; the range check above already reports that.
@@ -182,6 +187,17 @@ def _weight_fit(i: int, layer: DenseLayer, violations: list[Violation]) -> _Weig
             f"layer {i} weight exponent {exponent} is outside [{loihi2.WEIGHT_EXP_MIN}, "
             f"{loihi2.WEIGHT_EXP_MAX}] (estimate)", estimate=True))
     return _WeightFit(bits, exponent)
+
+
+def _mantissa_bits(w: np.ndarray) -> int:
+    """Signed mantissa bits that hold every weight exactly at WEIGHT_SCALE: even weights
+    are stored halved (the chip's 8 bits hold [-256, 254]), odd ones need one bit more."""
+    odd = bool(np.any(w % loihi2.WEIGHT_STEP))
+    m = w if odd else w // loihi2.WEIGHT_STEP
+    lo, hi = int(m.min()), int(m.max())
+    bits = max((~lo).bit_length() if lo < 0 else lo.bit_length(),
+               (~hi).bit_length() if hi < 0 else hi.bit_length()) + 1
+    return bits + int(odd)
 
 
 def _delay_bits(layer: DenseLayer) -> int:

@@ -173,9 +173,7 @@ def _write_meta(f: h5py.File, meta: DatasetMeta, version: int) -> None:
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
     """Read a dataset file; any problem is one `DatasetError` sentence naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DatasetError(f"dataset file {p} does not exist")
+    p = _existing(path)
     if not h5py.is_hdf5(p):
         raise DatasetError(f"{p} is not an HDF5 file (expected a {FORMAT} file)")
     try:
@@ -185,6 +183,15 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise DatasetError(f"{p} is not a readable {FORMAT} file: {exc}") from None
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise DatasetError(f"dataset file {p} is a folder, not a file")
+    if not p.is_file():
+        raise DatasetError(f"dataset file {p} does not exist")
+    return p
 
 
 def _read(f: h5py.File, p: Path) -> Dataset:
@@ -240,14 +247,29 @@ def _version(f: h5py.File, p: Path) -> int:
 
 def _read_meta(f: h5py.File) -> DatasetMeta:
     seed = int(f.attrs["seed"])
+    names = _json_attr(f, "class_names", list)
     return DatasetMeta(
         task=_text(f.attrs["task"]),
         variant=_text(f.attrs["variant"]),
         dt_ms=float(f.attrs["dt_ms"]),
-        class_names=[str(c) for c in json.loads(_text(f.attrs["class_names"]))],
+        class_names=[str(c) for c in names],
         seed=None if seed < 0 else seed,
-        params=json.loads(_text(f.attrs["params"])),
+        params=_json_attr(f, "params", dict),
     )
+
+
+def _json_attr(f: h5py.File, key: str, kind: type) -> Any:
+    """A JSON attribute of the kind expected; a DatasetError naming it otherwise."""
+    what = {list: "a JSON list", dict: "a JSON object"}[kind]
+    try:
+        value = json.loads(_text(f.attrs[key]))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{f.filename}: the attribute {key!r} is not valid JSON "
+                           f"({exc.msg}); it must be {what}") from None
+    if not isinstance(value, kind):
+        raise DatasetError(f"{f.filename}: the attribute {key!r} must be {what}, "
+                           f"got {type(value).__name__}")
+    return value
 
 
 # --- events: large sets, written and read a batch at a time ----------------------------
@@ -418,9 +440,7 @@ def open_dataset(path: str | os.PathLike) -> OpenDataset:
     read a batch at a time."""
     from spiketime.train.sources import ArraySource
 
-    p = Path(path)
-    if not p.is_file():
-        raise DatasetError(f"dataset file {p} does not exist")
+    p = _existing(path)
     if not h5py.is_hdf5(p):
         raise DatasetError(f"{p} is not an HDF5 file (expected a {FORMAT} file)")
     try:

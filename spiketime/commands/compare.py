@@ -10,6 +10,7 @@ import argparse
 import math
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 
@@ -97,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _config(args: argparse.Namespace):
     from spiketime.export.netx import read_netx
     from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
+    from spiketime.parity.reports import REPORT_FILES
 
     if args.report is not None:
         if args.model is not None or args.netx is not None or args.model_factory is not None:
@@ -117,8 +119,7 @@ def _config(args: argparse.Namespace):
         data = args.data
         default_out = args.netx.parent / "compare"
     out = args.out if args.out is not None else default_out
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
+    guards.output_folder(out, REPORT_FILES, "--out")
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     return CompareConfig(
         models=models, data=data, out=out, backends=backends, tolerance_pp=args.tolerance,
@@ -135,9 +136,11 @@ def run(args: argparse.Namespace) -> int:
     from spiketime.parity.verdict import announce
     from spiketime.sim.registry import SIM_BACKENDS
 
+    guards.seed(args.seed)
     cfg = _config(args)
-    report, raster = run_compare(cfg)
-    write_report(cfg.out, report, raster=raster)
+    with guards.undo_on_failure(cfg.out):
+        report, raster = run_compare(cfg)
+        write_report(cfg.out, report, raster=raster)
     tol = cfg.tolerance_pp
     for s in report.sensitivity:
         mine = [e for e in report.conditions if e.model == s.model and e.backend == s.backend]

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spiketime import guards
     from spiketime.errors import UserError
     from spiketime.export.from_slayer import to_netx
     from spiketime.train.foreign import load_factory
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.checkpoint is None) == (args.model_factory is None):
         raise UserError("give a checkpoint or --model-factory MODULE:FUNCTION (one of them)")
+    guards.output_file(args.out, "--out")
     if args.model_factory:
         model = load_factory(args.model_factory)
         net = to_netx(model, {"model": args.model_factory.partition(":")[2],

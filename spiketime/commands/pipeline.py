@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.commands.train import add_architecture, add_loss
 from spiketime.errors import UserError
 
@@ -45,18 +46,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiketime.commands.train import configs, set_threads
-    from spiketime.parity.pipeline import PipelineConfig, run_pipeline
-    from spiketime.parity.verdict import announce
-    from spiketime.train.run import resolve_device
-
-    for name in ("samples_per_class", "epochs"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    guards.seed(args.seed)
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.samples_per_class < 2:  # a train and a test sample of each class
+        raise UserError(f"--samples-per-class must be at least 2, got {args.samples_per_class}")
     if args.confirm_lava < 0:
         raise UserError("--confirm-lava must be 0 or more")
     if args.data is not None and args.steps is not None:
         raise UserError("--steps applies to the built-in task only, not to --data")
+    if args.data is not None:
+        guards.input_file(args.data, "--data")
+
+    from spiketime.commands.train import configs, set_threads
+    from spiketime.parity.pipeline import DEFAULT_TASK, PipelineConfig, output_files, run_pipeline
+    from spiketime.parity.verdict import announce
+    from spiketime.train.run import resolve_device
+
+    shortest = DEFAULT_TASK["interval_range"][1] + 1
+    if args.steps is not None and args.steps < shortest:
+        raise UserError(f"--steps must be at least {shortest} for the built-in task (its "
+                        f"intervals reach {shortest - 1} steps), got {args.steps}")
+    guards.output_folder(args.out, output_files(builtin=args.data is None), "--out")
     set_threads(args)
     _, tcfg = configs(args, 1, 2, delays=False)  # validates the shared options
     cfg = PipelineConfig(out=args.out, data=args.data, samples_per_class=args.samples_per_class,
@@ -68,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                          surrogate=args.surrogate, seed=args.seed,
                          backend=args.backend, confirm_lava=args.confirm_lava,
                          allow_degenerate=args.allow_degenerate)
-    report = run_pipeline(cfg)
+    with guards.undo_on_failure(args.out):  # a failed run leaves nothing new behind
+        report = run_pipeline(cfg)
     for m in report.models:
         t, dep = m.summary.trained, m.summary.deployed
         print(f"{m.name:>10}: accuracy trained {100 * t.accuracy:.1f}% / deployed "

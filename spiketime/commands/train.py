@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 # TrainConfig's step sizes, kept here so that --help does not import torch.
@@ -119,11 +120,15 @@ def set_threads(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    guards.seed(args.seed)
+    guards.input_file(args.data, "--data")
+
     from spiketime.parity.build import metadata
     from spiketime.train.dataset import open_dataset
     from spiketime.train.distributed import from_environment, launched, shutdown
-    from spiketime.train.run import resolve_device, train_run
+    from spiketime.train.run import FILES, resolve_device, train_run
 
+    guards.output_folder(args.out, FILES, "--out")
     set_threads(args)
     ds = open_dataset(args.data)  # an events file stays on disk, read a batch at a time
     mcfg, tcfg = configs(args, ds.channels, ds.n_classes)
