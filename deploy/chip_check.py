@@ -165,18 +165,18 @@ def _weight_fit(i: int, layer: DenseLayer, violations: list[Violation]) -> _Weig
             i, "weight", 0, "not all zero",
             f"layer {i} weights are all zero: netx cannot derive a weight exponent for them"))
         return _WeightFit(None, None)
-    r = loihi2.RANGES["weight"]
-    if not (r.contains(int(w.min())) and r.contains(int(w.max()))):
-        # netx would clip these (the range violation says so), and its bit count would
-        # describe the clipped weights: give the bits the stored values need instead.
-        return _WeightFit(_mantissa_bits(w), None)
     from lava.lib.dl.netx.utils import optimize_weight_bits
 
     # It prints a note when it clips; the range check above already reports that.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _, bits, exponent, _ = optimize_weight_bits(w)
-    if bits > loihi2.WEIGHT_MANTISSA_BITS:
+    r = loihi2.RANGES["weight"]
+    if not (r.contains(int(w.min())) and r.contains(int(w.max()))):
+        # netx would clip these (the range violation says so), and its bit count would
+        # describe the clipped weights: give the bits the stored values need instead.
+        bits = _mantissa_bits(w)
+    elif bits > loihi2.WEIGHT_MANTISSA_BITS:
         violations.append(Violation(
             i, "weight bits", bits, f"<= {loihi2.WEIGHT_MANTISSA_BITS}",
             f"layer {i} weights need {bits} bits of mantissa, above the chip's "

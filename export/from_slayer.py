@@ -44,7 +44,7 @@ def check_architecture(model: torch.nn.Module, net: NetxNetwork, model_source: o
              b.delay is not None) for b in model.blocks]
     theirs = [(lay.in_features, lay.out_features, lay.delay is not None) for lay in net.layers]
     if mine != theirs:
-        raise UserError(f"{model_source} holds a {_shape(mine)} network but {netx_source} "
+        raise UserError(f"{model_source} holds the network {_shape(mine)} but {netx_source} "
                         f"holds {_shape(theirs)}: not the same network")
 
 

@@ -9,6 +9,7 @@ How a command uses them:
 
     from spiketime import guards
 
+    p.add_argument("--out", type=guards.path)            # argparse: refuses ""
     guards.seed(args.seed)                               # 0 <= seed < 2**32
     guards.input_file(args.data, "--data")               # exists, and is a file
     guards.input_folder(args.raw, "--raw")               # exists, and is a folder
@@ -33,6 +34,7 @@ The rules (docs/errors.md says them to users):
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import resource
@@ -57,6 +59,16 @@ def seed(value: int, option: str = "--seed") -> int:
     return value
 
 
+# --- paths on the command line -----------------------------------------------------------
+
+def path(text: str) -> Path:
+    """argparse type for a path option: refuses an empty one (Path("") would be the
+    current folder, and a pipeline would fill it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path; give a file or folder name")
+    return Path(text)
+
+
 # --- inputs -----------------------------------------------------------------------------
 
 def input_file(path: str | os.PathLike | None, what: str) -> Path:
@@ -74,7 +86,7 @@ def input_file(path: str | os.PathLike | None, what: str) -> Path:
 def input_folder(path: str | os.PathLike | None, what: str) -> Path:
     p = _nonempty(path, what)
     if not p.exists():
-        raise UserError(f"{what} folder {p} not found")
+        raise UserError(f"{what} folder not found: {p}")
     if not p.is_dir():
         raise UserError(f"{what} {p} is a file, not a folder")
     return p

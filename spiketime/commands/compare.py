@@ -46,20 +46,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="trained vs deployed under time reversal, jitter and deletion: "
                         "a statistical parity verdict, report and plots")
     src = p.add_argument_group("what to compare (either --model, --netx and --data, or --report)")
-    src.add_argument("--model", type=Path, help="trained checkpoint (model.pt, best.pt)")
+    src.add_argument("--model", type=guards.path, help="trained checkpoint (model.pt, best.pt)")
     src.add_argument("--model-factory", metavar="MODULE:FUNCTION",
                      help="instead of --model: your own lava-dl SLAYER network, returned "
                           "(weights loaded) by FUNCTION() in MODULE; its layers are "
                           "slayer.block.cuba.Dense blocks in network.blocks (docs/train.md)")
-    src.add_argument("--netx", type=Path, help="deployed NetX network (model.net)")
-    src.add_argument("--data", type=Path,
+    src.add_argument("--netx", type=guards.path, help="deployed NetX network (model.net)")
+    src.add_argument("--data", type=guards.path,
                      help="dataset file (with --report: overrides the report's)")
-    src.add_argument("--report", type=Path,
+    src.add_argument("--report", type=guards.path,
                      help="a `spiketime pipeline` report.json: compare every model it names")
     p.add_argument("--backends", default="emulator,lava-cpu",
                    help="comma-separated: emulator, lava-cpu, loihi2, auto (default %(default)s); "
                         "the emulator runs every sample, the others --lava-subset samples")
-    p.add_argument("--out", type=Path,
+    p.add_argument("--out", type=guards.path,
                    help="report folder (default: 'compare' beside the report or the NetX file)")
     p.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                    help="allowed deployed-minus-trained difference, percentage points "
@@ -95,16 +95,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace):
-    from spiketime.export.netx import read_netx
-    from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
-    from spiketime.parity.reports import REPORT_FILES
-
+def _out(args: argparse.Namespace) -> Path:
+    """The report folder, once the sources given are a valid combination (no file read)."""
     if args.report is not None:
         if args.model is not None or args.netx is not None or args.model_factory is not None:
             raise UserError("give either --report or --model and --netx, not both")
-        models, data = models_from_report(args.report)
-        data = args.data if args.data is not None else data
+        from spiketime.parity.reports import read_report
+
+        read_report(args.report)  # a report of an unknown version is refused here
         default_out = args.report.parent / "compare"
     else:
         if args.model is not None and args.model_factory is not None:
@@ -114,12 +112,21 @@ def _config(args: argparse.Namespace):
         missing = [option for option, value in given if value is None]
         if missing:
             raise UserError(f"{', '.join(missing)} required (or --report REPORT.json)")
+        default_out = args.netx.parent / "compare"
+    return args.out if args.out is not None else default_out
+
+
+def _config(args: argparse.Namespace, out: Path):
+    from spiketime.export.netx import read_netx
+    from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
+
+    if args.report is not None:
+        models, data = models_from_report(args.report)
+        data = args.data if args.data is not None else data
+    else:
         name = model_name(read_netx(args.netx).metadata, args.netx)
         models = (ModelSpec(name, args.model, args.netx, factory=args.model_factory),)
         data = args.data
-        default_out = args.netx.parent / "compare"
-    out = args.out if args.out is not None else default_out
-    guards.output_folder(out, REPORT_FILES, "--out")
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     return CompareConfig(
         models=models, data=data, out=out, backends=backends, tolerance_pp=args.tolerance,
@@ -131,13 +138,17 @@ def _config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from spiketime.parity.reports import REPORT_FILES
+
+    guards.seed(args.seed)
+    out = guards.output_folder(_out(args), REPORT_FILES, "--out")  # before any work
+
     from spiketime.parity.comparison import run_compare
     from spiketime.parity.reports import write_report
     from spiketime.parity.verdict import announce
     from spiketime.sim.registry import SIM_BACKENDS
 
-    guards.seed(args.seed)
-    cfg = _config(args)
+    cfg = _config(args, out)
     with guards.undo_on_failure(cfg.out):
         report, raster = run_compare(cfg)
         write_report(cfg.out, report, raster=raster)

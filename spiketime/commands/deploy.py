@@ -39,16 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from spiketime.deploy.registry import select_backend
     from spiketime.export.netx import read_netx
-    from spiketime.parity import verdict
-    from spiketime.sim.backend import check_input
     from spiketime.train.dataset import open_dataset
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
-    net = read_netx(args.netx)
+    net = read_netx(args.netx)  # files first: a bad one is refused before the heavy imports
     data = open_dataset(args.data)  # an events file stays on disk
+
+    from spiketime.deploy.registry import select_backend
+    from spiketime.parity import verdict
+    from spiketime.sim.backend import check_input
+
     src = getattr(data, args.split)
     if data.n_classes != net.output_size:
         raise UserError(f"{args.data} has {data.n_classes} classes but {args.netx} has "

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from spiketime import guards
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained checkpoint (best.pt, last.pt, model.pt) "
                                       "to a NetX HDF5 file for Lava / Loihi 2")
-    p.add_argument("checkpoint", type=Path, nargs="?", help="spiketime checkpoint")
+    p.add_argument("checkpoint", type=guards.path, nargs="?", help="spiketime checkpoint")
     p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
                    help="instead of a checkpoint: your own lava-dl SLAYER network, returned by "
                         "FUNCTION() in MODULE (CUBA Dense blocks in network.blocks)")
-    p.add_argument("--out", type=Path, required=True, help="NetX file to write (e.g. model.net)")
+    p.add_argument("--out", type=guards.path, required=True,
+                   help="NetX file to write (e.g. model.net)")
     p.add_argument("--clip", action="store_true",
                    help="clip out-of-range values into Loihi 2's ranges (each clip printed and "
                         "recorded in the metadata) instead of refusing them")
@@ -26,15 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiketime import guards
     from spiketime.errors import UserError
-    from spiketime.export.from_slayer import to_netx
-    from spiketime.train.foreign import load_factory
-    from spiketime.train.model import architecture, config_of, load_checkpoint, read_checkpoint
 
     if (args.checkpoint is None) == (args.model_factory is None):
         raise UserError("give a checkpoint or --model-factory MODULE:FUNCTION (one of them)")
     guards.output_file(args.out, "--out")
+
+    from spiketime.export.from_slayer import to_netx
+    from spiketime.train.foreign import load_factory
+    from spiketime.train.model import architecture, config_of, load_checkpoint, read_checkpoint
+
     if args.model_factory:
         model = load_factory(args.model_factory)
         net = to_netx(model, {"model": args.model_factory.partition(":")[2],

@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = argparse.Namespace(**DEFAULTS)
     p = sub.add_parser("pipeline", help="train tau and tau+delay, export to NetX, run deployed, "
                                         "report parity")
-    p.add_argument("--out", type=Path, default=d.out, help="output folder (default %(default)s)")
-    p.add_argument("--data", type=Path,
+    p.add_argument("--out", type=guards.path, default=d.out,
+                   help="output folder (default %(default)s)")
+    p.add_argument("--data", type=guards.path,
                    help="dataset file (default: the built-in rate-free CCISI task)")
     p.add_argument("--samples-per-class", type=int, default=d.samples_per_class)
     p.add_argument("--steps", type=int,

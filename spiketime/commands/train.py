@@ -71,8 +71,8 @@ def add_loss(p: argparse.ArgumentParser, default: str) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a network on a dataset file into a run folder "
                                      "(best.pt, last.pt, history.json, curve.png); resumable")
-    p.add_argument("--data", type=Path, required=True, help="dataset file (its train split)")
-    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--data", type=guards.path, required=True, help="dataset file (its train split)")
+    p.add_argument("--out", type=guards.path, required=True, help="run folder")
     add_architecture(p, hidden="128")
     add_loss(p, "count")
     p.add_argument("--epochs", type=int, default=30, help="default %(default)s")
