@@ -27,7 +27,7 @@ The rules (docs/errors.md says them to users):
   a path whose parent is a file or cannot be written.
 - An output folder may exist; the files the command writes into it are replaced,
   any other file in it is left alone. Each of those files is checked as above
-  before the work starts.
+  before the work starts. A failed run removes what it created (`undo_on_failure`).
 - Memory: what a command would allocate (a lower bound, from its arguments) must
   fit into what is available: the kernel's MemAvailable, and the address-space
   limit (RLIMIT_AS) where one is set.
@@ -169,11 +169,16 @@ def _creatable(folder: Path, what: str) -> None:
     os.unlink(probe)
 
 
+INCOMPLETE = "INCOMPLETE.txt"  # left in a folder whose earlier files a failed run replaced
+
+
 @contextlib.contextmanager
 def undo_on_failure(folder: str | os.PathLike) -> Iterator[None]:
     """Run a block that writes into `folder`; if it raises (or is interrupted), remove
     every file and folder it created there, so a failed run leaves nothing new. Files
-    that were there before are left as they are (they are replaced only atomically)."""
+    that were there before and were replaced (atomically: each is whole, old or new)
+    cannot be restored: then `INCOMPLETE.txt` names them, and the next successful run
+    into the folder removes it."""
     root = Path(folder)
     missing = _first_missing(root)
     before = _tree(root)
@@ -183,10 +188,24 @@ def undo_on_failure(folder: str | os.PathLike) -> Iterator[None]:
         if missing is not None:
             shutil.rmtree(missing, ignore_errors=True)
         else:
-            for p in sorted(_tree(root) - before, key=lambda q: len(q.parts), reverse=True):
-                with contextlib.suppress(OSError):
-                    p.rmdir() if p.is_dir() and not p.is_symlink() else p.unlink()
+            _undo(root, before)
         raise
+    (root / INCOMPLETE).unlink(missing_ok=True)
+
+
+def _undo(root: Path, before: dict[Path, int]) -> None:
+    now = _tree(root)
+    for p in sorted(set(now) - set(before), key=lambda q: len(q.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            p.rmdir() if p.is_dir() and not p.is_symlink() else p.unlink()
+    replaced = sorted(str(p.relative_to(root)) for p, t in before.items()
+                      if p in now and now[p] != t and not p.is_dir() and p.name != INCOMPLETE)
+    if replaced:
+        with contextlib.suppress(OSError):
+            (root / INCOMPLETE).write_text(
+                "A spiketime run into this folder failed after replacing these files, so "
+                "they no longer belong with the others; rerun the command:\n"
+                + "".join(f"  {name}\n" for name in replaced))
 
 
 def _first_missing(p: Path) -> Path | None:
@@ -198,8 +217,9 @@ def _first_missing(p: Path) -> Path | None:
     return p
 
 
-def _tree(root: Path) -> set[Path]:
-    return set(root.rglob("*")) if root.is_dir() else set()
+def _tree(root: Path) -> dict[Path, int]:
+    """Every path under root with its modification time (ns)."""
+    return {p: p.lstat().st_mtime_ns for p in root.rglob("*")} if root.is_dir() else {}
 
 
 # --- memory -----------------------------------------------------------------------------

@@ -104,6 +104,9 @@ CASES = [
                                    "--out", "run"), ("of memory",)),
     Case("train-batch-huge", ("train", "--data", "{data.h5}", "--batch-size", "100000000000",
                               "--out", "run"), ("batches of 100000000000", "of memory")),
+    Case("audit-dense-huge", ("data", "audit", "{huge.h5}"),
+         ("huge.h5 read whole", "25000004 samples x 20 channels x 1000 steps", "of memory")),
+    Case("deploy-data-huge", ("deploy", "{tau.net}", "--data", "{huge.h5}"), ("of memory",)),
     # seeds
     Case("audit-seed", ("data", "audit", "{data.h5}", "--seed", "-1"), ("--seed", "-1")),
     Case("generate-seed", (*GEN, "--seed", "-1", "--out", "g.h5"), ("--seed", "-1")),
@@ -203,6 +206,11 @@ def inputs(tmp_path_factory) -> Path:
     shutil.copy(d / "data.h5", d / "badnames.h5")
     with h5py.File(d / "badnames.h5", "r+") as f:
         f.attrs["class_names"] = "[below_line, above_line"
+    shutil.copy(d / "data.h5", d / "huge.h5")  # declares 5e11 bytes, stores almost none
+    with h5py.File(d / "huge.h5", "r+") as f:
+        del f["train/X"]
+        f.create_dataset("train/X", (25_000_000, ds.channels, 1000), np.uint8,
+                         chunks=(1, ds.channels, 1000), compression="gzip")
     torch.manual_seed(0)
     models = {"tau": ModelConfig(inputs=ds.channels, hidden=(4,), outputs=2),
               "wide": ModelConfig(inputs=ds.channels, hidden=(8,), outputs=2),
@@ -313,6 +321,16 @@ def test_undo_on_failure_removes_only_what_the_run_made(tmp_path) -> None:
         (tmp_path / "a" / "b").mkdir(parents=True)
         raise RuntimeError("boom")
     assert not (tmp_path / "a").exists()
+    (tmp_path / "out" / "sub").mkdir()
+    (tmp_path / "out" / "sub" / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), guards.undo_on_failure(tmp_path / "out"):
+        os.utime(tmp_path / "out" / "sub" / "old.txt", ns=(0, 0))  # replaced by the run
+        raise RuntimeError("boom")
+    marker = (tmp_path / "out" / guards.INCOMPLETE).read_text()
+    assert "sub/old.txt" in marker and "mine.txt" not in marker
+    with guards.undo_on_failure(tmp_path / "out"):  # the next run succeeds
+        pass
+    assert not (tmp_path / "out" / guards.INCOMPLETE).exists()
 
 
 def test_memory_guard_reads_the_address_space_limit() -> None:

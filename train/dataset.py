@@ -35,6 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from spiketime import guards
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 
@@ -205,6 +206,8 @@ def _read(f: h5py.File, p: Path) -> Dataset:
         sources = {name: EventSource(p, name) for name in SPLITS}
         n, c, t = sum(len(s) for s in sources.values()), sources["train"].channels, \
             sources["train"].steps
+        guards.memory(float(n) * c * t, f"{p} read whole ({n} samples x {c} channels x {t} "
+                                        f"steps, dense)")
         if n * c * t > DENSE_LIMIT_BYTES:
             raise DatasetError(
                 f"{p} holds {n} samples x {c} channels x {t} steps as events, "
@@ -222,6 +225,12 @@ def _read(f: h5py.File, p: Path) -> Dataset:
         for key in ("X", "y"):
             if f"{name}/{key}" not in f:
                 raise DatasetError(f"{p} lacks the dataset {name}/{key}")
+    if version == FORMAT_VERSION:
+        shapes = [f[name]["X"].shape for name in SPLITS]
+        if all(len(shape) == 3 for shape in shapes):  # other shapes: Split says what is wrong
+            n, (_, c, t) = sum(shape[0] for shape in shapes), shapes[0]
+            guards.memory(float(n) * c * t, f"{p} read whole ({n} samples x {c} channels x "
+                                            f"{t} steps, dense)")
     for name in SPLITS if version == FORMAT_VERSION else ():
         try:
             splits[name] = Split(X=f[name]["X"][()], y=f[name]["y"][()])

@@ -60,6 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for seed in args.seeds or ():
+        guards.seed(seed, "--seeds")
+    if args.out is not None:
+        guards.output_folder(args.out, (), "--out")
+
     from spiketime.parity.experiment import GRIDS, ExperimentConfig, override, run_experiment
 
     if args.workers < 1:
