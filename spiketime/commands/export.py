@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.checkpoint is None) == (args.model_factory is None):
         raise UserError("give a checkpoint or --model-factory MODULE:FUNCTION (one of them)")
+    if args.checkpoint is not None and args.out.resolve() == args.checkpoint.resolve():
+        raise UserError("--out would replace the checkpoint; give the NetX file a new name")
     guards.output_file(args.out, "--out")
 
     from spiketime.export.from_slayer import to_netx
