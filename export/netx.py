@@ -277,7 +277,7 @@ def _message(exc: Exception) -> str:
     return str(exc).strip("'\"") or type(exc).__name__
 
 
-_REQUIRED = ("type", "weight", "neuron/type", "neuron/iDecay", "neuron/vDecay", "neuron/vThMant")
+_REQUIRED = ("weight", "neuron/type", "neuron/iDecay", "neuron/vDecay", "neuron/vThMant")
 
 
 def _read_layer(g: h5py.Group, key: str) -> DenseLayer | None:
