@@ -58,16 +58,19 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--steps applies to the built-in task only, not to --data")
     if args.data is not None:
         guards.input_file(args.data, "--data")
+    guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
+    from spiketime.parity.experiment import BUILTIN_CCISI  # the built-in task (light import)
 
-    from spiketime.commands.train import configs, set_threads
-    from spiketime.parity.pipeline import DEFAULT_TASK, PipelineConfig, output_files, run_pipeline
-    from spiketime.parity.verdict import announce
-    from spiketime.train.run import resolve_device
-
-    shortest = DEFAULT_TASK["interval_range"][1] + 1
+    shortest = BUILTIN_CCISI.generator["interval_range"][1] + 1
     if args.steps is not None and args.steps < shortest:
         raise UserError(f"--steps must be at least {shortest} for the built-in task (its "
                         f"intervals reach {shortest - 1} steps), got {args.steps}")
+
+    from spiketime.commands.train import configs, set_threads
+    from spiketime.parity.pipeline import PipelineConfig, output_files, run_pipeline
+    from spiketime.parity.verdict import announce
+    from spiketime.train.run import resolve_device
+
     guards.output_folder(args.out, output_files(builtin=args.data is None), "--out")
     set_threads(args)
     _, tcfg = configs(args, 1, 2, delays=False)  # validates the shared options

@@ -122,6 +122,7 @@ def set_threads(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
     guards.input_file(args.data, "--data")
+    guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
 
     from spiketime.parity.build import metadata
     from spiketime.train.dataset import open_dataset
