@@ -174,7 +174,7 @@ def _write_meta(f: h5py.File, meta: DatasetMeta, version: int) -> None:
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
     """Read a dataset file; any problem is one `DatasetError` sentence naming the file."""
-    p = _existing(path)
+    p = dataset_path(path)
     if not h5py.is_hdf5(p):
         raise DatasetError(f"{p} is not an HDF5 file (expected a {FORMAT} file)")
     try:
@@ -186,7 +186,8 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         raise DatasetError(f"{p} is not a readable {FORMAT} file: {exc}") from None
 
 
-def _existing(path: str | os.PathLike) -> Path:
+def dataset_path(path: str | os.PathLike) -> Path:
+    """`path`, if it names an existing file; the one sentence every reader gives if not."""
     p = Path(path)
     if p.is_dir():
         raise DatasetError(f"dataset file {p} is a folder, not a file")
@@ -449,7 +450,7 @@ def open_dataset(path: str | os.PathLike) -> OpenDataset:
     read a batch at a time."""
     from spiketime.train.sources import ArraySource
 
-    p = _existing(path)
+    p = dataset_path(path)
     if not h5py.is_hdf5(p):
         raise DatasetError(f"{p} is not an HDF5 file (expected a {FORMAT} file)")
     try:

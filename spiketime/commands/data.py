@@ -136,13 +136,14 @@ def _summary(ds: Any, out: str) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
-    guards.input_file(args.file, "dataset file")
-
-    from spiketime.train.audit import shortcut_audit
     from spiketime.train.dataset import open_dataset
 
     # an events file stays on disk: the audit's features are read a batch at a time
-    result = shortcut_audit(open_dataset(args.file), folds=args.folds, seed=args.seed)
+    ds = open_dataset(args.file)  # a bad file is refused before scikit-learn loads
+
+    from spiketime.train.audit import shortcut_audit
+
+    result = shortcut_audit(ds, folds=args.folds, seed=args.seed)
     if args.json:
         print(json.dumps({"file": args.file, **result}))
         return 0

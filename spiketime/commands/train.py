@@ -121,7 +121,9 @@ def set_threads(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
-    guards.input_file(args.data, "--data")
+    from spiketime.train.dataset import dataset_path
+
+    dataset_path(args.data)
     guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
 
     from spiketime.parity.build import metadata
