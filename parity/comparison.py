@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spiketime import guards
 from spiketime.deploy.registry import BACKENDS, select_backend
 from spiketime.errors import UserError
 from spiketime.export.from_slayer import check_architecture
@@ -199,6 +200,9 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
         raise UserError(str(exc)) from None
     subset = confirm_subset(len(y), cfg.lava_subset, cfg.seed)
     runs = [Rows(b, None if b.name in FULL_SET_BACKENDS else subset) for b in backends]
+    guards.memory(_grid_bytes(X, len(ds.meta.class_names), len(conditions), len(loaded), runs),
+                  f"compare: {len(y)} samples x {len(conditions)} conditions x {len(loaded)} "
+                  f"model(s) x {len(runs)} backend(s)")
     _say(f"{len(loaded)} model(s) x {len(conditions)} conditions; "
          + ", ".join(f"{r.backend.name} on {len(y) if r.rows is None else len(r.rows)} samples"
                      for r in runs))
@@ -243,6 +247,16 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
     raster = (X[0], REVERSED.transform(X[:1])[0],
               f"{cfg.split} sample 0 (class {ds.meta.class_names[y[0]]})")
     return report, raster
+
+
+def _grid_bytes(X: np.ndarray, classes: int, conditions: int, models: int,
+                runs: list[Rows]) -> float:
+    """A lower bound on what `run_grid` holds: the input and one perturbed copy, and the
+    trained and deployed output spikes (uint8 [rows, classes, steps]) it keeps for every
+    condition, model and backend."""
+    n, _, steps = X.shape
+    rows = sum(n if r.rows is None else len(r.rows) for r in runs)
+    return 2.0 * X.size + 2.0 * conditions * models * rows * classes * steps
 
 
 def _unresolved(entries: list[ConditionVerdict], sens: list[SensitivityVerdict],
