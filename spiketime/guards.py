@@ -5,11 +5,14 @@ the problem, so the CLI prints one `error:` line, exits 2 and has written nothin
 This module imports nothing heavy: call the guards at the top of a command's
 `run(args)`, before torch, Lava or a dataset is loaded.
 
-How a command uses them:
+How a command uses them (files it reads go through their readers, `read_netx`,
+`open_dataset`, `load_checkpoint`, `read_report`, which validate them):
 
     from spiketime import guards
 
-    p.add_argument("--out", type=guards.path)            # argparse: refuses ""
+    # in register(): path options typed so that "" is refused by argparse
+    p.add_argument("--out", type=guards.path)
+    # in run(args), before the heavy imports:
     guards.seed(args.seed)                               # 0 <= seed < 2**32
     guards.input_file(args.data, "--data")               # exists, and is a file
     guards.input_folder(args.raw, "--raw")               # exists, and is a folder
@@ -31,6 +34,8 @@ The rules (docs/errors.md says them to users):
 - Memory: what a command would allocate (a lower bound, from its arguments) must
   fit into what is available: the kernel's MemAvailable, and the address-space
   limit (RLIMIT_AS) where one is set.
+
+New commands: add their bad inputs to the table in tests/test_bad_input.py.
 """
 from __future__ import annotations
 
