@@ -171,7 +171,12 @@ def _weight_fit(i: int, layer: DenseLayer, violations: list[Violation]) -> _Weig
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _, bits, exponent, _ = optimize_weight_bits(w)
-    if bits > loihi2.WEIGHT_MANTISSA_BITS:
+    r = loihi2.RANGES["weight"]
+    if not (r.contains(int(w.min())) and r.contains(int(w.max()))):
+        # netx would clip these (the range violation says so), and its bit count would
+        # describe the clipped weights: give the bits the stored values need instead.
+        bits = _mantissa_bits(w)
+    elif bits > loihi2.WEIGHT_MANTISSA_BITS:
         violations.append(Violation(
             i, "weight bits", bits, f"<= {loihi2.WEIGHT_MANTISSA_BITS}",
             f"layer {i} weights need {bits} bits of mantissa, above the chip's "
@@ -182,6 +187,17 @@ def _weight_fit(i: int, layer: DenseLayer, violations: list[Violation]) -> _Weig
             f"layer {i} weight exponent {exponent} is outside [{loihi2.WEIGHT_EXP_MIN}, "
             f"{loihi2.WEIGHT_EXP_MAX}] (estimate)", estimate=True))
     return _WeightFit(bits, exponent)
+
+
+def _mantissa_bits(w: np.ndarray) -> int:
+    """Signed mantissa bits that hold every weight exactly at WEIGHT_SCALE: even weights
+    are stored halved (the chip's 8 bits hold [-256, 254]), odd ones need one bit more."""
+    odd = bool(np.any(w % loihi2.WEIGHT_STEP))
+    m = w if odd else w // loihi2.WEIGHT_STEP
+    lo, hi = int(m.min()), int(m.max())
+    bits = max((~lo).bit_length() if lo < 0 else lo.bit_length(),
+               (~hi).bit_length() if hi < 0 else hi.bit_length()) + 1
+    return bits + int(odd)
 
 
 def _delay_bits(layer: DenseLayer) -> int:

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from spiketime import loihi2
+from spiketime.errors import UserError
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork
 
 
@@ -32,3 +33,23 @@ def to_netx(model: torch.nn.Module, metadata: dict | None = None) -> NetxNetwork
                 delay=delay,
             ))
     return NetxNetwork(tuple(layers), dict(metadata or {}))
+
+
+def check_architecture(model: torch.nn.Module, net: NetxNetwork, model_source: object,
+                       netx_source: object) -> None:
+    """Refuse a trained model and a NetX file that are not the same network: layer sizes,
+    and delays present or not, in every layer. Comparing them would report a parity
+    failure where there is only a mix-up of files."""
+    mine = [(int(b.synapse.weight.shape[1]), int(b.synapse.weight.shape[0]),
+             b.delay is not None) for b in model.blocks]
+    theirs = [(lay.in_features, lay.out_features, lay.delay is not None) for lay in net.layers]
+    if mine != theirs:
+        raise UserError(f"{model_source} holds the network {_shape(mine)} but {netx_source} "
+                        f"holds {_shape(theirs)}: not the same network")
+
+
+def _shape(layers: list[tuple[int, int, bool]]) -> str:
+    sizes = "-".join(map(str, [layers[0][0], *(out for _, out, _ in layers)]))
+    delayed = [str(i) for i, (_, _, d) in enumerate(layers) if d]
+    return sizes + (f" with delays in layer {', '.join(delayed)}" if delayed else
+                    " without delays")

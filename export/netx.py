@@ -23,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from spiketime import loihi2
+from spiketime import guards, loihi2
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 
@@ -111,7 +111,12 @@ def _as_int(arr: np.ndarray, name: str) -> np.ndarray:
     """Integer view of `arr`; refuses non-integral values instead of truncating."""
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
         return arr.astype(np.int64)
-    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must hold numbers, got {arr.dtype}")
+    bad = np.count_nonzero(~np.isfinite(arr))
+    if bad:
+        raise ValueError(f"{name} holds {bad} NaN or infinite value{'s' if bad > 1 else ''}")
+    if not np.all(arr == np.round(arr)):
         raise ValueError(f"{name} must hold whole numbers")
     return arr.astype(np.int64)
 
@@ -121,26 +126,29 @@ def stored_values(layer: DenseLayer) -> dict[str, np.ndarray | int | None]:
     n = layer.neuron
     return {"iDecay": n.i_decay, "vDecay": n.v_decay, "vThMant": n.vth_mant,
             "delay": layer.delay, "weight": layer.weight, "bias": layer.bias,
-            "refDelay": n.ref_delay}
+            "refDelay": n.ref_delay, "gradedSpike": int(n.graded_spike)}
 
 
-def _exported(layer: DenseLayer) -> dict[str, np.ndarray | int]:
-    """The values the NetX format bounds (`Range.at_export`), in `loihi2.RANGES` order."""
+def _exported(layer: DenseLayer, *, chip: bool = False) -> dict[str, np.ndarray | int]:
+    """The values the NetX format bounds (`Range.at_export`; with `chip`, every range), in
+    `loihi2.RANGES` order."""
     values = stored_values(layer)
     return {name: values[name] for name, r in loihi2.RANGES.items()
-            if r.at_export and values[name] is not None}
+            if (chip or r.at_export) and values[name] is not None}
 
 
-def range_violations(net: NetxNetwork) -> list[str]:
-    """Values the NetX format (as netx reads it) cannot hold, one sentence each."""
+def range_violations(net: NetxNetwork, *, chip: bool = False) -> list[str]:
+    """Values the NetX format (as netx reads it) cannot hold, one sentence each. With
+    `chip`, also those netx would load but silently drop (refDelay, gradedSpike): what
+    a backend must refuse, since it would not run the network the file describes."""
     problems = []
     for i, layer in enumerate(net.layers):
-        for name, values in _exported(layer).items():
+        for name, values in _exported(layer, chip=chip).items():
             arr = np.asarray(values).reshape(-1)
             r = loihi2.RANGES[name]
             for value in dict.fromkeys((int(arr.min()), int(arr.max())) if arr.size else ()):
                 if not r.contains(value):
-                    problems.append(f"layer {i} {name} {value} is outside {r.interval}")
+                    problems.append(f"layer {i} {name} {value} is outside {r.interval} ({r.why})")
     return problems
 
 
@@ -215,13 +223,13 @@ def _write_layer(g: h5py.Group, layer: DenseLayer) -> None:
 
 
 def read_netx(path: str | os.PathLike, *, validate: bool = True) -> NetxNetwork:
-    """Read a NetX file written by us or by lava-dl (dense CUBA layers only).
+    """Read a NetX file written by us or by lava-dl (dense CUBA layers only): the one
+    reader, so every command refuses the same malformed files with the same sentence.
 
-    With validate=False, out-of-range values are returned as stored, for a
-    checker that reports them rather than refusing the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"NetX file not found: {path}")
+    With validate=True (every backend's reader) any value a backend would not run
+    faithfully is refused (`range_violations(chip=True)`); with validate=False,
+    out-of-range values are returned as stored, for a checker that reports them."""
+    path = guards.input_file(path, "NetX file")
     try:
         f = h5py.File(path, "r")
     except OSError:
@@ -233,32 +241,56 @@ def read_netx(path: str | os.PathLike, *, validate: bool = True) -> NetxNetwork:
                 f"{path} has spiketime NetX format version {int(version)}; "
                 f"this spiketime reads version {FORMAT_VERSION}"
             )
-        metadata = json.loads(f.attrs["metadata"]) if "metadata" in f.attrs else {}
-        if "layer" not in f:
+        metadata = _metadata(f, path)
+        if "layer" not in f or not isinstance(f["layer"], h5py.Group):
             raise UserError(f"{path} is not a NetX file: no 'layer' group")
         keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
         try:
             layers = [_read_layer(f["layer"][k], k) for k in keys]
             layers = [lay for lay in layers if lay is not None]
             net = NetxNetwork(tuple(layers), metadata)
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, OSError) as exc:
             raise UserError(f"{path} is not a valid NetX file: {_message(exc)}") from None
-    problems = range_violations(net) if validate else []
+    problems = range_violations(net, chip=True) if validate else []
     if problems:
         raise UserError(f"{path}: " + "; ".join(problems))
     return net
+
+
+def _metadata(f: h5py.File, path: Path) -> dict:
+    """The root `metadata` attribute: a JSON object, or {} when there is none."""
+    if "metadata" not in f.attrs:
+        return {}
+    raw = f.attrs["metadata"]
+    try:
+        value = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: the root attribute 'metadata' is not valid JSON "
+                        f"({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: the root attribute 'metadata' must be a JSON object, "
+                        f"got {type(value).__name__}")
+    return value
 
 
 def _message(exc: Exception) -> str:
     return str(exc).strip("'\"") or type(exc).__name__
 
 
+_REQUIRED = ("weight", "neuron/type", "neuron/iDecay", "neuron/vDecay", "neuron/vThMant")
+
+
 def _read_layer(g: h5py.Group, key: str) -> DenseLayer | None:
+    if "type" not in g:
+        raise ValueError(f"layer {key} has no 'type' dataset")
     kind = _read_str(g["type"])
     if kind == "input" and "neuron" not in g:
         return None  # a shape-only input layer carries no computation
     if kind != "dense":
         raise ValueError(f"layer {key} has type '{kind}'; only dense layers are supported")
+    missing = [name for name in _REQUIRED if name not in g]
+    if missing:
+        raise ValueError(f"layer {key} has no '{missing[0]}' dataset")
     n = g["neuron"]
     if _read_str(n["type"]) not in ("CUBA", "LOIHI"):
         raise ValueError(f"layer {key} neuron type '{_read_str(n['type'])}' is not CUBA")
@@ -269,10 +301,12 @@ def _read_layer(g: h5py.Group, key: str) -> DenseLayer | None:
         ref_delay=_scalar(n["refDelay"]) if "refDelay" in n else loihi2.REF_DELAY,
         graded_spike=bool(_scalar(n["gradedSpike"])) if "gradedSpike" in n else False,
     )
-    weight = np.asarray(g["weight"][()])
-    delay = np.asarray(g["delay"][()]) if "delay" in g else None
-    bias = np.asarray(g["bias"][()]) if "bias" in g else None
-    return DenseLayer(weight=weight, neuron=neuron, delay=delay, bias=bias)
+    arrays = {name: np.asarray(g[name][()]) if name in g else None
+              for name in ("weight", "delay", "bias")}
+    try:
+        return DenseLayer(neuron=neuron, **arrays)
+    except ValueError as exc:
+        raise ValueError(f"layer {key} {exc}") from None
 
 
 def _read_str(ds: h5py.Dataset) -> str:
@@ -284,8 +318,10 @@ def _read_str(ds: h5py.Dataset) -> str:
 
 def _scalar(ds: h5py.Dataset) -> int:
     value = np.asarray(ds[()]).reshape(-1)
+    if not np.issubdtype(value.dtype, np.number) and value.dtype != bool:
+        raise ValueError(f"{ds.name} must be a number, got {value.dtype}")
     if value.size != 1:
         raise ValueError(f"{ds.name} must be a scalar (per-neuron values are not supported)")
-    if value[0] != np.round(value[0]):
+    if not np.isfinite(value[0]) or value[0] != np.round(value[0]):
         raise ValueError(f"{ds.name} must be a whole number, got {value[0]}")
     return int(value[0])

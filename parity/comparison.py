@@ -14,6 +14,7 @@ pipeline uses too.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -22,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spiketime import guards
 from spiketime.deploy.registry import BACKENDS, select_backend
 from spiketime.errors import UserError
+from spiketime.export.from_slayer import check_architecture
 from spiketime.export.netx import FORMAT_VERSION, NetxNetwork, read_netx
 from spiketime.export.nir_graph import read_nir
 from spiketime.parity import verdict
@@ -62,7 +65,7 @@ from spiketime.sim.nir_reference import NirReference
 from spiketime.sim.registry import SIM_BACKENDS
 from spiketime.train.dataset import Dataset, load_dataset
 from spiketime.train.foreign import load_factory
-from spiketime.train.model import SpikingNet, load_checkpoint
+from spiketime.train.model import SpikingNet, check_finite, load_checkpoint
 
 FULL_SET_BACKENDS = ("emulator",)  # every other backend runs the subset
 
@@ -163,6 +166,8 @@ def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Lo
                                 else load_checkpoint(spec.checkpoint))
         model = checkpoints[key]
         c, source = model.config, spec.factory or spec.checkpoint
+        check_finite(model.named_parameters(), source)
+        check_architecture(model, net, source, spec.netx)
         if c.inputs != ds.channels:
             raise UserError(f"model {source} expects {c.inputs} inputs but {cfg.data} "
                             f"has {ds.channels} channels")
@@ -219,6 +224,9 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
         raise UserError(str(exc)) from None
     subset = confirm_subset(len(y), cfg.lava_subset, cfg.seed)
     runs = [Rows(b, None if b.name in FULL_SET_BACKENDS else subset) for b in backends]
+    guards.memory(_grid_bytes(X, len(ds.meta.class_names), len(conditions), len(loaded), runs),
+                  f"compare: {len(y)} samples x {len(conditions)} conditions x {len(loaded)} "
+                  f"model(s) x {len(runs)} backend(s)")
     _say(f"{len(loaded)} model(s) x {len(conditions)} conditions; "
          + ", ".join(f"{r.backend.name} on {len(y) if r.rows is None else len(r.rows)} samples"
                      for r in runs))
@@ -273,6 +281,16 @@ def _source(spec: ModelSpec, out: Path) -> str:
     return relative(spec.checkpoint, out)
 
 
+def _grid_bytes(X: np.ndarray, classes: int, conditions: int, models: int,
+                runs: list[Rows]) -> float:
+    """A lower bound on what `run_grid` holds: the input and one perturbed copy, and the
+    trained and deployed output spikes (uint8 [rows, classes, steps]) it keeps for every
+    condition, model and backend."""
+    n, _, steps = X.shape
+    rows = sum(n if r.rows is None else len(r.rows) for r in runs)
+    return 2.0 * X.size + 2.0 * conditions * models * rows * classes * steps
+
+
 def _unresolved(entries: list[ConditionVerdict], sens: list[SensitivityVerdict],
                 summaries: dict[str, ModelSummary]) -> tuple[list[str], list[str]]:
     """(rows too small to resolve the tolerance, degenerate evidence) as verdict reasons."""
@@ -323,11 +341,17 @@ def _accuracy(r: ConditionResult, pred: np.ndarray) -> float:
     return float((pred == r.labels).mean()) if len(r.labels) else 0.0
 
 
+def _finite(*values: float) -> bool:
+    """A row with a NaN or infinite statistic fails: it is never evidence of parity."""
+    return all(math.isfinite(v) for v in values)
+
+
 def _condition_verdict(model: str, r: ConditionResult, backend: str, c: Comparison,
                        tol: float, cfg: CompareConfig) -> ConditionVerdict:
     exact = cfg.exact
     within = c.within(tol)
     rule = within and (not exact or backend not in SIM_BACKENDS or c.spike_exact_fraction == 1.0)
+    rule = rule and _finite(c.trained, c.deployed, c.difference, c.ci.low, c.ci.high)
     res = verdict.resolution(c.samples, tol, cfg.confidence,
                              statistical=_statistical(cfg, backend), rule_passed=rule)
     cond = r.condition
@@ -351,7 +375,10 @@ def _sensitivity_verdict(model: str, backend: str, s: SensitivityComparison, tol
         chance, (_accuracy(orig, orig.trained_pred), _accuracy(rev, rev.trained_pred)),
         (_accuracy(orig, orig.deployed_pred), _accuracy(rev, rev.deployed_pred)))
     res = verdict.resolution(s.samples, tol, cfg.confidence,
-                             statistical=_statistical(cfg, backend), rule_passed=s.within(tol),
+                             statistical=_statistical(cfg, backend),
+                             rule_passed=s.within(tol) and _finite(s.trained, s.deployed,
+                                                                   s.difference, s.ci.low,
+                                                                   s.ci.high),
                              at_chance_=at_chance)
     return SensitivityVerdict(
         model=model, backend=backend, samples=s.samples, trained=s.trained,

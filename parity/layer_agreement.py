@@ -68,6 +68,10 @@ def table(rows: Sequence[LayerAgreement]) -> str:
     return "\n".join(lines)
 
 
+# The files `write` puts in its folder: what compare --nir checks before its work starts.
+LAYER_FILES = ("layers.json", "layers.md")
+
+
 def write(folder: str | os.PathLike, rows: Sequence[LayerAgreement], heading: str) -> Path:
     """layers.md and layers.json in `folder`; returns the markdown's path."""
     folder = Path(folder)

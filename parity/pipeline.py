@@ -12,7 +12,7 @@ from pathlib import Path
 
 from spiketime.export.netx import FORMAT_VERSION
 from spiketime.parity import verdict
-from spiketime.parity.build import train_and_export
+from spiketime.parity.build import BUILT_FILES, train_and_export
 from spiketime.parity.conditions import ORIGINAL, REVERSED
 from spiketime.parity.experiment import BUILTIN_CCISI
 from spiketime.parity.harness import (
@@ -24,6 +24,7 @@ from spiketime.parity.harness import (
     summarize,
 )
 from spiketime.parity.reports import (
+    REPORT_FILES,
     ExactParity,
     ModelResult,
     PipelineReport,
@@ -67,6 +68,17 @@ class PipelineConfig:
     allow_degenerate: bool = False  # degenerate evidence warns instead of INCONCLUSIVE
 
 
+def model_folder(name: str) -> str:
+    return name.replace("+", "_")
+
+
+def output_files(builtin: bool) -> list[str]:
+    """Every file the pipeline writes under its output folder (relative paths)."""
+    return ((["data.h5"] if builtin else [])
+            + [f"{model_folder(name)}/{f}" for name in MODELS for f in BUILT_FILES]
+            + list(REPORT_FILES))
+
+
 def _say(msg: str) -> None:
     print(f"[spiketime] {msg}", file=sys.stderr, flush=True)
 
@@ -99,7 +111,7 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
                             val_fraction=cfg.val_fraction)
     models, failed, degenerate = [], [], []
     for name, delays in MODELS.items():
-        folder = out / name.replace("+", "_")
+        folder = out / model_folder(name)
         neuron = BUILTIN_CCISI.neuron if cfg.data is None else {}
         mcfg = ModelConfig(inputs=ds.channels, hidden=tuple(cfg.hidden), outputs=ds.n_classes,
                            delays=delays, surrogate=cfg.surrogate, seed=cfg.seed, **neuron)

@@ -557,7 +557,7 @@ def from_dict(d: dict) -> Report:
     if not isinstance(d, dict) or "report_version" not in d:
         raise ValueError("no report_version")
     version = d["report_version"]
-    if version not in READABLE_VERSIONS:
+    if type(version) is not int or version not in READABLE_VERSIONS:  # True == 1, 1.0 == 1
         raise _UnknownVersion(version)
     kind = d.get("kind", PipelineReport.kind)  # version 1 pipeline reports carry no kind
     if kind not in KINDS:
@@ -573,6 +573,8 @@ class _UnknownVersion(Exception):
 def read_report(path: str | os.PathLike) -> Report:
     """Read a report.json written by `write_report` (any kind); one `UserError` line if not."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"report file {path} is a folder, not a file")
     if not path.is_file():
         raise UserError(f"report file not found: {path}")
     try:
@@ -588,6 +590,12 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"
     return str(exc) or type(exc).__name__
+
+
+# Every file `write_report` may write into its folder (plots as `render.plots` names
+# them): what a command checks before its work starts.
+REPORT_FILES = ("report.json", "report.md", "accuracy.png", "activity.png", "sweep.png",
+                "parity.png", "raster.png")
 
 
 def write_report(out_dir: str | os.PathLike, report: Report,

@@ -9,7 +9,7 @@ and lava-dl 0.6.0 (`lava/lib/dl/slayer/neuron/base.py`, `.../cuba.py`,
 Two tables close the module:
 
 - `RANGES`: the value range of every stored parameter (weight, delay, iDecay,
-  vDecay, vThMant, bias, refDelay), with the reason and source in words built
+  vDecay, vThMant, bias, refDelay, gradedSpike), with the reason and source in words built
   from the constants. Export's refusal (`export.netx.range_violations`), `--clip`
   (`export.netx.clip_to_chip`), `spiketime check` (`deploy.chip_check`) and the
   emulator's guards all read it, so a limit changes here and nowhere else.
@@ -116,6 +116,13 @@ BIAS_EXP = 6
 # (lava-dl slayer/neuron/cuba.py). Any other value would be dropped on load.
 REF_DELAY_MIN = REF_DELAY
 REF_DELAY_MAX = REF_DELAY
+# Threshold mantissa 0: lava's LIF fires when v > vth, so every neuron would fire on any
+# positive input; slayer's threshold must be positive (neuron/base.py), so no trained
+# network has it.
+VTH_MANT_MIN = 1
+# gradedSpike: netx builds CUBA layers as lava's LIF, which sends unary spikes, and never
+# reads the flag (lava-dl netx/hdf5.py); a graded-spike network would run as binary.
+GRADED_SPIKE_MAX = 0
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ LIMITS: tuple[Limit, ...] = (
     Limit("DECAY_REGISTER_MAX", DECAY_REGISTER_MAX,
           "largest du (= iDecay - 1) and dv (= vDecay) register",
           "lava-nc proc/lif/models.py (12-bit); lava-dl netx/hdf5.py"),
+    Limit("VTH_MANT_MIN", VTH_MANT_MIN, "smallest threshold mantissa",
+          "lava-nc proc/lif/models.py (fires when v > vth); slayer's threshold is positive"),
     Limit("VTH_MANT_MAX", VTH_MANT_MAX, "largest threshold mantissa",
           "lava-nc proc/lif/models.py (17-bit vth)"),
     Limit("BIAS_MANT_MIN", BIAS_MANT_MIN, "smallest bias mantissa",
@@ -194,7 +203,8 @@ class Range:
 RANGES: dict[str, Range] = {r.parameter: r for r in (
     Range("iDecay", MIN_DECAY, MAX_DECAY, f"decay scale {DECAY_SCALE}"),
     Range("vDecay", MIN_DECAY, MAX_DECAY, f"decay scale {DECAY_SCALE}"),
-    Range("vThMant", 0, VTH_MANT_MAX, f"{VTH_MANT_BITS}-bit threshold mantissa"),
+    Range("vThMant", VTH_MANT_MIN, VTH_MANT_MAX,
+          f"{VTH_MANT_BITS}-bit threshold mantissa; 0 would fire on any positive voltage"),
     Range("delay", MIN_DELAY, MAX_DELAY, f"axonal delay in steps; netx clamps to {MAX_DELAY}"),
     Range("weight", WEIGHT_MIN, WEIGHT_MAX,
           f"{WEIGHT_MANTISSA_BITS}-bit weight mantissa at scale {WEIGHT_SCALE}; "
@@ -202,4 +212,7 @@ RANGES: dict[str, Range] = {r.parameter: r for r in (
     Range("bias", BIAS_MANT_MIN, BIAS_MANT_MAX, f"{BIAS_MANT_BITS}-bit signed bias mantissa"),
     Range("refDelay", REF_DELAY_MIN, REF_DELAY_MAX,
           "netx builds lava's LIF, which has no refractory register", at_export=False),
+    Range("gradedSpike", 0, GRADED_SPIKE_MAX,
+          "netx runs CUBA layers as lava's LIF, which sends unary spikes and ignores the flag",
+          at_export=False),
 )}

@@ -20,12 +20,22 @@ from spiketime.sim.backend import RunResult
 # --- the command line -------------------------------------------------------------------
 
 
-def spiketime(*args: object, cwd=None, timeout: int = 600) -> subprocess.CompletedProcess:
+def spiketime(*args: object, cwd=None, timeout: int = 600,
+              memory_limit: int | None = None) -> subprocess.CompletedProcess:
     """The CLI in a subprocess, as a user runs it: CI=1 (no progress bars) and no
-    NXSDKHOST (no test should reach for a Loihi 2 board)."""
+    NXSDKHOST (no test should reach for a Loihi 2 board). With `memory_limit` (bytes),
+    the process runs under that address-space limit (RLIMIT_AS), so a command that
+    allocates without bound fails alone instead of taking the machine's memory."""
     env = {k: v for k, v in os.environ.items() if k != "NXSDKHOST"} | {"CI": "1"}
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     return subprocess.run([sys.executable, "-m", "spiketime", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=env)
+                          capture_output=True, text=True, timeout=timeout, env=env,
+                          preexec_fn=limit if memory_limit else None)
 
 
 def call(capsys, *args: object) -> subprocess.CompletedProcess:

@@ -55,14 +55,12 @@ def net_inhibited(rng):
 
 def net_typical(rng):
     # slayer-like: trained-range decays, random delays, small scales (weights in
-    # [-6, 6]: netx scales them up and Lava shifts the input back). gradedSpike is
-    # set on one layer: netx runs CUBA layers as Lava's LIF, which sends unary
-    # spikes, so Lava ignores it and so does the emulator.
+    # [-6, 6]: netx scales them up and Lava shifts the input back). (gradedSpike is
+    # refused by every reader: Lava's LIF would ignore it; see test_bad_input.py.)
     return NetxNetwork((
         random_layer(rng, 20, 32, i_decay=1024, v_decay=128, vth=80, delays=tuple(range(63))),
         random_layer(rng, 32, 12, i_decay=1, v_decay=4095, vth=3, w=(-6, 6),
-                     delays=tuple(range(20)),
-              graded=True),
+                     delays=tuple(range(20))),
         random_layer(rng, 12, 2, i_decay=3000, v_decay=5, vth=60),
     ))
 

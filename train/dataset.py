@@ -35,6 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from spiketime import guards
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 
@@ -173,9 +174,7 @@ def _write_meta(f: h5py.File, meta: DatasetMeta, version: int) -> None:
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
     """Read a dataset file; any problem is one `DatasetError` sentence naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DatasetError(f"dataset file {p} does not exist")
+    p = dataset_path(path)
     if not h5py.is_hdf5(p):
         raise DatasetError(f"{p} is not an HDF5 file (expected a {FORMAT} file)")
     try:
@@ -185,6 +184,16 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise DatasetError(f"{p} is not a readable {FORMAT} file: {exc}") from None
+
+
+def dataset_path(path: str | os.PathLike) -> Path:
+    """`path`, if it names an existing file; the one sentence every reader gives if not."""
+    p = Path(path)
+    if p.is_dir():
+        raise DatasetError(f"dataset file {p} is a folder, not a file")
+    if not p.is_file():
+        raise DatasetError(f"dataset file {p} does not exist")
+    return p
 
 
 def _read(f: h5py.File, p: Path) -> Dataset:
@@ -198,6 +207,8 @@ def _read(f: h5py.File, p: Path) -> Dataset:
         sources = {name: EventSource(p, name) for name in SPLITS}
         n, c, t = sum(len(s) for s in sources.values()), sources["train"].channels, \
             sources["train"].steps
+        guards.memory(float(n) * c * t, f"{p} read whole ({n} samples x {c} channels x {t} "
+                                        f"steps, dense)")
         if n * c * t > DENSE_LIMIT_BYTES:
             raise DatasetError(
                 f"{p} holds {n} samples x {c} channels x {t} steps as events, "
@@ -215,6 +226,12 @@ def _read(f: h5py.File, p: Path) -> Dataset:
         for key in ("X", "y"):
             if f"{name}/{key}" not in f:
                 raise DatasetError(f"{p} lacks the dataset {name}/{key}")
+    if version == FORMAT_VERSION:
+        shapes = [f[name]["X"].shape for name in SPLITS]
+        if all(len(shape) == 3 for shape in shapes):  # other shapes: Split says what is wrong
+            n, (_, c, t) = sum(shape[0] for shape in shapes), shapes[0]
+            guards.memory(float(n) * c * t, f"{p} read whole ({n} samples x {c} channels x "
+                                            f"{t} steps, dense)")
     for name in SPLITS if version == FORMAT_VERSION else ():
         try:
             splits[name] = Split(X=f[name]["X"][()], y=f[name]["y"][()])
@@ -240,14 +257,29 @@ def _version(f: h5py.File, p: Path) -> int:
 
 def _read_meta(f: h5py.File) -> DatasetMeta:
     seed = int(f.attrs["seed"])
+    names = _json_attr(f, "class_names", list)
     return DatasetMeta(
         task=_text(f.attrs["task"]),
         variant=_text(f.attrs["variant"]),
         dt_ms=float(f.attrs["dt_ms"]),
-        class_names=[str(c) for c in json.loads(_text(f.attrs["class_names"]))],
+        class_names=[str(c) for c in names],
         seed=None if seed < 0 else seed,
-        params=json.loads(_text(f.attrs["params"])),
+        params=_json_attr(f, "params", dict),
     )
+
+
+def _json_attr(f: h5py.File, key: str, kind: type) -> Any:
+    """A JSON attribute of the kind expected; a DatasetError naming it otherwise."""
+    what = {list: "a JSON list", dict: "a JSON object"}[kind]
+    try:
+        value = json.loads(_text(f.attrs[key]))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{f.filename}: the attribute {key!r} is not valid JSON "
+                           f"({exc.msg}); it must be {what}") from None
+    if not isinstance(value, kind):
+        raise DatasetError(f"{f.filename}: the attribute {key!r} must be {what}, "
+                           f"got {type(value).__name__}")
+    return value
 
 
 # --- events: large sets, written and read a batch at a time ----------------------------
@@ -418,9 +450,7 @@ def open_dataset(path: str | os.PathLike) -> OpenDataset:
     read a batch at a time."""
     from spiketime.train.sources import ArraySource
 
-    p = Path(path)
-    if not p.is_file():
-        raise DatasetError(f"dataset file {p} does not exist")
+    p = dataset_path(path)
     if not h5py.is_hdf5(p):
         raise DatasetError(f"{p} is not an HDF5 file (expected a {FORMAT} file)")
     try:

@@ -125,6 +125,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """The checkpoint's contents, any version we know, as version 2's keys: version,
     config, state, extra, resume (None for version 1, which had no trainer state)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"checkpoint {path} is a folder, not a file")
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
@@ -149,6 +151,17 @@ def config_of(data: dict, path: str | os.PathLike) -> ModelConfig:
     return ModelConfig(**data["config"])
 
 
+def check_finite(parameters, source: str | os.PathLike) -> None:
+    """Refuse NaN or infinite parameters, naming the first such tensor: a network with
+    them is not a trained network (its spikes, and any parity verdict, mean nothing)."""
+    for name, value in parameters:
+        if torch.is_tensor(value) and value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                raise UserError(f"{source}: parameter {name} holds {bad} NaN or infinite "
+                                f"value{'s' if bad > 1 else ''}; this is not a trained network")
+
+
 def architecture(c: ModelConfig) -> str:
     """'20-32-2 with delays': how errors and summaries name a network's shape."""
     return "-".join(map(str, (c.inputs, *c.hidden, c.outputs))) + (
@@ -165,6 +178,7 @@ def load_checkpoint(path: str | os.PathLike, expect: ModelConfig | None = None) 
             != (expect.inputs, expect.hidden, expect.outputs, expect.delays)):
         raise UserError(f"{path} holds a {architecture(config)} network, not the "
                         f"{architecture(expect)} asked for")
+    check_finite(data["state"].items(), path)
     model = SpikingNet(config)
     try:
         model.load_state_dict(data["state"])

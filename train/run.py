@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from spiketime import guards
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path, write_text
 from spiketime.train.distributed import Comm
@@ -65,6 +66,14 @@ def resolve_device(name: str, comm: Comm | None = None) -> torch.device:
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def training_bytes(mcfg: ModelConfig, tcfg: TrainConfig, steps: int) -> float:
+    """A lower bound on a training step's memory: the float32 input batch, and per layer
+    the four [batch, neurons, steps] tensors slayer keeps for the backward pass (synaptic
+    input, current, voltage, spikes)."""
+    neurons = sum(mcfg.hidden) + mcfg.outputs
+    return 4.0 * tcfg.batch_size * steps * (mcfg.inputs + 4 * neurons)
+
+
 def train_run(source: Source, mcfg: ModelConfig, tcfg: TrainConfig, out: str | os.PathLike, *,
               meta: dict | None = None, resume: bool = False, overwrite: bool = False,
               device: torch.device | str = "cpu", comm: Comm | None = None,
@@ -78,6 +87,9 @@ def train_run(source: Source, mcfg: ModelConfig, tcfg: TrainConfig, out: str | o
     if mcfg.inputs != source.channels:
         raise UserError(f"the data has {source.channels} channels but the network's input is "
                         f"{mcfg.inputs} wide ({architecture(mcfg)})")
+    guards.memory(training_bytes(mcfg, tcfg, source.steps),
+                  f"training {architecture(mcfg)} on batches of {tcfg.batch_size} samples x "
+                  f"{source.steps} steps")
     state = None
     if resume:
         state = _resume_state(last, mcfg, tcfg)

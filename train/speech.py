@@ -31,6 +31,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from spiketime import guards
 from spiketime.errors import UserError
 from spiketime.train.dataset import Dataset, DatasetMeta, EventWriter, Split
 
@@ -51,6 +52,10 @@ def load_speech(raw_dir: str | os.PathLike, dataset: str, variant: str, *, dt_ms
                 steps: int = 100, seed: int = 0) -> Dataset:
     """Bin the official SHD/SSC files into a Whole, Part or Norm dataset (see module doc)."""
     plan = _plan(raw_dir, dataset, variant, dt_ms, steps)
+    n = sum(len(f) for f in plan.files.values())
+    guards.memory(float(n) * len(plan.units) * int(steps),
+                  f"{dataset} {variant} dense ({n} samples x {len(plan.units)} channels x "
+                  f"{steps} steps; --storage events needs no dense array)")
     rng = np.random.default_rng(seed)
     splits, late = {}, {}
     for name, f in plan.files.items():

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 
@@ -32,11 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chips < 1:
         raise UserError(f"--chips must be at least 1, got {args.chips}")
-    net = read_netx(args.netx, validate=False)  # out-of-range values are findings here
-    name, clipped = str(args.netx), None
-    if args.clip:
+    if args.clip is not None:
         if Path(args.clip).resolve() == Path(args.netx).resolve():
             raise UserError("--clip writes a copy; give it a new file name, not the input's")
+        guards.output_file(args.clip, "--clip")
+    net = read_netx(args.netx, validate=False)  # out-of-range values are findings here
+    name, clipped = str(args.netx), None
+    if args.clip is not None:
         net, clipped = clip_to_chip(net)
         write_netx(net, args.clip)
         for line in clipped or ["nothing was out of range"]:

@@ -1,11 +1,11 @@
 """`spiketime compare`: does the deployed network behave like the trained one, with evidence?
 
-With --nir, the trained side is a NIR graph's float reference (`sim.nir_reference`),
-judged by the statistics alone, and a per-layer spike agreement table is added.
-
 Exit 0 when parity PASSED, 1 when it FAILED, 3 when it is INCONCLUSIVE (degenerate
 networks, a sensitivity at chance, or too few samples for the tolerance: see
 `spiketime.parity.verdict`), 2 on bad input (one `error:` line).
+
+With --nir, the trained side is a NIR graph's float reference (`sim.nir_reference`),
+judged by the statistics alone, and a per-layer spike agreement table is added.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import argparse
 import math
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 
@@ -48,25 +49,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="trained vs deployed under time reversal, jitter and deletion: "
                         "a statistical parity verdict, report and plots")
     src = p.add_argument_group("what to compare (either --model, --netx and --data, or --report)")
-    src.add_argument("--model", type=Path, help="trained checkpoint (model.pt, best.pt)")
+    src.add_argument("--model", type=guards.path, help="trained checkpoint (model.pt, best.pt)")
     src.add_argument("--model-factory", metavar="MODULE:FUNCTION",
                      help="instead of --model: your own lava-dl SLAYER network, returned "
                           "(weights loaded) by FUNCTION() in MODULE; its layers are "
                           "slayer.block.cuba.Dense blocks in network.blocks (docs/train.md)")
-    src.add_argument("--nir", type=Path,
+    src.add_argument("--nir", type=guards.path,
                      help="instead of --model: a NIR graph (model.nir), run by spiketime's float "
                           "reference of NIR's equations against the NetX network (docs/nir.md); "
                           "judged by the statistics alone, plus a per-layer spike agreement")
-    src.add_argument("--netx", type=Path, help="deployed NetX network (model.net)")
-    src.add_argument("--data", type=Path,
+    src.add_argument("--netx", type=guards.path, help="deployed NetX network (model.net)")
+    src.add_argument("--data", type=guards.path,
                      help="dataset file (with --report: overrides the report's)")
-    src.add_argument("--report", type=Path,
+    src.add_argument("--report", type=guards.path,
                      help="a `spiketime pipeline` report.json: compare every model it names")
     p.add_argument("--backends",
                    help="comma-separated: emulator, lava-cpu, loihi2, auto (default "
                         "emulator,lava-cpu; with --nir: emulator); the emulator runs every "
                         "sample, the others --lava-subset samples")
-    p.add_argument("--out", type=Path,
+    p.add_argument("--out", type=guards.path,
                    help="report folder (default: 'compare' beside the report or the NetX file)")
     p.add_argument("--tolerance", type=float, default=1.0, metavar="PP",
                    help="allowed deployed-minus-trained difference, percentage points "
@@ -102,38 +103,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace):
-    from spiketime.export.netx import read_netx
-    from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
-
-    nir = args.nir
-    if nir is not None and (args.model is not None or args.model_factory is not None
-                            or args.report is not None):
+def _out(args: argparse.Namespace) -> Path:
+    """The report folder, once the sources given are a valid combination (no file read)."""
+    if args.nir is not None and (args.model is not None or args.model_factory is not None
+                                 or args.report is not None):
         raise UserError("give --nir or --model / --model-factory / --report, not both")
     if args.report is not None:
         if args.model is not None or args.netx is not None or args.model_factory is not None:
             raise UserError("give either --report or --model and --netx, not both")
-        models, data = models_from_report(args.report)
-        data = args.data if args.data is not None else data
+        from spiketime.parity.reports import read_report
+
+        read_report(args.report)  # a report of an unknown version is refused here
         default_out = args.report.parent / "compare"
     else:
         if args.model is not None and args.model_factory is not None:
             raise UserError("give either --model or --model-factory, not both")
-        trained = ("--nir", nir) if nir is not None else (
+        trained = ("--nir", args.nir) if args.nir is not None else (
             "--model", args.model if args.model_factory is None else args.model_factory)
         given = (trained, ("--netx", args.netx), ("--data", args.data))
         missing = [option for option, value in given if value is None]
         if missing:
             raise UserError(f"{', '.join(missing)} required (or --report REPORT.json)")
-        name = model_name(read_netx(args.netx).metadata, args.netx)
-        models = (ModelSpec(name, args.model, args.netx, factory=args.model_factory, nir=nir),)
-        data = args.data
         default_out = args.netx.parent / "compare"
-    out = args.out if args.out is not None else default_out
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
+    return args.out if args.out is not None else default_out
+
+
+def _config(args: argparse.Namespace, out: Path):
+    from spiketime.export.netx import read_netx
+    from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
+
+    if args.report is not None:
+        models, data = models_from_report(args.report)
+        data = args.data if args.data is not None else data
+    else:
+        name = model_name(read_netx(args.netx).metadata, args.netx)
+        models = (ModelSpec(name, args.model, args.netx, factory=args.model_factory,
+                            nir=args.nir),)
+        data = args.data
     # --nir is judged statistically: Lava's --lava-subset rows could not resolve the tolerance
-    chosen = args.backends or ("emulator" if nir is not None else "emulator,lava-cpu")
+    chosen = args.backends or ("emulator" if args.nir is not None else "emulator,lava-cpu")
     backends = tuple(b.strip() for b in chosen.split(",") if b.strip())
     return CompareConfig(
         models=models, data=data, out=out, backends=backends, tolerance_pp=args.tolerance,
@@ -141,23 +149,31 @@ def _config(args: argparse.Namespace):
         levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter,
                 "deletion": args.deletion, "timing": args.timing},
         resamples=args.resamples, confidence=args.confidence, split=args.split, limit=args.limit,
-        exact=args.exact and nir is None, allow_degenerate=args.allow_degenerate)
+        exact=args.exact and args.nir is None, allow_degenerate=args.allow_degenerate)
 
 
 def run(args: argparse.Namespace) -> int:
+    from spiketime.parity.layer_agreement import LAYER_FILES
+    from spiketime.parity.reports import REPORT_FILES
+
+    guards.seed(args.seed)
+    files = REPORT_FILES + (LAYER_FILES if args.nir is not None else ())
+    out = guards.output_folder(_out(args), files, "--out")  # before any work
+
     from spiketime.parity.comparison import run_compare
     from spiketime.parity.reports import write_report
     from spiketime.parity.verdict import announce
     from spiketime.sim.registry import SIM_BACKENDS
 
-    cfg = _config(args)
-    report, raster = run_compare(cfg)
-    write_report(cfg.out, report, raster=raster)
-    if args.nir is not None:
-        print("NIR float reference vs the integer deployment: spikes may differ by the chip's "
-              "rounding, so the statistics alone decide (the 'trained' side in the report is "
-              "the NIR reference)")
-        _layers(cfg)
+    cfg = _config(args, out)
+    with guards.undo_on_failure(cfg.out):
+        report, raster = run_compare(cfg)
+        write_report(cfg.out, report, raster=raster)
+        if args.nir is not None:
+            print("NIR float reference vs the integer deployment: spikes may differ by the "
+                  "chip's rounding, so the statistics alone decide (the 'trained' side in the "
+                  "report is the NIR reference)")
+            _layers(cfg)
     tol = cfg.tolerance_pp
     for s in report.sensitivity:
         mine = [e for e in report.conditions if e.model == s.model and e.backend == s.backend]

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 _TASKS = ("isi", "ccisi", "coincidence")
@@ -80,10 +81,17 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    guards.seed(args.seed)
+    for option, value, least in (("--samples-per-class", args.samples_per_class, 2),
+                                 ("--steps", args.steps, 2)):
+        if value is not None and value < least:
+            raise UserError(f"{option} must be at least {least}, got {value}")
+    guards.output_file(args.out, "--out")
+    kwargs = _parse_params(args.param)
+
     from spiketime.train.dataset import save_dataset
     from spiketime.train.synthetic import generate
 
-    kwargs = _parse_params(args.param)
     for key, value in (("n_per_class", args.samples_per_class), ("steps", args.steps),
                        ("dt_ms", args.dt_ms)):
         if value is not None:
@@ -95,6 +103,12 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    guards.seed(args.seed)
+    if args.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    guards.input_folder(args.raw, "--raw")
+    guards.output_file(args.out, "--out")
+
     from spiketime.train.dataset import open_dataset, save_dataset
     from spiketime.train.speech import load_speech, write_speech_events
 
@@ -121,11 +135,15 @@ def _summary(ds: Any, out: str) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from spiketime.train.audit import shortcut_audit
+    guards.seed(args.seed)
     from spiketime.train.dataset import open_dataset
 
     # an events file stays on disk: the audit's features are read a batch at a time
-    result = shortcut_audit(open_dataset(args.file), folds=args.folds, seed=args.seed)
+    ds = open_dataset(args.file)  # a bad file is refused before scikit-learn loads
+
+    from spiketime.train.audit import shortcut_audit
+
+    result = shortcut_audit(ds, folds=args.folds, seed=args.seed)
     if args.json:
         print(json.dumps({"file": args.file, **result}))
         return 0

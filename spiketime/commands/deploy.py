@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 
@@ -38,20 +39,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from spiketime.deploy.registry import select_backend
     from spiketime.export.netx import read_netx
-    from spiketime.parity import verdict
-    from spiketime.sim.backend import check_input
     from spiketime.train.dataset import open_dataset
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
-    net = read_netx(args.netx)
+    net = read_netx(args.netx)  # files first: a bad one is refused before the heavy imports
     data = open_dataset(args.data)  # an events file stays on disk
+
+    from spiketime.deploy.registry import select_backend
+    from spiketime.parity import verdict
+    from spiketime.sim.backend import check_input
+
     src = getattr(data, args.split)
     if data.n_classes != net.output_size:
         raise UserError(f"{args.data} has {data.n_classes} classes but {args.netx} has "
                         f"{net.output_size} outputs")
+    notes = mismatches(net.metadata, data, args.netx, args.data)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     where = f"{args.data} ({args.split} split)"
     check_input(net, np.zeros((0, src.channels, src.steps), np.uint8), where)  # channels
     n = len(src) if args.limit is None else min(args.limit, len(src))
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         "backend": backend.name, "samples": int(len(y)), "correct": correct,
         "accuracy": correct / len(y), "note": selection.note,
         "chance": list(chance), "confidence": confidence, "activity": activity.to_dict(),
+        "data_notes": notes,
         **decision.to_dict(),
     }
     if args.json:
@@ -86,6 +93,27 @@ def run(args: argparse.Namespace) -> int:
         for line in verdict.describe(decision):
             print(line, file=sys.stderr if decision.warnings else sys.stdout)
     return verdict.exit_code(decision)
+
+
+def mismatches(meta: dict, data: Any, netx: str, data_path: str) -> list[str]:
+    """Where the data differs from what the network was trained on, as its metadata says
+    (steps per sample, task, class names): each a sentence. Not refused (a network may be
+    run on longer samples on purpose), but never silent."""
+    found = []
+    steps = meta.get("steps")
+    if isinstance(steps, int) and steps != data.steps:
+        found.append(f"{data_path} has {data.steps} steps per sample but {netx} was trained "
+                     f"on {steps}")
+    task = meta.get("task")
+    name = task.get("name") if isinstance(task, dict) else None
+    if isinstance(name, str) and name != data.meta.task:
+        found.append(f"{data_path} holds task {data.meta.task!r} but {netx} was trained on "
+                     f"{name!r}")
+    classes = meta.get("classes")
+    if isinstance(classes, list) and [str(c) for c in classes] != list(data.meta.class_names):
+        found.append(f"{data_path}'s classes {list(data.meta.class_names)} differ from those "
+                     f"{netx} was trained on {classes}")
+    return found
 
 
 def _run_backend(backend: Any, args: argparse.Namespace, net: Any, src: Any, n: int,
@@ -111,6 +139,8 @@ def _run_backend(backend: Any, args: argparse.Namespace, net: Any, src: Any, n: 
             tally.add(result.output, result.hidden)
         return np.concatenate(predicted), tally.result()
     dense = n * src.channels * src.steps
+    guards.memory(dense, f"{where}: {n} samples x {src.channels} channels x {src.steps} steps "
+                         f"read at once by --backend {backend.name}")
     if dense > DENSE_LIMIT_BYTES:
         raise UserError(f"{where}: {n} samples x {src.channels} channels x {src.steps} steps "
                         f"are {dense / 2**30:.1f} GB dense; --backend {backend.name} reads "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "--merge assembles the results from a shared OUT.")
     p.add_argument("--grid", choices=sorted(GRIDS), default="quick",
                    help="preset (default %(default)s; 'full' is the paper's 1,000-step scale)")
-    p.add_argument("--out", type=Path, help="output folder (default runs/experiment-GRID)")
+    p.add_argument("--out", type=guards.path, help="output folder (default runs/experiment-GRID)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                    help="run only cells I, I+N, I+2N, ... (default: all)")
@@ -59,6 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for seed in args.seeds or ():
+        guards.seed(seed, "--seeds")
+    if args.out is not None:
+        guards.output_folder(args.out, (), "--out")
+
     from spiketime.parity.experiment import GRIDS, ExperimentConfig, override, run_experiment
 
     if args.workers < 1:

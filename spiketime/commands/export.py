@@ -13,18 +13,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained checkpoint (best.pt, last.pt, model.pt) "
                                       "to a NetX HDF5 file for Lava / Loihi 2")
-    p.add_argument("checkpoint", type=Path, nargs="?",
+    p.add_argument("checkpoint", type=guards.path, nargs="?",
                    help="spiketime checkpoint (with --format nir: or a NetX file)")
     p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
                    help="instead of a checkpoint: your own lava-dl SLAYER network, returned by "
                         "FUNCTION() in MODULE (CUBA Dense blocks in network.blocks)")
-    p.add_argument("--out", type=Path, required=True,
+    p.add_argument("--out", type=guards.path, required=True,
                    help="file to write (model.net; model.nir with --format nir)")
     p.add_argument("--format", choices=("netx", "nir"), default="netx",
                    help="netx: NetX HDF5 for Lava / Loihi 2 (default); nir: a NIR graph "
@@ -39,14 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.checkpoint is None) == (args.model_factory is None):
+        raise UserError("give a checkpoint or --model-factory MODULE:FUNCTION (one of them)")
+    if args.checkpoint is not None and args.out.resolve() == args.checkpoint.resolve():
+        raise UserError("--out would replace the checkpoint; give the output file a new name")
+    guards.output_file(args.out, "--out")
+    if args.dt is not None and args.format != "nir":
+        raise UserError("--dt applies to --format nir only")
     from spiketime.export.from_slayer import to_netx
     from spiketime.train.foreign import load_factory
     from spiketime.train.model import architecture, config_of, load_checkpoint, read_checkpoint
-
-    if (args.checkpoint is None) == (args.model_factory is None):
-        raise UserError("give a checkpoint or --model-factory MODULE:FUNCTION (one of them)")
-    if args.dt is not None and args.format != "nir":
-        raise UserError("--dt applies to --format nir only")
     if args.format == "nir" and args.checkpoint is not None and _is_netx(args.checkpoint):
         from spiketime.export.netx import read_netx
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.commands.train import add_architecture, add_loss
 from spiketime.errors import UserError
 
@@ -21,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = argparse.Namespace(**DEFAULTS)
     p = sub.add_parser("pipeline", help="train tau and tau+delay, export to NetX, run deployed, "
                                         "report parity")
-    p.add_argument("--out", type=Path, default=d.out, help="output folder (default %(default)s)")
-    p.add_argument("--data", type=Path,
+    p.add_argument("--out", type=guards.path, default=d.out,
+                   help="output folder (default %(default)s)")
+    p.add_argument("--data", type=guards.path,
                    help="dataset file (default: the built-in rate-free CCISI task)")
     p.add_argument("--samples-per-class", type=int, default=d.samples_per_class)
     p.add_argument("--steps", type=int,
@@ -45,18 +47,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiketime.commands.train import configs, set_threads
-    from spiketime.parity.pipeline import PipelineConfig, run_pipeline
-    from spiketime.parity.verdict import announce
-    from spiketime.train.run import resolve_device
-
-    for name in ("samples_per_class", "epochs"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    guards.seed(args.seed)
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.samples_per_class < 2:  # a train and a test sample of each class
+        raise UserError(f"--samples-per-class must be at least 2, got {args.samples_per_class}")
     if args.confirm_lava < 0:
         raise UserError("--confirm-lava must be 0 or more")
     if args.data is not None and args.steps is not None:
         raise UserError("--steps applies to the built-in task only, not to --data")
+    if args.data is not None:
+        from spiketime.train.dataset import dataset_path
+
+        dataset_path(args.data)
+    guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
+    from spiketime.parity.experiment import BUILTIN_CCISI  # the built-in task (light import)
+
+    shortest = BUILTIN_CCISI.generator["interval_range"][1] + 1
+    if args.steps is not None and args.steps < shortest:
+        raise UserError(f"--steps must be at least {shortest} for the built-in task (its "
+                        f"intervals reach {shortest - 1} steps), got {args.steps}")
+
+    from spiketime.commands.train import configs, set_threads
+    from spiketime.parity.pipeline import PipelineConfig, output_files, run_pipeline
+    from spiketime.parity.verdict import announce
+    from spiketime.train.run import resolve_device
+
+    guards.output_folder(args.out, output_files(builtin=args.data is None), "--out")
     set_threads(args)
     _, tcfg = configs(args, 1, 2, delays=False)  # validates the shared options
     cfg = PipelineConfig(out=args.out, data=args.data, samples_per_class=args.samples_per_class,
@@ -68,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                          surrogate=args.surrogate, seed=args.seed,
                          backend=args.backend, confirm_lava=args.confirm_lava,
                          allow_degenerate=args.allow_degenerate)
-    report = run_pipeline(cfg)
+    with guards.undo_on_failure(args.out):  # a failed run leaves nothing new behind
+        report = run_pipeline(cfg)
     for m in report.models:
         t, dep = m.summary.trained, m.summary.deployed
         print(f"{m.name:>10}: accuracy trained {100 * t.accuracy:.1f}% / deployed "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 # TrainConfig's step sizes, kept here so that --help does not import torch.
@@ -70,8 +71,8 @@ def add_loss(p: argparse.ArgumentParser, default: str) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a network on a dataset file into a run folder "
                                      "(best.pt, last.pt, history.json, curve.png); resumable")
-    p.add_argument("--data", type=Path, required=True, help="dataset file (its train split)")
-    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--data", type=guards.path, required=True, help="dataset file (its train split)")
+    p.add_argument("--out", type=guards.path, required=True, help="run folder")
     add_architecture(p, hidden="128")
     add_loss(p, "count")
     p.add_argument("--epochs", type=int, default=30, help="default %(default)s")
@@ -119,11 +120,18 @@ def set_threads(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    guards.seed(args.seed)
+    from spiketime.train.dataset import dataset_path
+
+    dataset_path(args.data)
+    guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
+
     from spiketime.parity.build import metadata
     from spiketime.train.dataset import open_dataset
     from spiketime.train.distributed import from_environment, launched, shutdown
-    from spiketime.train.run import resolve_device, train_run
+    from spiketime.train.run import FILES, resolve_device, train_run
 
+    guards.output_folder(args.out, FILES, "--out")
     set_threads(args)
     ds = open_dataset(args.data)  # an events file stays on disk, read a batch at a time
     mcfg, tcfg = configs(args, ds.channels, ds.n_classes)
