@@ -22,11 +22,16 @@ The chain, per utterance (mono samples at any rate):
      taken at its quasi-steady value (its time constant, 0.11 ms, is below one step) and
      the free and reprocessing pools are integrated exactly over each step.
   4. auditory nerve: `fibres` (40) fibres per channel firing at the hair cell's rate h*c
-     with a 1 ms dead time; their summed count per step is drawn as a Gaussian of the
-     dead-time renewal process's mean and variance (clipped at 0), seeded per utterance.
+     with a 1 ms dead time; their summed count per step is drawn as a gamma variable of
+     the renewal process's mean and variance (Wilson-Hilferty cube of a normal deviate,
+     seeded per utterance): the bushy cell fires on the count's upper tail.
   5. bushy cell: one leaky integrate-and-fire neuron per channel with lauscher's
-     synaptic (0.5 ms) and membrane (1 ms) time constants, weight 13e3/40 per fibre
-     spike, threshold 1, reset to 0 and a 1 ms refractory period, integrated exactly.
+     synaptic (0.5 ms) and membrane (1 ms) time constants and threshold 1, integrated
+     exactly over each step, reset to 0 and held for a refractory period.
+     Three constants of stages 4-5 (`weight`, `refractory_s`, `nerve_noise`) are fitted
+     so that the output rate for fibres at constant rates matches lauscher's bushy cell
+     (40 Bernoulli fibres, Euler steps at fs/2) within about 20% from 1.5 to 550 Hz
+     (scripts/cochlea_calibrate.py prints both curves).
 Spikes are reported at the centre of their step (seconds, float). Utterances are
 independent: a file's spikes depend on its samples, the seed and its index only, never on
 which other files are encoded with it. Differences from lauscher are measured in
@@ -54,11 +59,11 @@ _KNOT_GAIN = (266.3, 75.9, 75.7, 84.9, 98.6, 115.4, 134.0, 152.9, 170.4, 185.0, 
               211.0, 216.6, 222.9)
 # magnitude in dB relative to the peak, at octaves from CF: 0.25 steps to -4, then 0.125
 _SHAPE_OCT = np.r_[np.arange(-7.0, -4.0, 0.25), np.arange(-4.0, 1.0001, 0.125)]
-_SHAPE_DB = (-62.0, -59.8, -57.5, -55.3, -53.0, -50.9, -48.7, -46.5, -44.3, -42.1, -39.9, -37.8,
-             -34.6, -33.7, -32.7, -31.8, -30.8, -29.9, -28.9, -27.9, -26.9, -25.9, -25.0, -23.9,
-             -22.9, -21.8, -20.7, -19.6, -18.4, -17.3, -16.2, -15.1, -13.9, -12.8, -11.7, -10.5,
-             -9.4, -8.2, -7.0, -5.8, -4.6, -3.3, -2.0, -0.7, 0.0, -3.0, -18.0, -34.9, -49.1,
-             -61.3, -72.1, -82.1, -91.5)
+_SHAPE_DB = (-62.8, -60.6, -58.3, -56.0, -53.8, -51.6, -49.4, -47.2, -45.0, -42.8, -40.6, -38.4,
+             -36.3, -35.2, -34.1, -33.0, -31.9, -30.9, -29.7, -28.6, -27.4, -26.3, -25.1, -24.0,
+             -22.9, -21.7, -20.6, -19.5, -18.4, -17.2, -16.1, -15.0, -13.9, -12.8, -11.6, -10.5,
+             -9.3, -8.2, -7.0, -5.8, -4.5, -3.3, -2.0, -0.7, 0.0, -3.0, -18.0, -35.0, -49.1,
+             -61.2, -72.2, -82.2, -91.6)
 _PAD_S = 0.1      # silence appended before the FFT: the delayed response must not wrap around
 _GRID_S = 0.25    # padded lengths are multiples of this, so filter tables are reused
 _CACHE = 6        # filter tables kept (per sample rate and padded length)
@@ -88,11 +93,12 @@ class CochleaConfig:
     # auditory nerve fibres converging on each bushy cell
     fibres: int = 40
     fibre_refractory_s: float = 1e-3
+    nerve_noise: float = 0.75      # scale of the count's deviation from its mean (fitted)
     # bushy cell
     tau_mem_s: float = 1e-3
     tau_syn_s: float = 5e-4
-    refractory_s: float = 1e-3
-    weight: float = 13e3           # summed over the fibres
+    refractory_s: float = 1.5e-3   # fitted (lauscher: 1e-3)
+    weight: float = 17940.0        # summed over the fibres; fitted (lauscher: 13e3)
 
     def __post_init__(self) -> None:
         positive = {k: v for k, v in asdict(self).items() if k not in ("seed", "taper")}
@@ -151,8 +157,8 @@ class CochleaEncoder:
 
     # -- stage 2: basilar membrane -------------------------------------------------------
     def envelope(self, x: np.ndarray, rate: int) -> np.ndarray:
-        """Membrane-velocity envelope [steps, 700] (float32) at `rate_hz`, after the level
-        stage; steps = ceil(duration * rate_hz)."""
+        """Membrane-velocity envelope [steps, 700] (float32, a transposed view) at
+        `rate_hz`, after the level stage; steps = ceil(duration * rate_hz)."""
         c = self.config
         x = np.asarray(x, dtype=np.float64)
         rms = np.sqrt(np.mean(x ** 2))
@@ -167,12 +173,12 @@ class CochleaEncoder:
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
         idx, H = self._filter(rate, n_fft, m)
-        X = np.fft.rfft(x, n_fft)
-        X = np.concatenate([X, [0.0]])  # index -1 -> outside the spectrum -> 0
-        Z = X[idx].astype(np.complex64) * H
-        env = np.abs(scipy.fft.ifft(np.fft.ifftshift(Z, axes=1), axis=1))
-        env *= 2.0 * m / n_fft  # one-sided spectrum -> amplitude of the real band signal
-        return np.ascontiguousarray(env[:, :steps].T, dtype=np.float32)
+        X = np.fft.rfft(x, n_fft).astype(np.complex64)
+        X = np.concatenate([X, np.zeros(1, np.complex64)])  # index -1: outside -> 0
+        Z = X[idx]
+        Z *= H
+        env = np.abs(scipy.fft.ifft(Z, axis=1, overwrite_x=True))
+        return env[:, :steps].T  # a transposed view: [steps, 700]
 
     def _filter(self, rate: int, n_fft: int, m: int) -> tuple[np.ndarray, np.ndarray]:
         key = (rate, n_fft)
@@ -189,8 +195,11 @@ class CochleaEncoder:
                                  right=-np.inf) / 20.0) * self.gain[:, None]
         delay = self.config.delay_cycles / self.cf[:, None]
         H = np.where(valid, mag * np.exp(-2j * np.pi * (f - centre[:, None] * df) * delay), 0)
+        H *= 2.0 * m / n_fft  # one-sided spectrum -> amplitude of the real band signal
         idx = np.where(valid, k, -1)
-        self._filters[key] = (idx, H.astype(np.complex64))
+        # column j of the inverse FFT is the offset j from CF (CF itself at column 0)
+        self._filters[key] = (np.fft.ifftshift(idx, axes=1),
+                              np.fft.ifftshift(H, axes=1).astype(np.complex64))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
@@ -220,48 +229,125 @@ class CochleaEncoder:
     # -- stages 3-5 over time, many utterances side by side ------------------------------
     def spikes(self, envelopes: list[np.ndarray], seeds: list) -> list[np.ndarray]:
         """Bushy-cell spikes of each utterance as (step, channel) int arrays in time order.
-        envelopes[i] is [steps_i, 700]; seeds[i] (anything `np.random.default_rng` takes)
-        seeds its nerve noise. Utterances are laid side by side (columns) and padded at
+        envelopes[i] is [steps_i, 700]; seeds[i] (an int or a list of ints) seeds its nerve
+        noise (an SFC64 generator). Utterances are laid side by side (columns) and padded at
         rest: no column touches another, so a file's spikes do not depend on its batch."""
         lens = [e.shape[0] for e in envelopes]
         T, W = max(lens), len(envelopes) * N_UNITS
         index = np.zeros((T, W), dtype=np.int16)  # padding: envelope 0, at rest
         for i, e in enumerate(envelopes):
             index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
-        fired = self._run(index, [np.random.default_rng(s) for s in seeds])
+        fired = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
+        steps, col = np.nonzero(fired)                       # in time order
+        which, ch = np.divmod(col, N_UNITS)
+        order = np.argsort(which, kind="stable")             # by utterance, time order kept
+        bounds = np.searchsorted(which[order], np.arange(len(envelopes) + 1))
         out = []
         for i in range(len(envelopes)):
-            steps, ch = np.nonzero(fired[:lens[i], i * N_UNITS:(i + 1) * N_UNITS])
-            out.append(np.stack([steps, ch], axis=1))
+            pick = order[bounds[i]:bounds[i + 1]]
+            pick = pick[steps[pick] < lens[i]]               # padding is not the utterance
+            out.append(np.stack([steps[pick], ch[pick]], axis=1))
         return out
 
     def _run(self, index: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
-        """Stages 3-5 step by step (one row of all columns at a time: rows stay in cache).
-
-        Hair cell: Meddis pools, q' = y (m - q) + x w - k q, w' = r c - x w, with the cleft
-        c = k q / (l + r) quasi-steady (its time constant, 0.11 ms, is under a step).
-        Nerve: `fibres` fibres at rate h c with a dead time; their summed count per step is
-        Poisson, drawn as the Wilson-Hilferty cube of a normal deviate (its skew matters: a
-        bushy cell fires on rare coincidences, 3-4 standard deviations above the mean).
-        Bushy cell: exact over a step for I' = -I/ts, V' = -V/tm + w I with the step's
-        arrivals added to I at its start; V >= 1 spikes, resets to 0 and stays there for
-        the refractory period. rngs[i] draws the nerve noise of columns i*700.. in time
-        order. Returns spikes bool [T, W]."""
-        c = self.config
-        f32 = np.float32
-        dt = 1.0 / c.rate_hz
-        lr = c.ihc_l + c.ihc_r
-        k0 = float(self._k[0])
+        """Stages 3-5 step by step, one row of all columns at a time (rows stay in cache).
+        rngs[i] draws the nerve noise of columns i*700.. in time order. Returns spikes
+        bool [T, W]."""
         W = index.shape[1]
-        q = np.full(W, c.ihc_y * c.ihc_m / (c.ihc_y + k0 * c.ihc_l / lr), np.float32)
-        w = q * f32(c.ihc_r * k0 / (lr * c.ihc_x))
-        keep_w = np.exp(-c.ihc_x * dt)
-        to_w = f32(c.ihc_r / lr * (1.0 - keep_w) / c.ihc_x)
-        keep_w, ym, x = f32(keep_w), f32(c.ihc_y * c.ihc_m), f32(c.ihc_x)
-        # nerve: per-fibre rate h k q / (l + r); dead time tau: rate / (1 + rate tau)
-        rate_per_kq, tau = f32(c.ihc_h / lr), f32(c.fibre_refractory_s)
-        fibres_dt = f32(c.fibres * dt)
-        # bushy cell
+        hair, nerve = _HairCell(self, W), _Nerve(self.config, W)
+        bushy = _Bushy(self.config, W, index.shape[0])
+        noise = np.empty((_NOISE_BLOCK, W), dtype=np.float32)
+        for t in range(index.shape[0]):
+            if t % _NOISE_BLOCK == 0:
+                for i, rng in enumerate(rngs):
+                    noise[:, i * N_UNITS:(i + 1) * N_UNITS] = rng.standard_normal(
+                        (_NOISE_BLOCK, N_UNITS), dtype=np.float32)
+            bushy.step(nerve.step(hair.step(index[t]), noise[t % _NOISE_BLOCK]))
+        return bushy.spikes()
+
+
+class _HairCell:
+    """Meddis pools per column: q' = y (m - q) + x w - k q, w' = r c - x w, with the cleft
+    c = k q / (l + r) taken quasi-steady (its time constant, 0.11 ms, is under a step); q
+    relaxes exactly over a step for the step's k (tabulated per envelope grid row)."""
+
+    def __init__(self, encoder: CochleaEncoder, width: int):
+        c = encoder.config
+        self.tables = encoder._k, encoder._keep_q, encoder._gain_q
+        lr = c.ihc_l + c.ihc_r
+        k0 = float(encoder._k[0])
+        self.q = np.full(width, c.ihc_y * c.ihc_m / (c.ihc_y + k0 * c.ihc_l / lr), np.float32)
+        self.w = self.q * np.float32(c.ihc_r * k0 / (lr * c.ihc_x))  # at rest
+        keep_w = np.exp(-c.ihc_x / c.rate_hz)
+        self.to_w = np.float32(c.ihc_r / lr * (1.0 - keep_w) / c.ihc_x)
+        self.keep_w, self.ym, self.x = np.float32(keep_w), np.float32(c.ihc_y * c.ihc_m), \
+            np.float32(c.ihc_x)
+        self.to_rate = np.float32(c.ihc_h / lr)
+        self.a, self.out = np.empty(width, np.float32), np.empty(width, np.float32)
+
+    def step(self, row: np.ndarray) -> np.ndarray:
+        """Firing rate h c (spikes/s per fibre) for one step of envelope grid rows."""
+        k, keep_q, gain_q = self.tables
+        a, q, w = self.a, self.q, self.w
+        np.multiply(w, self.x, out=a)
+        a += self.ym
+        a *= gain_q.take(row)
+        q *= keep_q.take(row)
+        q += a
+        np.multiply(k.take(row), q, out=self.out)        # k q: release into the cleft
+        w *= self.keep_w
+        np.multiply(self.out, self.to_w, out=a)
+        w += a
+        self.out *= self.to_rate
+        return self.out
+
+
+class _Nerve:
+    """`fibres` fibres per column at rate r with a dead time tau (rate r / (1 + r tau)):
+    their summed count per step has mean m and, as a renewal process, variance F m with
+    F = (1 - r tau)^2. It is drawn as a gamma variable of that mean and variance through
+    the Wilson-Hilferty cube of a normal deviate z (scaled by `nerve_noise`): the skew
+    matters, a bushy cell fires on coincidences several deviations above the mean."""
+
+    def __init__(self, config: CochleaConfig, width: int):
+        self.tau = np.float32(config.fibre_refractory_s)
+        self.fibres_dt = np.float32(config.fibres / config.rate_hz)
+        self.noise = np.float32(config.nerve_noise / 3.0)
+        self.a, self.b, self.fano = (np.empty(width, np.float32) for _ in range(3))
+
+    def step(self, rate: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Arrivals per column this step (overwrites `rate`)."""
+        a, b, fano = self.a, self.b, self.fano
+        np.multiply(rate, self.tau, out=a)
+        a += np.float32(1.0)
+        rate /= a                                           # after the dead time
+        np.multiply(rate, self.tau, out=fano)
+        np.subtract(np.float32(1.0), fano, out=fano)
+        fano *= fano                                        # F = (1 - r tau)^2
+        rate *= self.fibres_dt                              # mean count m
+        rate /= fano                                        # gamma shape s = m / F
+        np.sqrt(rate, out=b)
+        np.divide(z, b, out=a)
+        a *= self.noise                                     # z / (3 sqrt s)
+        np.divide(np.float32(1.0 / 9.0), rate, out=b)
+        a -= b
+        a += np.float32(1.0)
+        np.maximum(a, np.float32(0.0), out=a)
+        np.multiply(a, a, out=b)
+        a *= b
+        a *= rate
+        a *= fano                                           # F s (1 - 1/9s + z/3vs)^3
+        return a
+
+
+class _Bushy:
+    """LIF bushy cells, exact over a step for I' = -I/ts, V' = -V/tm + w I with the step's
+    arrivals added to I at its start; V >= 1 spikes, resets to 0 and is held there for
+    the refractory period (counted from the spike's step)."""
+
+    def __init__(self, config: CochleaConfig, width: int, steps: int):
+        c = config
+        dt = 1.0 / c.rate_hz
         a_syn, a_mem = np.exp(-dt / c.tau_syn_s), np.exp(-dt / c.tau_mem_s)
         w_spike = c.weight / c.fibres
         if np.isclose(c.tau_mem_s, c.tau_syn_s):
@@ -269,53 +355,39 @@ class CochleaEncoder:
         else:
             i_to_v = w_spike * c.tau_syn_s * c.tau_mem_s / (c.tau_mem_s - c.tau_syn_s) \
                 * (a_mem - a_syn)
-        a_syn, a_mem, i_to_v = f32(a_syn), f32(a_mem), f32(i_to_v)
-        refrac = max(1, int(round(c.refractory_s * c.rate_hz)))
-        cur, v = np.zeros(W, np.float32), np.zeros(W, np.float32)
-        a, b, rate = (np.empty(W, np.float32) for _ in range(3))
-        fired = np.zeros((index.shape[0] + refrac, W), dtype=bool)  # refrac rows of past
-        noise = np.empty((_NOISE_BLOCK, W), dtype=np.float32)
-        for t in range(index.shape[0]):
-            if t % _NOISE_BLOCK == 0:
-                for i, rng in enumerate(rngs):
-                    noise[:, i * N_UNITS:(i + 1) * N_UNITS] = rng.standard_normal(
-                        (_NOISE_BLOCK, N_UNITS), dtype=np.float32)
-            row, z = index[t], noise[t % _NOISE_BLOCK]
-            # hair cell
-            np.multiply(w, x, out=a)
-            a += ym
-            a *= self._gain_q.take(row)
-            q *= self._keep_q.take(row)
-            q += a
-            np.multiply(self._k.take(row), q, out=rate)        # k q
-            w *= keep_w
-            np.multiply(rate, to_w, out=a)
-            w += a
-            # nerve: Poisson count of mean `rate`, Wilson-Hilferty cube of the normal z
-            rate *= rate_per_kq                                 # spikes/s per fibre
-            np.multiply(rate, tau, out=a)
-            a += f32(1.0)
-            rate /= a                                           # after the dead time
-            rate *= fibres_dt                                   # mean count per step
-            np.sqrt(rate, out=b)
-            np.divide(z, b, out=a)
-            a *= f32(1.0 / 3.0)                                 # z / (3 sqrt(mean))
-            np.divide(f32(1.0 / 9.0), rate, out=b)
-            a -= b
-            a += f32(1.0)
-            np.maximum(a, f32(0.0), out=a)
-            np.multiply(a, a, out=b)
-            a *= b
-            a *= rate                                           # mean (1 - 1/9m + z/3vm)^3
-            # bushy cell
-            cur *= a_syn
-            cur += a
-            v *= a_mem
-            np.multiply(cur, i_to_v, out=a)
-            v += a
-            for back in range(1, refrac):  # held at 0 for `refrac` steps from a spike's
-                np.putmask(v, fired[t + back], 0.0)
-            spike = fired[t + refrac]
-            np.greater_equal(v, f32(1.0), out=spike)
-            np.putmask(v, spike, 0.0)
-        return fired[refrac:]
+        self.a_syn, self.a_mem, self.i_to_v = np.float32(a_syn), np.float32(a_mem), \
+            np.float32(i_to_v)
+        self.refrac = max(1, int(round(c.refractory_s * c.rate_hz)))
+        self.cur, self.v, self.a = (np.zeros(width, np.float32) for _ in range(3))
+        self.fired = np.zeros((steps + self.refrac, width), dtype=bool)  # refrac rows of past
+        self.t = 0
+
+    def step(self, arrivals: np.ndarray) -> None:
+        cur, v, t = self.cur, self.v, self.t
+        cur *= self.a_syn
+        cur += arrivals
+        v *= self.a_mem
+        np.multiply(cur, self.i_to_v, out=self.a)
+        v += self.a
+        for back in range(1, self.refrac):
+            np.putmask(v, self.fired[t + back], 0.0)
+        spike = self.fired[t + self.refrac]
+        np.greater_equal(v, np.float32(1.0), out=spike)
+        np.putmask(v, spike, 0.0)
+        self.t += 1
+
+    def spikes(self) -> np.ndarray:
+        return self.fired[self.refrac:self.refrac + self.t]
+
+
+def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
+               cells: int = 200, seed: int = 0) -> float:
+    """Output rate (Hz) of stages 4-5 for fibres firing at a constant `fibre_rate_hz`
+    (before their dead time): the transfer curve scripts/cochlea_calibrate.py fits."""
+    steps = int(round(seconds * config.rate_hz))
+    rng = np.random.default_rng(seed)
+    nerve, bushy = _Nerve(config, cells), _Bushy(config, cells, steps)
+    for _ in range(steps):
+        rate = np.full(cells, fibre_rate_hz, np.float32)
+        bushy.step(nerve.step(rate, rng.standard_normal(cells, dtype=np.float32)))
+    return float(bushy.spikes().sum() / (seconds * cells))
