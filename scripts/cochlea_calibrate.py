@@ -22,8 +22,7 @@ import warnings
 
 import numpy as np
 
-from spiketime.train.cochlea import (_KNOT_CHANNELS, _SHAPE_OCT, CochleaConfig,
-                                     bushy_rate)
+from spiketime.train.cochlea import _KNOT_CHANNELS, _SHAPE_OCT, CochleaConfig, bushy_rate
 
 RATES_HZ = (65, 80, 100, 130, 200, 400)
 
