@@ -254,8 +254,8 @@ class CochleaEncoder:
         rngs[i] draws the nerve noise of columns i*700.. in time order. Returns spikes
         bool [T, W]."""
         W = index.shape[1]
-        hair, nerve = _HairCell(self, W), _Nerve(self.config, W)
-        bushy = _Bushy(self.config, W, index.shape[0])
+        hair, bushy = _HairCell(self, W), _Bushy(self.config, W, index.shape[0])
+        nerve = _Nerve(self.config, W, bushy.i_to_v)
         noise = np.empty((_NOISE_BLOCK, W), dtype=np.float32)
         for t in range(index.shape[0]):
             if t % _NOISE_BLOCK == 0:
@@ -282,11 +282,12 @@ class _HairCell:
         self.to_w = np.float32(c.ihc_r / lr * (1.0 - keep_w) / c.ihc_x)
         self.keep_w, self.ym, self.x = np.float32(keep_w), np.float32(c.ihc_y * c.ihc_m), \
             np.float32(c.ihc_x)
-        self.to_rate = np.float32(c.ihc_h / lr)
+        self.to_count = np.float32(c.ihc_h / lr * c.fibres / c.rate_hz)
         self.a, self.out = np.empty(width, np.float32), np.empty(width, np.float32)
 
     def step(self, row: np.ndarray) -> np.ndarray:
-        """Firing rate h c (spikes/s per fibre) for one step of envelope grid rows."""
+        """Expected spikes of all fibres of each column this step, h c fibres dt (before
+        their dead time), for one step of envelope grid rows."""
         k, keep_q, gain_q = self.tables
         a, q, w = self.a, self.q, self.w
         np.multiply(w, self.x, out=a)
@@ -298,52 +299,51 @@ class _HairCell:
         w *= self.keep_w
         np.multiply(self.out, self.to_w, out=a)
         w += a
-        self.out *= self.to_rate
+        self.out *= self.to_count
         return self.out
 
 
 class _Nerve:
-    """`fibres` fibres per column at rate r with a dead time tau (rate r / (1 + r tau)):
-    their summed count per step has mean m and, as a renewal process, variance F m with
-    F = (1 - r tau)^2. It is drawn as a gamma variable of that mean and variance through
-    the Wilson-Hilferty cube of a normal deviate z (scaled by `nerve_noise`): the skew
-    matters, a bushy cell fires on coincidences several deviations above the mean."""
+    """Fibres at rate r with a dead time tau fire at r / (1 + r tau); their summed count
+    per step (r counting all fibres) has mean m = r / d, d = 1 + r tau, and, as a renewal
+    process, variance F m with F = 1 / d^2. It is drawn as a gamma variable of that mean and
+    variance, shape s = m / F = r d, through the Wilson-Hilferty cube of a normal deviate z
+    (scaled by `nerve_noise`): m (1 - 1/(9 s) + z / (3 sqrt s))^3. The skew matters: a
+    bushy cell fires on coincidences several deviations above the mean. Counts come out
+    multiplied by `scale` (folded into the cube as scale^(1/3))."""
 
-    def __init__(self, config: CochleaConfig, width: int):
-        self.tau = np.float32(config.fibre_refractory_s)
-        self.fibres_dt = np.float32(config.fibres / config.rate_hz)
-        self.noise = np.float32(config.nerve_noise / 3.0)
-        self.a, self.b, self.fano = (np.empty(width, np.float32) for _ in range(3))
+    def __init__(self, config: CochleaConfig, width: int, scale: float = 1.0):
+        c = scale ** (1.0 / 3.0)
+        self.tau = np.float32(config.fibre_refractory_s * config.rate_hz / config.fibres)
+        self.c, self.c9 = np.float32(c), np.float32(c / 9.0)
+        self.zc = np.float32(c * config.nerve_noise / 3.0)
+        self.a, self.d, self.s, self.e = (np.empty(width, np.float32) for _ in range(4))
 
-    def step(self, rate: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Arrivals per column this step (overwrites `rate`)."""
-        a, b, fano = self.a, self.b, self.fano
-        np.multiply(rate, self.tau, out=a)
-        a += np.float32(1.0)
-        rate /= a                                           # after the dead time
-        np.multiply(rate, self.tau, out=fano)
-        np.subtract(np.float32(1.0), fano, out=fano)
-        fano *= fano                                        # F = (1 - r tau)^2
-        rate *= self.fibres_dt                              # mean count m
-        rate /= fano                                        # gamma shape s = m / F
-        np.sqrt(rate, out=b)
-        np.divide(z, b, out=a)
-        a *= self.noise                                     # z / (3 sqrt s)
-        np.divide(np.float32(1.0 / 9.0), rate, out=b)
-        a -= b
-        a += np.float32(1.0)
+    def step(self, r: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Counts per column this step, times `scale`, from expected counts r."""
+        a, d, s, e = self.a, self.d, self.s, self.e
+        np.multiply(r, self.tau, out=d)
+        d += np.float32(1.0)                                # d = 1 + r tau
+        np.multiply(r, d, out=s)                            # shape s = r d
+        np.sqrt(s, out=e)
+        np.divide(z, e, out=a)
+        a *= self.zc                                        # c z / (3 sqrt s)
+        np.divide(self.c9, s, out=e)
+        a -= e
+        a += self.c                                         # c (1 - 1/(9 s) + z/(3 sqrt s))
         np.maximum(a, np.float32(0.0), out=a)
-        np.multiply(a, a, out=b)
-        a *= b
-        a *= rate
-        a *= fano                                           # F s (1 - 1/9s + z/3vs)^3
+        np.multiply(a, a, out=e)
+        a *= e
+        a *= r
+        a /= d                                              # times the mean m = r / d
         return a
 
 
 class _Bushy:
     """LIF bushy cells, exact over a step for I' = -I/ts, V' = -V/tm + w I with the step's
     arrivals added to I at its start; V >= 1 spikes, resets to 0 and is held there for
-    the refractory period (counted from the spike's step)."""
+    the refractory period (counted from the spike's step). `step` takes arrivals already
+    multiplied by `i_to_v` (the voltage one arrival's current adds over a step)."""
 
     def __init__(self, config: CochleaConfig, width: int, steps: int):
         c = config
@@ -351,14 +351,13 @@ class _Bushy:
         a_syn, a_mem = np.exp(-dt / c.tau_syn_s), np.exp(-dt / c.tau_mem_s)
         w_spike = c.weight / c.fibres
         if np.isclose(c.tau_mem_s, c.tau_syn_s):
-            i_to_v = w_spike * dt * a_mem
+            self.i_to_v = w_spike * dt * a_mem
         else:
-            i_to_v = w_spike * c.tau_syn_s * c.tau_mem_s / (c.tau_mem_s - c.tau_syn_s) \
+            self.i_to_v = w_spike * c.tau_syn_s * c.tau_mem_s / (c.tau_mem_s - c.tau_syn_s) \
                 * (a_mem - a_syn)
-        self.a_syn, self.a_mem, self.i_to_v = np.float32(a_syn), np.float32(a_mem), \
-            np.float32(i_to_v)
+        self.a_syn, self.a_mem = np.float32(a_syn), np.float32(a_mem)
         self.refrac = max(1, int(round(c.refractory_s * c.rate_hz)))
-        self.cur, self.v, self.a = (np.zeros(width, np.float32) for _ in range(3))
+        self.cur, self.v = np.zeros(width, np.float32), np.zeros(width, np.float32)
         self.fired = np.zeros((steps + self.refrac, width), dtype=bool)  # refrac rows of past
         self.t = 0
 
@@ -367,8 +366,7 @@ class _Bushy:
         cur *= self.a_syn
         cur += arrivals
         v *= self.a_mem
-        np.multiply(cur, self.i_to_v, out=self.a)
-        v += self.a
+        v += cur
         for back in range(1, self.refrac):
             np.putmask(v, self.fired[t + back], 0.0)
         spike = self.fired[t + self.refrac]
@@ -383,11 +381,13 @@ class _Bushy:
 def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
                cells: int = 200, seed: int = 0) -> float:
     """Output rate (Hz) of stages 4-5 for fibres firing at a constant `fibre_rate_hz`
-    (before their dead time): the transfer curve scripts/cochlea_calibrate.py fits."""
+    (before their dead time): the transfer curve scripts/cochlea_calibrate.py compares."""
     steps = int(round(seconds * config.rate_hz))
-    rng = np.random.default_rng(seed)
-    nerve, bushy = _Nerve(config, cells), _Bushy(config, cells, steps)
+    rng = np.random.Generator(np.random.SFC64(seed))
+    bushy = _Bushy(config, cells, steps)
+    nerve = _Nerve(config, cells, bushy.i_to_v)
+    count = fibre_rate_hz * config.fibres / config.rate_hz
     for _ in range(steps):
-        rate = np.full(cells, fibre_rate_hz, np.float32)
-        bushy.step(nerve.step(rate, rng.standard_normal(cells, dtype=np.float32)))
+        r = np.full(cells, count, np.float32)
+        bushy.step(nerve.step(r, rng.standard_normal(cells, dtype=np.float32)))
     return float(bushy.spikes().sum() / (seconds * cells))
