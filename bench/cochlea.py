@@ -8,14 +8,16 @@ if espeak-ng is missing) into a corpus folder, then times the whole command path
 (`encode_corpus`: reading, encoding, writing both HDF5 files) once per `--jobs` value,
 side by side in one run. With lauscher installed (the bench extra), it also encodes the
 first `--lauscher-seconds` of one word with lauscher's Wave2Spike(700) on one worker and
-with ours, and prints the ratio. The machine's load average is printed with the numbers:
-other work on the machine slows both sides. Not part of the test run.
+with ours, and prints the ratio. Wall time and CPU time (this process and its workers)
+are both printed, with the machine's load average: other work on a shared machine
+stretches the wall time, much less the CPU time. Not part of the test run.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -82,6 +84,12 @@ def time_lauscher(path: Path, seconds: float) -> dict:
             "ours_s": round(ours_s, 4), "ratio": round(lauscher_s / ours_s)}
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the --jobs workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--words", type=int, default=80)
@@ -96,11 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     result = {"words": args.words, "audio_s": round(audio_s, 2), "cpus": os.cpu_count(),
               "load_before": [round(x, 2) for x in os.getloadavg()], "runs": []}
     for jobs in args.jobs:
-        start = time.perf_counter()
+        cpu0, start = _cpu_s(), time.perf_counter()
         encode_corpus(work / "corpus", work / f"out{jobs}", jobs=jobs)
-        wall = time.perf_counter() - start
-        result["runs"].append({"jobs": jobs, "wall_s": round(wall, 2),
-                               "x_real_time": round(audio_s / wall, 1)})
+        wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
+        result["runs"].append({"jobs": jobs, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                               "x_real_time": round(audio_s / wall, 1),
+                               "x_real_time_per_cpu_s": round(audio_s / cpu, 1)})
     if args.lauscher_seconds > 0:
         try:
             result["lauscher"] = time_lauscher(work / "corpus" / "u0007.wav",
@@ -116,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.words} words, {audio_s:.1f} s of audio, {result['cpus']} CPUs, "
           f"load average before {result['load_before']}, after {result['load_after']}")
     for run in result["runs"]:
-        print(f"  encode-audio --jobs {run['jobs']}: {run['wall_s']:.2f} s wall, "
-              f"{run['x_real_time']:.1f}x faster than real time")
+        print(f"  encode-audio --jobs {run['jobs']}: {run['wall_s']:.2f} s wall "
+              f"({run['x_real_time']:.1f}x faster than real time), {run['cpu_s']:.2f} CPU s "
+              f"({run['x_real_time_per_cpu_s']:.1f} s of audio per CPU second)")
     lau = result.get("lauscher")
     if isinstance(lau, dict):
         print(f"  lauscher on {lau['audio_s']} s (one worker): {lau['lauscher_s']:.1f} s; "

@@ -69,6 +69,7 @@ _GRID_S = 0.25    # padded lengths are multiples of this, so filter tables are r
 _CACHE = 6        # filter tables kept (per sample rate and padded length)
 _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long before)
 _KBAR_POINTS = 4001
+_SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _NOISE_BLOCK = 256  # nerve noise drawn this many steps at a time
 
 
@@ -151,6 +152,10 @@ class CochleaEncoder:
         self.config = config or CochleaConfig()
         self.cf = channel_cf_hz()
         self.gain = _channel_gain()
+        # the shape resampled on a uniform grid, so a filter table is a lookup, not interp
+        fine = np.arange(_SHAPE_OCT[0], _SHAPE_OCT[-1] + 1e-9, 1.0 / _SHAPE_PER_OCTAVE)
+        self._shape = (10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)) \
+            .astype(np.float32)
         self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = \
             OrderedDict()
         self._step, self._k, self._keep_q, self._gain_q = self._tables()
@@ -186,20 +191,24 @@ class CochleaEncoder:
             self._filters.move_to_end(key)
             return self._filters[key]
         df = rate / n_fft
-        centre = np.rint(self.cf / df).astype(np.int64)
-        k = centre[:, None] + np.arange(m)[None, :] - m // 2       # FFT bin per output bin
-        valid = (k >= 1) & (k <= n_fft // 2)
-        f = np.maximum(k, 1) * df
-        octaves = np.log2(f / self.cf[:, None])
-        mag = 10.0 ** (np.interp(octaves, _SHAPE_OCT, _SHAPE_DB, left=_SHAPE_DB[0],
-                                 right=-np.inf) / 20.0) * self.gain[:, None]
-        delay = self.config.delay_cycles / self.cf[:, None]
-        H = np.where(valid, mag * np.exp(-2j * np.pi * (f - centre[:, None] * df) * delay), 0)
-        H *= 2.0 * m / n_fft  # one-sided spectrum -> amplitude of the real band signal
-        idx = np.where(valid, k, -1)
-        # column j of the inverse FFT is the offset j from CF (CF itself at column 0)
-        self._filters[key] = (np.fft.ifftshift(idx, axes=1),
-                              np.fft.ifftshift(H, axes=1).astype(np.complex64))
+        centre = np.rint(self.cf / df).astype(np.int32)
+        # column j of the inverse FFT holds offset j from CF (ifftshift order: CF at 0)
+        offset = np.fft.ifftshift(np.arange(m, dtype=np.int32) - m // 2)
+        k = centre[:, None] + offset[None, :]                # FFT bin per output column
+        f = np.maximum(k, 1).astype(np.float32) * np.float32(df)
+        octaves = np.log2(f / self.cf[:, None].astype(np.float32))
+        pos = np.rint((octaves - np.float32(_SHAPE_OCT[0])) * np.float32(_SHAPE_PER_OCTAVE))
+        # outside the spectrum, or above +1 octave (nothing passes): bin -1, gain 0
+        inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
+        mag = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
+        mag *= (self.gain * 2.0 * m / n_fft).astype(np.float32)[:, None]  # 2: one-sided
+        mag *= inside
+        delay = (self.config.delay_cycles / self.cf[:, None]).astype(np.float32)
+        turn = offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
+        H = np.empty(k.shape, np.complex64)
+        H.real, H.imag = mag * np.cos(turn), -mag * np.sin(turn)
+        k[~inside] = -1
+        self._filters[key] = (k, H)
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
@@ -213,7 +222,7 @@ class CochleaEncoder:
         sinusoid of amplitude E; q' = y m + x w - (y + k) q is integrated exactly."""
         c = self.config
         root = np.linspace(0.0, _KBAR_ROOT_MAX, _KBAR_POINTS)
-        s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 512, endpoint=False))
+        s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 128, endpoint=False))
         u = np.maximum(s + c.ihc_a, 0.0)
         k = (c.ihc_g * u / (u + c.ihc_b)).mean(axis=1)
         leave = c.ihc_y + k
