@@ -78,7 +78,7 @@ def time_lauscher(path: Path, seconds: float) -> dict:
     lauscher_s = time.perf_counter() - start
     encoder = CochleaEncoder()
     start = time.perf_counter()
-    encoder.spikes([encoder.envelope(x, rate)], [0])
+    encoder.spikes([encoder.membrane(x, rate)], [0])
     ours_s = time.perf_counter() - start
     return {"audio_s": round(x.size / rate, 3), "lauscher_s": round(lauscher_s, 2),
             "ours_s": round(ours_s, 4), "ratio": round(lauscher_s / ours_s)}

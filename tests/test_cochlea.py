@@ -41,7 +41,7 @@ def test_channels_span_shd_range_from_base_to_apex():
 
 @pytest.mark.parametrize("freq", [250.0, 1000.0, 3000.0])
 def test_a_tone_lands_in_the_channel_of_its_frequency(encoder, freq):
-    spikes = encoder.spikes([encoder.envelope(tone(freq), FS)], [0])[0]
+    spikes = encoder.spikes([encoder.membrane(tone(freq), FS)], [0])[0]
     per_channel = np.convolve(counts(spikes), np.ones(15), "same")  # 15 ch ~ 1/6 octave
     best = int(per_channel.argmax())
     match = int(np.argmin(np.abs(np.log(channel_cf_hz() / freq))))
@@ -55,7 +55,7 @@ def test_a_chirp_sweeps_the_channels_in_order(encoder):
     t = np.arange(int(seconds * FS)) / FS
     rate = np.log(f1 / f0) / seconds
     x = np.sin(2 * np.pi * f0 * (np.exp(rate * t) - 1) / rate)   # log sweep, f0 -> f1
-    spikes = encoder.spikes([encoder.envelope(x, FS)], [0])[0]
+    spikes = encoder.spikes([encoder.membrane(x, FS)], [0])[0]
     step_s = 1.0 / encoder.config.rate_hz
     bins = (spikes[:, 0] * step_s // 0.05).astype(int)   # 50 ms bins
     centre = [np.median(spikes[bins == b, 1]) for b in range(2, 10)]  # skip taper's ends
@@ -63,8 +63,8 @@ def test_a_chirp_sweeps_the_channels_in_order(encoder):
 
 
 def test_deterministic_for_a_seed_and_independent_of_the_batch(encoder):
-    a = encoder.envelope(tone(800.0), FS)
-    b = encoder.envelope(tone(2500.0, 0.5), FS)
+    a = encoder.membrane(tone(800.0), FS)
+    b = encoder.membrane(tone(2500.0, 0.5), FS)
     alone = encoder.spikes([a], [[7, 1]])[0]
     again = CochleaEncoder().spikes([a], [[7, 1]])[0]
     batched = encoder.spikes([b, a], [[7, 0], [7, 1]])[1]

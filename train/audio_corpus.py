@@ -161,9 +161,9 @@ def _encode_chunk(task: tuple[CochleaConfig, list[list[tuple[int, str]]]]
 
 def _encode_batch(encoder: CochleaEncoder, batch: list[tuple[int, str]]
                   ) -> list[tuple[int, np.ndarray]]:
-    envelopes = [encoder.envelope(*read_wav(path)) for _, path in batch]
+    drives = [encoder.membrane(*read_wav(path)) for _, path in batch]
     seeds = [[encoder.config.seed, index] for index, _ in batch]
-    return list(zip([i for i, _ in batch], encoder.spikes(envelopes, seeds)))
+    return list(zip([i for i, _ in batch], encoder.spikes(drives, seeds)))
 
 
 def _write_split(path: Path, members: list[Utterance], spikes: list[np.ndarray],

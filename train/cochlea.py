@@ -1,5 +1,5 @@
 """Audio -> 700-channel spike trains, the stages of SHD's encoder (Cramer et al. 2020,
-the `lauscher` package) computed at an envelope rate so that numpy does it fast.
+the `lauscher` package) computed at a 2 kHz envelope rate so that numpy does it fast.
 
 The chain, per utterance (mono samples at any rate):
   1. level: scaled to RMS 0.3 and tapered by a Hann window over its whole length, as
@@ -10,17 +10,21 @@ The chain, per utterance (mono samples at any rate):
      scripts/cochlea_calibrate.py: characteristic frequency (CF) and peak gain tabulated
      every 50 channels, one shape in octaves from CF (the model is nearly scale-invariant:
      about 9 dB/octave below CF, a cliff above it). The phase is a pure delay of
-     `delay_cycles` periods of CF (the travelling wave's group delay; lauscher's measured
-     delays are 2.5-3.1 cycles but of the opposite sign, i.e. its low channels lead the
-     sound). The filter is applied in the frequency domain and each channel is returned
-     as its complex envelope at `rate_hz` (2 kHz): only bins within rate_hz/2 of CF are
-     kept, shifted to 0 Hz, inverse-FFT'd. The envelope's magnitude is the amplitude of the
-     membrane velocity lauscher feeds its hair cells.
+     `delay_cycles` periods of CF: -3 by default, lauscher's measured group delay (2.1-3.2
+     periods, and of the acausal sign: its low channels lead the sound by up to 30 ms; a
+     cochlea delays, +3 is the physical choice). The filter is applied in the frequency
+     domain and each channel is returned as its complex envelope at `rate_hz` (2 kHz):
+     only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd. Channels
+     with CF <= `lock_hz` (500 Hz, channels 493-699) are shifted back to their carrier:
+     their signed membrane velocity, four or more samples per cycle, so hair cells and
+     bushy cells follow its cycles (phase locking, which doubles or triples their
+     output in lauscher at these frequencies). The others keep the envelope's magnitude.
   3. inner hair cell: Meddis (1986, 1988) transmitter pools with lauscher's parameters.
-     The release permeability k(s) = g (s + a) / (s + a + b) is averaged over one cycle
-     of a sinusoid of the envelope's amplitude (a table, exact for a tone), the cleft is
-     taken at its quasi-steady value (its time constant, 0.11 ms, is below one step) and
-     the free and reprocessing pools are integrated exactly over each step.
+     The release permeability k(s) = g (s + a) / (s + a + b) is taken at the velocity in
+     phase-locked channels and averaged over one cycle of a sinusoid of the envelope's
+     amplitude in the others (a table, exact for a tone); the cleft is taken at its
+     quasi-steady value (its time constant, 0.11 ms, is below one step) and the free and
+     reprocessing pools are integrated exactly over each step.
   4. auditory nerve: `fibres` (40) fibres per channel firing at the hair cell's rate h*c
      with a 1 ms dead time; their summed count per step is drawn as a gamma variable of
      the renewal process's mean and variance (Wilson-Hilferty cube of a normal deviate,
@@ -80,7 +84,8 @@ class CochleaConfig:
     rms: float = 0.3               # input level after normalisation
     taper: bool = True             # Hann window over the whole utterance (lauscher's)
     rate_hz: float = 2000.0        # envelope / neuron update rate (ours; lauscher: fs / 2)
-    delay_cycles: float = 3.0      # basilar-membrane group delay in periods of CF (ours)
+    delay_cycles: float = -3.0     # BM group delay, periods of CF (lauscher's: it leads)
+    lock_hz: float = 500.0         # channels with CF up to this keep their fine structure
     # Meddis inner hair cell
     ihc_y: float = 5.05
     ihc_g: float = 2000.0
@@ -102,12 +107,16 @@ class CochleaConfig:
     weight: float = 17940.0        # summed over the fibres; fitted (lauscher: 13e3)
 
     def __post_init__(self) -> None:
-        positive = {k: v for k, v in asdict(self).items() if k not in ("seed", "taper")}
+        positive = {k: v for k, v in asdict(self).items()
+                    if k not in ("seed", "taper", "delay_cycles")}
         bad = [k for k, v in positive.items() if not (np.isfinite(v) and v > 0)]
         if bad:
             raise UserError(f"cochlea parameters must be positive numbers: {', '.join(bad)}")
         if self.rate_hz < 500 or self.rate_hz > 20000:
             raise UserError(f"rate_hz must lie in [500, 20000], got {self.rate_hz:g}")
+        if self.lock_hz > self.rate_hz / 4:
+            raise UserError(f"lock_hz must be at most rate_hz / 4 = {self.rate_hz / 4:g} "
+                            f"(four steps per cycle), got {self.lock_hz:g}")
 
 
 def channel_cf_hz() -> np.ndarray:
@@ -156,14 +165,18 @@ class CochleaEncoder:
         fine = np.arange(_SHAPE_OCT[0], _SHAPE_OCT[-1] + 1e-9, 1.0 / _SHAPE_PER_OCTAVE)
         self._shape = (10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)) \
             .astype(np.float32)
-        self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = \
-            OrderedDict()
+        self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
+        self.first_locked = int(np.argmax(self.cf <= self.config.lock_hz)) \
+            if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
         self._step, self._k, self._keep_q, self._gain_q = self._tables()
 
     # -- stage 2: basilar membrane -------------------------------------------------------
-    def envelope(self, x: np.ndarray, rate: int) -> np.ndarray:
-        """Membrane-velocity envelope [steps, 700] (float32, a transposed view) at
-        `rate_hz`, after the level stage; steps = ceil(duration * rate_hz)."""
+    def membrane(self, x: np.ndarray, rate: int) -> np.ndarray:
+        """The hair cells' drive [steps, 700] (float32, a transposed view) at `rate_hz`,
+        after the level stage; steps = ceil(duration * rate_hz). Channels below
+        `first_locked` give the amplitude of their membrane velocity (its envelope); the
+        rest (CF <= lock_hz) the signed velocity itself, whose cycles the hair cells and
+        bushy cells follow (phase locking)."""
         c = self.config
         x = np.asarray(x, dtype=np.float64)
         rms = np.sqrt(np.mean(x ** 2))
@@ -177,15 +190,22 @@ class CochleaEncoder:
         grid = max(1, int(round(_GRID_S * rate)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
-        idx, H = self._filter(rate, n_fft, m)
+        idx, H, carrier = self._filter(rate, n_fft, m)
         X = np.fft.rfft(x, n_fft).astype(np.complex64)
         X = np.concatenate([X, np.zeros(1, np.complex64)])  # index -1: outside -> 0
         Z = X[idx]
         Z *= H
-        env = np.abs(scipy.fft.ifft(Z, axis=1, overwrite_x=True))
-        return env[:, :steps].T  # a transposed view: [steps, 700]
+        Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)      # complex envelope at 0 Hz
+        drive = np.abs(Z)
+        lock = self.first_locked
+        if lock < N_UNITS:                                   # back to the carrier: velocity
+            drive[lock:] = (Z[lock:] * carrier).real
+        return drive[:, :steps].T  # a transposed view: [steps, 700]
 
-    def _filter(self, rate: int, n_fft: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def _filter(self, rate: int, n_fft: int, m: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(FFT bin per channel and output column, filter gain there, carrier of each
+        phase-locked channel per output step), cached per (rate, n_fft)."""
         key = (rate, n_fft)
         if key in self._filters:
             self._filters.move_to_end(key)
@@ -208,51 +228,65 @@ class CochleaEncoder:
         H = np.empty(k.shape, np.complex64)
         H.real, H.imag = mag * np.cos(turn), -mag * np.sin(turn)
         k[~inside] = -1
-        self._filters[key] = (k, H)
+        steps = np.arange(m) / self.config.rate_hz
+        carrier = np.exp(2j * np.pi * (centre[self.first_locked:, None] * df) * steps)
+        self._filters[key] = (k, H, carrier.astype(np.complex64))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
 
     # -- stage 3: inner hair cell release, averaged over a cycle -------------------------
     def _tables(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """The hair cell's per-step coefficients as functions of the envelope E, tabulated on
-        a grid even in sqrt(E) (fine where k bends, coarse where it saturates):
-        (grid step, k, q's decay over a step, weight of q's inflow over a step).
-        k is the permeability g (s + a) / (s + a + b), s >= -a, averaged over a cycle of a
-        sinusoid of amplitude E; q' = y m + x w - (y + k) q is integrated exactly."""
+        """The hair cell's per-step coefficients, tabulated on grids even in sqrt(drive)
+        (fine where k bends, coarse where it saturates): (grid step, k, q's decay over a
+        step, weight of q's inflow over a step). Rows 0.._KBAR_POINTS-1: k = g (s + a) /
+        (s + a + b), s >= -a, averaged over a cycle of a sinusoid of amplitude E (the
+        envelope channels); the next 2 _KBAR_POINTS - 1 rows: k at the signed velocity s
+        itself (the phase-locked channels). q' = y m + x w - (y + k) q is integrated exactly
+        over a step."""
         c = self.config
         root = np.linspace(0.0, _KBAR_ROOT_MAX, _KBAR_POINTS)
         s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 128, endpoint=False))
-        u = np.maximum(s + c.ihc_a, 0.0)
-        k = (c.ihc_g * u / (u + c.ihc_b)).mean(axis=1)
+        signed = np.r_[-root[:0:-1] ** 2, root ** 2]
+        u = np.maximum(np.r_[s.ravel(), signed] + c.ihc_a, 0.0)
+        k_all = c.ihc_g * u / (u + c.ihc_b)
+        k = np.r_[k_all[:s.size].reshape(s.shape).mean(axis=1), k_all[s.size:]]
         leave = c.ihc_y + k
         keep_q = np.exp(-leave / c.rate_hz)
         return (float(root[1]), k.astype(np.float32), keep_q.astype(np.float32),
                 ((1.0 - keep_q) / leave).astype(np.float32))
 
-    def _grid_index(self, env: np.ndarray) -> np.ndarray:
-        """Nearest table row of each envelope value (int16, same shape)."""
-        i = np.sqrt(env) * np.float32(1.0 / self._step) + np.float32(0.5)
-        return np.minimum(i, np.float32(_KBAR_POINTS - 1)).astype(np.int16)
+    def _grid_index(self, drive: np.ndarray) -> np.ndarray:
+        """Nearest table row of each drive value (int16, same shape [steps, 700])."""
+        out = np.empty(drive.shape, dtype=np.int16)
+        lock, top, scale = self.first_locked, np.float32(_KBAR_ROOT_MAX), \
+            np.float32(1.0 / self._step)
+        root = np.sqrt(drive[:, :lock])
+        out[:, :lock] = np.rint(np.minimum(root, top) * scale)
+        s = drive[:, lock:]
+        root = np.minimum(np.sqrt(np.abs(s)), top) * np.sign(s)
+        out[:, lock:] = np.rint(root * scale) + np.float32(2 * _KBAR_POINTS - 1)
+        return out
 
     # -- stages 3-5 over time, many utterances side by side ------------------------------
-    def spikes(self, envelopes: list[np.ndarray], seeds: list) -> list[np.ndarray]:
+    def spikes(self, drives: list[np.ndarray], seeds: list) -> list[np.ndarray]:
         """Bushy-cell spikes of each utterance as (step, channel) int arrays in time order.
-        envelopes[i] is [steps_i, 700]; seeds[i] (an int or a list of ints) seeds its nerve
-        noise (an SFC64 generator). Utterances are laid side by side (columns) and padded at
+        drives[i] is `membrane`'s [steps_i, 700]; seeds[i] (an int or list of ints) seeds its
+        nerve noise (an SFC64 generator). Utterances are laid side by side (columns) and padded at
         rest: no column touches another, so a file's spikes do not depend on its batch."""
-        lens = [e.shape[0] for e in envelopes]
-        T, W = max(lens), len(envelopes) * N_UNITS
+        lens = [e.shape[0] for e in drives]
+        T, W = max(lens), len(drives) * N_UNITS
         index = np.zeros((T, W), dtype=np.int16)  # padding: envelope 0, at rest
-        for i, e in enumerate(envelopes):
+        index[:, :] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32)), len(drives))
+        for i, e in enumerate(drives):
             index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
         fired = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
         steps, col = np.nonzero(fired)                       # in time order
         which, ch = np.divmod(col, N_UNITS)
         order = np.argsort(which, kind="stable")             # by utterance, time order kept
-        bounds = np.searchsorted(which[order], np.arange(len(envelopes) + 1))
+        bounds = np.searchsorted(which[order], np.arange(len(drives) + 1))
         out = []
-        for i in range(len(envelopes)):
+        for i in range(len(drives)):
             pick = order[bounds[i]:bounds[i + 1]]
             pick = pick[steps[pick] < lens[i]]               # padding is not the utterance
             out.append(np.stack([steps[pick], ch[pick]], axis=1))
@@ -334,6 +368,7 @@ class _Nerve:
         np.multiply(r, self.tau, out=d)
         d += np.float32(1.0)                                # d = 1 + r tau
         np.multiply(r, d, out=s)                            # shape s = r d
+        np.maximum(s, np.float32(1e-6), out=s)              # r = 0 (k = 0): no count
         np.sqrt(s, out=e)
         np.divide(z, e, out=a)
         a *= self.zc                                        # c z / (3 sqrt s)
