@@ -62,6 +62,18 @@ def test_a_chirp_sweeps_the_channels_in_order(encoder):
     assert np.all(np.diff(centre) < 0), centre  # rising pitch -> toward the base (channel 0)
 
 
+def test_low_channels_lock_to_the_phase_of_a_low_tone(encoder):
+    freq = 200.0
+    spikes = encoder.spikes([encoder.membrane(tone(freq, 0.4), FS)], [0])[0]
+    times = (spikes[:, 0] + 0.5) / encoder.config.rate_hz
+    cf = channel_cf_hz()
+    strength = [abs(np.exp(2j * np.pi * freq * times[spikes[:, 1] == c]).mean())
+                for c in np.unique(spikes[:, 1])
+                if (spikes[:, 1] == c).sum() >= 10 and abs(np.log2(cf[c] / freq)) < 0.5]
+    assert len(strength) > 20
+    assert np.median(strength) > 0.8  # vector strength: 1 = every spike at one phase
+
+
 def test_deterministic_for_a_seed_and_independent_of_the_batch(encoder):
     a = encoder.membrane(tone(800.0), FS)
     b = encoder.membrane(tone(2500.0, 0.5), FS)
