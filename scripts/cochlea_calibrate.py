@@ -13,6 +13,10 @@ Needs the bench extra (`pip install -e .[bench]`). Prints:
    `weight`, `refractory_s` and `nerve_noise` were chosen by hand from a small grid to
    bring the two curves together (lauscher's Euler steps make larger PSPs than the exact
    integration, and its 8-11 samples per ms sharpen the threshold).
+3. Stage checks on tones at 22,050 Hz: the basilar membrane's output amplitude and its
+   peak channel, lauscher's (its BasilarMembrane on the samples) beside ours
+   (`membrane` without the taper); and the hair cell's firing rate h c driven by a
+   sinusoidal velocity, lauscher's HairCell beside ours (first 20 ms, last 100 ms).
 """
 from __future__ import annotations
 
@@ -22,9 +26,17 @@ import warnings
 
 import numpy as np
 
-from spiketime.train.cochlea import _KNOT_CHANNELS, _SHAPE_OCT, CochleaConfig, bushy_rate
+from spiketime.train.cochlea import (
+    _KNOT_CHANNELS,
+    _SHAPE_OCT,
+    CochleaConfig,
+    CochleaEncoder,
+    _HairCell,
+    bushy_rate,
+)
 
 RATES_HZ = (65, 80, 100, 130, 200, 400)
+N_LOCKED_EXAMPLE = 600  # a phase-locked channel (CF 221 Hz)
 
 
 def basilar_membrane() -> None:
@@ -72,13 +84,56 @@ def bushy_transfer(seconds: float = 2.0) -> None:
         print(f"{rate:>16} {their:>14.1f} {bushy_rate(config, rate, seconds=seconds):>10.1f}")
 
 
+def check_stages(fs: int = 22050, seconds: float = 0.2) -> None:
+    from lauscher.audiowaves import MonoAudioWave
+    from lauscher.helpers import CommandLineArguments
+    from lauscher.transformations.basilar_membrane import BasilarMembrane
+    from lauscher.transformations.hair_cell import HairCell
+
+    CommandLineArguments().num_concurrent_jobs = 1
+    t = np.arange(int(fs * seconds)) / fs
+    encoder = CochleaEncoder(CochleaConfig(taper=False))
+    print("tone (Hz)  lauscher: peak channel, amplitude  ours: peak channel, amplitude")
+    for freq in (300, 1000, 2000, 3000, 5000):
+        x = 0.3 * np.sqrt(2) * np.sin(2 * np.pi * freq * t)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = np.array(MonoAudioWave(x.copy(), fs).transform(BasilarMembrane()).channels)
+        theirs = np.sqrt(2 * np.mean(theirs[:, 300:-300] ** 2, axis=1))  # away from the ends
+        ours = np.abs(encoder.membrane(x, fs)[100:-100]).max(axis=0)
+        print(f"{freq:>9}  {theirs.argmax():>14} {theirs.max():>18.1f}  "
+              f"{ours.argmax():>10} {ours.max():>18.1f}")
+    hair = HairCell()
+    print("velocity (Hz, amplitude)  lauscher h c (Hz): first 20 ms, last 100 ms  ours")
+    steps = int(seconds * encoder.config.rate_hz)
+    for freq in (300, 2000):
+        for amp in (20.0, 50.0, 100.0):
+            theirs = hair._meddis(amp * np.sin(2 * np.pi * freq * t), fs) * fs
+            column = N_LOCKED_EXAMPLE if freq <= encoder.config.lock_hz else 300
+            tt = np.arange(steps) / encoder.config.rate_hz
+            drive = np.zeros((steps, 700), np.float32)
+            drive[:, column] = amp * np.sin(2 * np.pi * freq * tt) \
+                if column >= encoder.first_locked else amp
+            index = encoder._grid_index(drive)
+            cell = _HairCell(encoder, 700)
+            scale = encoder.config.rate_hz / encoder.config.fibres
+            ours = np.array([cell.step(index[k])[column] * scale for k in range(steps)])
+            print(f"{freq:>9} {amp:>5.0f}  {theirs[:int(0.02 * fs)].mean():>22.0f} "
+                  f"{theirs[-int(0.1 * fs):].mean():>14.0f}  "
+                  f"{ours[:int(0.02 * encoder.config.rate_hz)].mean():>6.0f} "
+                  f"{ours[-int(0.1 * encoder.config.rate_hz):].mean():>6.0f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--skip-bushy", action="store_true")
+    p.add_argument("--skip-stages", action="store_true")
     args = p.parse_args(argv)
     basilar_membrane()
     if not args.skip_bushy:
         bushy_transfer()
+    if not args.skip_stages:
+        check_stages()
     return 0
 
 
