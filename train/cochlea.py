@@ -280,8 +280,7 @@ class CochleaEncoder:
         index[:, :] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32)), len(drives))
         for i, e in enumerate(drives):
             index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
-        fired = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
-        steps, col = np.nonzero(fired)                       # in time order
+        steps, col = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
         which, ch = np.divmod(col, N_UNITS)
         order = np.argsort(which, kind="stable")             # by utterance, time order kept
         bounds = np.searchsorted(which[order], np.arange(len(drives) + 1))
@@ -292,12 +291,13 @@ class CochleaEncoder:
             out.append(np.stack([steps[pick], ch[pick]], axis=1))
         return out
 
-    def _run(self, index: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+    def _run(self, index: np.ndarray, rngs: list[np.random.Generator]
+             ) -> tuple[np.ndarray, np.ndarray]:
         """Stages 3-5 step by step, one row of all columns at a time (rows stay in cache).
-        rngs[i] draws the nerve noise of columns i*700.. in time order. Returns spikes
-        bool [T, W]."""
+        rngs[i] draws the nerve noise of columns i*700.. in time order. Returns the
+        (step, column) of every spike, in time order."""
         W = index.shape[1]
-        hair, bushy = _HairCell(self, W), _Bushy(self.config, W, index.shape[0])
+        hair, bushy = _HairCell(self, W), _Bushy(self.config, W)
         nerve = _Nerve(self.config, W, bushy.i_to_v)
         noise = np.empty((_NOISE_BLOCK, W), dtype=np.float32)
         for t in range(index.shape[0]):
@@ -389,7 +389,7 @@ class _Bushy:
     the refractory period (counted from the spike's step). `step` takes arrivals already
     multiplied by `i_to_v` (the voltage one arrival's current adds over a step)."""
 
-    def __init__(self, config: CochleaConfig, width: int, steps: int):
+    def __init__(self, config: CochleaConfig, width: int):
         c = config
         dt = 1.0 / c.rate_hz
         a_syn, a_mem = np.exp(-dt / c.tau_syn_s), np.exp(-dt / c.tau_mem_s)
@@ -402,24 +402,33 @@ class _Bushy:
         self.a_syn, self.a_mem = np.float32(a_syn), np.float32(a_mem)
         self.refrac = max(1, int(round(c.refractory_s * c.rate_hz)))
         self.cur, self.v = np.zeros(width, np.float32), np.zeros(width, np.float32)
-        self.fired = np.zeros((steps + self.refrac, width), dtype=bool)  # refrac rows of past
+        self.recent = np.zeros((self.refrac, width), dtype=bool)  # the last `refrac` steps
+        self.times: list[np.ndarray] = []
+        self.columns: list[np.ndarray] = []
         self.t = 0
 
     def step(self, arrivals: np.ndarray) -> None:
-        cur, v, t = self.cur, self.v, self.t
+        cur, v, t, recent = self.cur, self.v, self.t, self.recent
         cur *= self.a_syn
         cur += arrivals
         v *= self.a_mem
         v += cur
         for back in range(1, self.refrac):
-            np.putmask(v, self.fired[t + back], 0.0)
-        spike = self.fired[t + self.refrac]
+            np.putmask(v, recent[(t - back) % self.refrac], 0.0)
+        spike = recent[t % self.refrac]
         np.greater_equal(v, np.float32(1.0), out=spike)
         np.putmask(v, spike, 0.0)
+        columns = np.flatnonzero(spike)
+        if columns.size:
+            self.times.append(np.full(columns.size, t, dtype=np.int64))
+            self.columns.append(columns)
         self.t += 1
 
-    def spikes(self) -> np.ndarray:
-        return self.fired[self.refrac:self.refrac + self.t]
+    def spikes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(step, column) of every spike so far, in time order."""
+        if not self.times:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(self.times), np.concatenate(self.columns)
 
 
 def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
@@ -428,10 +437,10 @@ def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 
     (before their dead time): the transfer curve scripts/cochlea_calibrate.py compares."""
     steps = int(round(seconds * config.rate_hz))
     rng = np.random.Generator(np.random.SFC64(seed))
-    bushy = _Bushy(config, cells, steps)
+    bushy = _Bushy(config, cells)
     nerve = _Nerve(config, cells, bushy.i_to_v)
     count = fibre_rate_hz * config.fibres / config.rate_hz
     for _ in range(steps):
         r = np.full(cells, count, np.float32)
         bushy.step(nerve.step(r, rng.standard_normal(cells, dtype=np.float32)))
-    return float(bushy.spikes().sum() / (seconds * cells))
+    return float(len(bushy.spikes()[0]) / (seconds * cells))
