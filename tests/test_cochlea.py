@@ -167,6 +167,8 @@ def _broken(tmp_path: Path, how: str) -> Path:
     elif how == "flac":
         (corpus / "x.flac").write_bytes(b"fLaC\0\0\0")
         labels.write_text("\n".join(lines + ["x.flac,1,s0,train"]))
+    elif how == "split":
+        labels.write_text("\n".join(lines + ["train/c0_0.wav,0,s0,validation"]))
     elif how == "missing_file":
         labels.write_text("\n".join(lines + ["nowhere.wav,1,s0,train"]))
     return corpus
@@ -178,6 +180,7 @@ def _broken(tmp_path: Path, how: str) -> Path:
     ("label", "label 20 outside [0, 20)"),
     ("not_wav", "not a readable WAV file"),
     ("flac", "FLAC is not supported"),
+    ("split", "split 'validation' must be train or test"),
     ("missing_file", "nowhere.wav not found"),
 ])
 def test_bad_corpus_is_one_error_line_and_no_output(tmp_path, capsys, how, fragment):

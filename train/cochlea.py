@@ -112,6 +112,8 @@ class CochleaConfig:
         bad = [k for k, v in positive.items() if not (np.isfinite(v) and v > 0)]
         if bad:
             raise UserError(f"cochlea parameters must be positive numbers: {', '.join(bad)}")
+        if not np.isfinite(self.delay_cycles):
+            raise UserError(f"delay_cycles must be a finite number, got {self.delay_cycles}")
         if self.rate_hz < 500 or self.rate_hz > 20000:
             raise UserError(f"rate_hz must lie in [500, 20000], got {self.rate_hz:g}")
         if self.lock_hz > self.rate_hz / 4:
