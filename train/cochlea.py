@@ -328,19 +328,19 @@ class _HairCell:
         self.keep_w, self.ym, self.x = np.float32(keep_w), np.float32(c.ihc_y * c.ihc_m), \
             np.float32(c.ihc_x)
         self.to_count = np.float32(c.ihc_h / lr * c.fibres / c.rate_hz)
-        self.a, self.out = np.empty(width, np.float32), np.empty(width, np.float32)
+        self.a, self.b, self.out = (np.empty(width, np.float32) for _ in range(3))
 
     def step(self, row: np.ndarray) -> np.ndarray:
         """Expected spikes of all fibres of each column this step, h c fibres dt (before
         their dead time), for one step of envelope grid rows."""
         k, keep_q, gain_q = self.tables
-        a, q, w = self.a, self.q, self.w
+        a, q, w, b = self.a, self.q, self.w, self.b
         np.multiply(w, self.x, out=a)
         a += self.ym
-        a *= gain_q.take(row)
-        q *= keep_q.take(row)
+        a *= gain_q.take(row, out=b)
+        q *= keep_q.take(row, out=b)
         q += a
-        np.multiply(k.take(row), q, out=self.out)        # k q: release into the cleft
+        np.multiply(k.take(row, out=b), q, out=self.out)  # k q: release into the cleft
         w *= self.keep_w
         np.multiply(self.out, self.to_w, out=a)
         w += a
