@@ -434,15 +434,20 @@ class _Bushy:
 
 
 def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
-               cells: int = 200, seed: int = 0) -> float:
+               cells: int = 200, seed: int = 0,
+               pulse: tuple[float, float, float] | None = None) -> float:
     """Output rate (Hz) of stages 4-5 for fibres firing at a constant `fibre_rate_hz`
-    (before their dead time): the transfer curve scripts/cochlea_calibrate.py compares."""
+    (before their dead time), or, with pulse = (rate, width s, period s), at `rate` for
+    `width` at the start of every `period`: the curves scripts/cochlea_calibrate.py
+    compares with lauscher's."""
     steps = int(round(seconds * config.rate_hz))
     rng = np.random.Generator(np.random.SFC64(seed))
     bushy = _Bushy(config, cells)
     nerve = _Nerve(config, cells, bushy.i_to_v)
-    count = fibre_rate_hz * config.fibres / config.rate_hz
-    for _ in range(steps):
-        r = np.full(cells, count, np.float32)
+    for step in range(steps):
+        rate = fibre_rate_hz
+        if pulse is not None and (step / config.rate_hz) % pulse[2] < pulse[1]:
+            rate = pulse[0]
+        r = np.full(cells, rate * config.fibres / config.rate_hz, np.float32)
         bushy.step(nerve.step(r, rng.standard_normal(cells, dtype=np.float32)))
     return float(len(bushy.spikes()[0]) / (seconds * cells))
