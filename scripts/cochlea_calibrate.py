@@ -6,7 +6,8 @@ Needs the bench extra (`pip install -e .[bench]`). Prints:
 1. Basilar membrane: lauscher's velocity transfer |V(f, c)| (its BasilarMembrane model,
    Sieroka et al. 2006) on a log-frequency grid for every 10th channel: the peak
    frequency (CF) and peak gain every 50 channels (_KNOT_CF_HZ, _KNOT_GAIN), the median
-   response shape in octaves from CF (_SHAPE_DB) and the group delay at CF in periods.
+   response shape in octaves from CF (_SHAPE_DB), the median phase relative to CF's on
+   the same grid (_SHAPE_PHASE) and the group delay at CF in periods.
 2. Nerve + bushy cell: output rate for fibres firing at constant rates, lauscher's
    BushyCell (40 Bernoulli fibres with 1 ms dead time, Euler LIF at fs/2 = 11,025 Hz, the
    rate espeak-ng's 22,050 Hz audio gives) next to ours (`bushy_rate`, 2 kHz steps). Our
@@ -46,7 +47,7 @@ def basilar_membrane() -> None:
 
     bm = BasilarMembrane()
     f = np.geomspace(10, 40000, 3000)
-    cf, gain, delay, shapes = {}, {}, {}, []
+    cf, gain, delay, shapes, phases = {}, {}, {}, [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for ch in sorted(set(range(0, 700, 10)) | set(_KNOT_CHANNELS)):
@@ -60,9 +61,14 @@ def basilar_membrane() -> None:
                 shapes.append(np.interp(_SHAPE_OCT, np.log2(f / f[k]),
                                         20 * np.log10(mag / mag[k]), left=np.nan,
                                         right=np.nan))
+                ok = np.isfinite(phase)
+                phases.append(np.interp(_SHAPE_OCT, np.log2(f[ok] / f[k]),
+                                        phase[ok] - phase[k], left=np.nan, right=np.nan))
     print("_KNOT_CF_HZ =", tuple(int(round(cf[c])) for c in _KNOT_CHANNELS))
     print("_KNOT_GAIN =", tuple(round(float(gain[c]), 1) for c in _KNOT_CHANNELS))
     print("_SHAPE_DB =", tuple(np.round(np.nanmedian(np.array(shapes), axis=0), 1).tolist()))
+    print("_SHAPE_PHASE =",
+          tuple(np.round(np.nanmedian(np.array(phases), axis=0), 2).tolist()))
     print("group delay at CF, periods (negative: the output leads the input):",
           {c: round(float(delay[c]), 2) for c in _KNOT_CHANNELS})
 

@@ -9,10 +9,10 @@ The chain, per utterance (mono samples at any rate):
      lauscher's (Sieroka et al. 2006 shallow-water model), measured from lauscher 1.0.1 by
      scripts/cochlea_calibrate.py: characteristic frequency (CF) and peak gain tabulated
      every 50 channels, one shape in octaves from CF (the model is nearly scale-invariant:
-     about 9 dB/octave below CF, a cliff above it). The phase is a pure delay of
-     `delay_cycles` periods of CF: -3 by default, lauscher's measured group delay (2.1-3.2
-     periods, and of the acausal sign: its low channels lead the sound by up to 30 ms; a
-     cochlea delays, +3 is the physical choice). The filter is applied in the frequency
+     about 9 dB/octave below CF, a cliff above it), and its phase, also one curve in
+     octaves from CF: lauscher's output *leads* the sound (by about 3 periods of CF near
+     CF, 30 ms at 100 Hz; a cochlea delays), and `delay_cycles` (default 0) adds a pure
+     delay in periods of CF on top. The filter is applied in the frequency
      domain and each channel is returned as its complex envelope at `rate_hz` (2 kHz):
      only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd. Channels
      with CF <= `lock_hz` (500 Hz, channels 493-699) are shifted back to their carrier:
@@ -68,7 +68,13 @@ _SHAPE_DB = (-62.8, -60.6, -58.3, -56.0, -53.8, -51.6, -49.4, -47.2, -45.0, -42.
              -22.9, -21.7, -20.6, -19.5, -18.4, -17.2, -16.1, -15.0, -13.9, -12.8, -11.6, -10.5,
              -9.3, -8.2, -7.0, -5.8, -4.5, -3.3, -2.0, -0.7, 0.0, -3.0, -18.0, -35.0, -49.1,
              -61.2, -72.2, -82.2, -91.6)
-_PAD_S = 0.1      # silence appended before the FFT: the delayed response must not wrap around
+# phase in radians relative to CF's, same grid (numpy's FFT sign: lauscher's output leads)
+_SHAPE_PHASE = (-8.09, -8.25, -8.36, -8.46, -8.54, -8.66, -8.73, -8.8, -8.89, -8.92, -8.93, -8.95,
+                -8.98, -8.98, -8.96, -8.95, -8.93, -8.9, -8.84, -8.78, -8.7, -8.63, -8.54, -8.45,
+                -8.34, -8.23, -8.11, -7.97, -7.82, -7.65, -7.47, -7.26, -7.04, -6.79, -6.51, -6.2,
+                -5.85, -5.46, -5.01, -4.51, -3.92, -3.24, -2.42, -1.39, 0.0, 2.03, 3.91, 4.66,
+                4.96, 5.09, 5.15, 5.16, 5.14)
+_PAD_S = 0.1      # silence appended before the FFT: a delayed response must not wrap around
 _GRID_S = 0.25    # padded lengths are multiples of this, so filter tables are reused
 _CACHE = 6        # filter tables kept (per sample rate and padded length)
 _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long before)
@@ -84,7 +90,7 @@ class CochleaConfig:
     rms: float = 0.3               # input level after normalisation
     taper: bool = True             # Hann window over the whole utterance (lauscher's)
     rate_hz: float = 2000.0        # envelope / neuron update rate (ours; lauscher: fs / 2)
-    delay_cycles: float = -3.0     # BM group delay, periods of CF (lauscher's: it leads)
+    delay_cycles: float = 0.0      # extra BM delay, periods of CF, on top of lauscher's phase
     lock_hz: float = 500.0         # channels with CF up to this keep their fine structure
     # Meddis inner hair cell
     ihc_y: float = 5.05
@@ -167,6 +173,7 @@ class CochleaEncoder:
         fine = np.arange(_SHAPE_OCT[0], _SHAPE_OCT[-1] + 1e-9, 1.0 / _SHAPE_PER_OCTAVE)
         self._shape = (10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)) \
             .astype(np.float32)
+        self._phase = np.interp(fine, _SHAPE_OCT, _SHAPE_PHASE).astype(np.float32)
         self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
         self.first_locked = int(np.argmax(self.cf <= self.config.lock_hz)) \
             if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
@@ -222,13 +229,15 @@ class CochleaEncoder:
         pos = np.rint((octaves - np.float32(_SHAPE_OCT[0])) * np.float32(_SHAPE_PER_OCTAVE))
         # outside the spectrum, or above +1 octave (nothing passes): bin -1, gain 0
         inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
-        mag = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
+        pos = np.clip(pos, 0, len(self._shape) - 1).astype(np.int32)
+        mag = self._shape.take(pos)
         mag *= (self.gain * 2.0 * m / n_fft).astype(np.float32)[:, None]  # 2: one-sided
         mag *= inside
         delay = (self.config.delay_cycles / self.cf[:, None]).astype(np.float32)
-        turn = offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
+        turn = self._phase.take(pos)
+        turn -= offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
         H = np.empty(k.shape, np.complex64)
-        H.real, H.imag = mag * np.cos(turn), -mag * np.sin(turn)
+        H.real, H.imag = mag * np.cos(turn), mag * np.sin(turn)
         k[~inside] = -1
         steps = np.arange(m) / self.config.rate_hz
         carrier = np.exp(2j * np.pi * (centre[self.first_locked:, None] * df) * steps)
