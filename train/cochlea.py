@@ -80,6 +80,7 @@ _CACHE = 6        # filter tables kept (per sample rate and padded length)
 _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long before)
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
+_TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
 _NOISE_BLOCK = 256  # nerve noise drawn this many steps at a time
 
 
@@ -199,7 +200,7 @@ class CochleaEncoder:
         grid = max(1, int(round(_GRID_S * rate)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
-        idx, H, carrier = self._filter(rate, n_fft, m)
+        idx, H, carrier, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
         X = np.fft.rfft(x, n_fft).astype(np.complex64)
         X = np.concatenate([X, np.zeros(1, np.complex64)])  # index -1: outside -> 0
         Z = X[idx]
@@ -209,12 +210,19 @@ class CochleaEncoder:
         lock = self.first_locked
         if lock < N_UNITS:                                   # back to the carrier: velocity
             drive[lock:] = (Z[lock:] * carrier).real
+        if tail.shape[1]:  # power below the window (low-frequency tail), band by band
+            bands = X[band_idx]
+            bands *= band_gain
+            power = np.abs(scipy.fft.ifft(bands, axis=1, overwrite_x=True)) ** 2
+            reach = tail.shape[0]
+            drive[:reach] = np.sqrt(drive[:reach] ** 2 + tail @ power)
         return drive[:, :steps].T  # a transposed view: [steps, 700]
 
     def _filter(self, rate: int, n_fft: int, m: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, ...]:
         """(FFT bin per channel and output column, filter gain there, carrier of each
-        phase-locked channel per output step), cached per (rate, n_fft)."""
+        phase-locked channel per output step, and `_tail_bands`), cached per
+        (rate, n_fft)."""
         key = (rate, n_fft)
         if key in self._filters:
             self._filters.move_to_end(key)
@@ -241,10 +249,39 @@ class CochleaEncoder:
         k[~inside] = -1
         steps = np.arange(m) / self.config.rate_hz
         carrier = np.exp(2j * np.pi * (centre[self.first_locked:, None] * df) * steps)
-        self._filters[key] = (k, H, carrier.astype(np.complex64))
+        self._filters[key] = (k, H, carrier.astype(np.complex64),
+                              *self._tail_bands(rate, n_fft, m, centre))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
+
+    def _tail_bands(self, rate: int, n_fft: int, m: int, centre: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A channel's window keeps bins within rate_hz/2 of CF, but below CF its response
+        falls only ~9 dB per octave: a vowel's strong low formants reach channels far
+        above them. That tail is added as power: quarter-octave bands up to _TAIL_TOP_HZ
+        (their power envelopes at rate_hz), each weighted by a channel's power gain at the
+        band's centre when the whole band lies below the channel's window.
+        Returns (bins per band in FFT order, their gain, weights [channels, bands])."""
+        df = rate / n_fft
+        top = min(_TAIL_TOP_HZ, rate / 2)
+        edges = _TAIL_LOW_HZ * 2.0 ** (np.arange(0, 64) / 4)
+        edges = edges[edges <= top]
+        lo, hi = np.ceil(edges[:-1] / df).astype(np.int32), np.ceil(edges[1:] / df)
+        mid = ((lo + hi.astype(np.int32)) // 2).astype(np.int32)
+        offset = np.fft.ifftshift(np.arange(m, dtype=np.int32) - m // 2)
+        band_idx = mid[:, None] + offset[None, :]
+        inside = (band_idx >= lo[:, None]) & (band_idx < hi[:, None])
+        band_idx[~inside] = -1
+        band_gain = (inside * (2.0 * m / n_fft)).astype(np.complex64)
+        # channel power gain at each band's centre, for bands wholly below the window
+        centre_hz = np.sqrt(edges[:-1] * edges[1:])
+        octaves = np.log2(centre_hz[None, :] / self.cf[:, None])
+        amp = 10.0 ** (np.interp(octaves, _SHAPE_OCT, _SHAPE_DB) / 20.0) * self.gain[:, None]
+        below = edges[1:][None, :] * (1 + 1e-9) <= (centre[:, None] - m // 2) * df
+        tail = np.where(below, amp ** 2, 0.0).astype(np.float32)
+        reach = int(np.flatnonzero(tail.any(axis=1)).max() + 1) if tail.any() else 0
+        return band_idx, band_gain, tail[:reach]
 
     # -- stage 3: inner hair cell release, averaged over a cycle -------------------------
     def _tables(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
