@@ -73,13 +73,12 @@ def basilar_membrane() -> None:
           {c: round(float(delay[c]), 2) for c in _KNOT_CHANNELS})
 
 
-def bushy_transfer(seconds: float = 2.0) -> None:
+def bushy_transfer(seconds: float = 2.0, fs: int = 11025) -> None:
     from lauscher.firing_probability import FiringProbability
     from lauscher.helpers import CommandLineArguments
     from lauscher.transformations.bushy_cell import BushyCell
 
     CommandLineArguments().num_concurrent_jobs = 1
-    fs = 11025
     n = int(fs * seconds)
     np.random.seed(0)
     probability = np.array([np.full(n, r / fs) for r in RATES_HZ])
@@ -87,6 +86,7 @@ def bushy_transfer(seconds: float = 2.0) -> None:
     theirs = np.bincount(np.asarray(spikes.spike_labels).astype(int),
                          minlength=len(RATES_HZ)) / seconds
     config = CochleaConfig()
+    print(f"lauscher's steps at {fs} Hz (audio at {2 * fs} Hz)")
     print(f"{'fibre rate (Hz)':>16} {'lauscher (Hz)':>14} {'ours (Hz)':>10}")
     for rate, their in zip(RATES_HZ, theirs):
         print(f"{rate:>16} {their:>14.1f} {bushy_rate(config, rate, seconds=seconds):>10.1f}")
@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     basilar_membrane()
     if not args.skip_bushy:
         bushy_transfer()
+        bushy_transfer(fs=8000)  # 16 kHz audio: lauscher's cell is more excitable there
     if not args.skip_stages:
         check_stages()
     return 0
