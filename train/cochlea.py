@@ -43,6 +43,7 @@ docs/speech.md.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -160,6 +161,8 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         x = x.mean(axis=1)
     if x.size == 0 or rate <= 0:
         raise UserError(f"{path}: empty audio")
+    if not np.all(np.isfinite(x)):
+        raise UserError(f"{path}: NaN or infinite samples")
     return x, int(rate)
 
 
@@ -196,8 +199,9 @@ class CochleaEncoder:
         if c.taper:
             x = x * np.hanning(x.size)
         steps = int(np.ceil(x.size * c.rate_hz / rate))
-        # padded length: a whole number of envelope steps, on a coarse grid
-        grid = max(1, int(round(_GRID_S * rate)))
+        # padded length on a coarse grid whose every point is a whole number of steps
+        whole = rate // math.gcd(rate, int(c.rate_hz)) if float(c.rate_hz).is_integer() else 1
+        grid = whole * max(1, int(round(_GRID_S * rate / whole)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
         idx, H, carrier, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
