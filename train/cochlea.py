@@ -14,7 +14,9 @@ The chain, per utterance (mono samples at any rate):
      CF, 30 ms at 100 Hz; a cochlea delays), and `delay_cycles` (default 0) adds a pure
      delay in periods of CF on top. The filter is applied in the frequency
      domain and each channel is returned as its complex envelope at `rate_hz` (2 kHz):
-     only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd. Channels
+     only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd; the
+     power of the response's low-frequency tail below that window (quarter-octave
+     bands, weighted by the channel's gain there) is added to the envelope's. Channels
      with CF <= `lock_hz` (500 Hz, channels 493-699) are shifted back to their carrier:
      their signed membrane velocity, four or more samples per cycle, so hair cells and
      bushy cells follow its cycles (phase locking, which doubles or triples their
