@@ -164,6 +164,15 @@ CASES = [
          ("--steps must be at least 26", "got 5")),
     Case("generate-samples-1", (*GEN, "--samples-per-class", "1", "--out", "g.h5"),
          ("--samples-per-class must be at least 2",)),
+    # audio to spikes (docs/speech.md)
+    Case("encode-audio-missing", ("data", "encode-audio", "--audio", "nope", "--out", "o"),
+         ("--audio folder not found: nope",)),
+    Case("encode-audio-out-file", ("data", "encode-audio", "--audio", "{raw}", "--out", "f"),
+         ("--out f is a file, not a folder",), _file("f")),
+    Case("encode-audio-no-classes", ("data", "encode-audio", "--audio", "{raw}", "--out", "o"),
+         ("classes.txt", "missing")),
+    Case("encode-audio-seed", ("data", "encode-audio", "--audio", "{raw}", "--out", "o",
+                               "--seed", "-1"), ("--seed", "-1")),
     # NIR in and out (docs/nir.md)
     Case("import-missing", ("import", "missing.nir", "--out", "m.net"),
          ("not found", "missing.nir")),

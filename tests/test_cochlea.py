@@ -196,7 +196,7 @@ def test_missing_folder_from_the_real_entry_point(tmp_path):
     proc = spiketime("data", "encode-audio", "--audio", tmp_path / "nope", "--out",
                      tmp_path / "out")
     assert proc.returncode == 2
-    assert_one_line_error(proc, "no such folder")
+    assert_one_line_error(proc, "--audio folder not found")
     assert not (tmp_path / "out").exists()
 
 

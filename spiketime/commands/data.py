@@ -76,8 +76,10 @@ def _add_encode_audio(sub: argparse._SubParsersAction) -> None:
                     "cells, auditory nerve, bushy cells; the stages of SHD's encoder) into "
                     "NAME_train.h5 and NAME_test.h5, readable by `data prepare --dataset shd "
                     "--raw OUT`. See docs/speech.md.")
-    p.add_argument("--audio", required=True, help="folder with the audio, labels.csv, classes.txt")
-    p.add_argument("--out", required=True, help="folder to write NAME_{train,test}.h5 into")
+    p.add_argument("--audio", type=guards.path, required=True,
+                   help="folder with the audio, labels.csv, classes.txt")
+    p.add_argument("--out", type=guards.path, required=True,
+                   help="folder to write NAME_{train,test}.h5 into")
     p.add_argument("--name", default="shd", help="file-name prefix (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the nerve noise")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default %(default)s)")
@@ -85,6 +87,10 @@ def _add_encode_audio(sub: argparse._SubParsersAction) -> None:
 
 
 def _encode_audio(args: argparse.Namespace) -> int:
+    guards.seed(args.seed)
+    guards.input_folder(args.audio, "--audio")
+    guards.output_folder(args.out, [f"{args.name}_{split}.h5" for split in ("train", "test")],
+                         "--out")
     from spiketime.train.audio_corpus import encode_corpus
     from spiketime.train.cochlea import CochleaConfig
 
