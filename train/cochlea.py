@@ -86,7 +86,7 @@ _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
-_BLOCK = 64  # steps of stages 3-5 computed together (nerve noise, tables)
+_BLOCK = 32  # steps of stages 3-5 computed together (nerve noise, tables)
 
 
 @dataclass(frozen=True)
@@ -327,16 +327,24 @@ class CochleaEncoder:
                 ((1.0 - keep_q) / leave).astype(np.float32))
 
     def _grid_index(self, drive: np.ndarray) -> np.ndarray:
-        """Nearest table row of each drive value (int16, same shape [steps, 700])."""
-        out = np.empty(drive.shape, dtype=np.int16)
-        lock, top, scale = self.first_locked, np.float32(_KBAR_ROOT_MAX), \
-            np.float32(1.0 / self._step)
-        root = np.sqrt(drive[:, :lock])
-        out[:, :lock] = np.rint(np.minimum(root, top) * scale)
-        s = drive[:, lock:]
-        root = np.minimum(np.sqrt(np.abs(s)), top) * np.sign(s)
-        out[:, lock:] = np.rint(root * scale) + np.float32(2 * _KBAR_POINTS - 1)
-        return out
+        """Nearest table row of each drive value (int16, same shape [steps, 700]; computed
+        channel by channel, as `membrane` lays it out)."""
+        d = drive.T
+        out = np.empty(d.shape, dtype=np.int16)
+        lock, scale = self.first_locked, np.float32(1.0 / self._step)
+        top = np.float32(_KBAR_ROOT_MAX ** 2)
+        root = np.sqrt(np.minimum(d[:lock], top))
+        root *= scale
+        np.rint(root, out=root)
+        out[:lock] = root
+        s = d[lock:]
+        root = np.sqrt(np.minimum(np.abs(s), top))
+        root *= np.sign(s)
+        root *= scale
+        root += np.float32(2 * _KBAR_POINTS - 1)
+        np.rint(root, out=root)
+        out[lock:] = root
+        return out.T
 
     # -- stages 3-5 over time, many utterances side by side ------------------------------
     def spikes(self, drives: list[np.ndarray], seeds: list) -> list[np.ndarray]:
@@ -507,7 +515,8 @@ class _Bushy:
             np.putmask(v, recent[(t - back) % self.refrac], 0.0)
         spike = recent[t % self.refrac]
         np.greater_equal(v, np.float32(1.0), out=spike)
-        np.putmask(v, spike, 0.0)
+        if self.refrac == 1:  # otherwise the next step's hold resets v
+            np.putmask(v, spike, 0.0)
         columns = np.flatnonzero(spike)
         if columns.size:
             self.times.append(np.full(columns.size, t, dtype=np.int64))
