@@ -179,9 +179,9 @@ class CochleaEncoder:
         self.gain = _channel_gain()
         # the shape resampled on a uniform grid, so a filter table is a lookup, not interp
         fine = np.arange(_SHAPE_OCT[0], _SHAPE_OCT[-1] + 1e-9, 1.0 / _SHAPE_PER_OCTAVE)
-        self._shape = (10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)) \
-            .astype(np.float32)
-        self._phase = np.interp(fine, _SHAPE_OCT, _SHAPE_PHASE).astype(np.float32)
+        shape = 10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)
+        self._shape = (shape * np.exp(1j * np.interp(fine, _SHAPE_OCT, _SHAPE_PHASE))) \
+            .astype(np.complex64)  # magnitude and phase
         self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
         self.first_locked = int(np.argmax(self.cf <= self.config.lock_hz)) \
             if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
@@ -251,27 +251,31 @@ class CochleaEncoder:
         centre = self._centre(rate, n_fft)
         # channels before `first` have no bin below Nyquist: their envelope is 0
         first = min(int(np.argmax(centre - m // 2 <= n_fft // 2)), self.first_locked)
-        offset = np.arange(m, dtype=np.int64) - m // 2       # from CF, in frequency order
-        k = centre[first:, None] + offset[None, :]           # FFT bin per column
-        cf = self.cf[first:, None].astype(np.float32)
-        f = np.maximum(k, 1).astype(np.float32) * np.float32(df)
-        octaves = np.log2(f / cf)
-        pos = np.rint((octaves - np.float32(_SHAPE_OCT[0])) * np.float32(_SHAPE_PER_OCTAVE))
+        offset = np.arange(m, dtype=np.int32) - m // 2        # from CF, in frequency order
+        k = centre[first:, None].astype(np.int32) + offset[None, :]  # FFT bin per column
+        # position on the shape's grid: log2 of each bin (a table) minus log2 of CF
+        top = int(k.max()) + 1
+        log2_bin = np.log2(np.maximum(np.arange(top), 1) * df).astype(np.float32)
+        pos = log2_bin.take(np.clip(k, 0, top - 1))
+        pos -= (np.log2(self.cf[first:]) + _SHAPE_OCT[0]).astype(np.float32)[:, None]
+        pos *= np.float32(_SHAPE_PER_OCTAVE)
+        np.rint(pos, out=pos)
         # outside the spectrum, or above +1 octave (nothing passes): gain 0
         inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
-        pos = np.clip(pos, 0, len(self._shape) - 1).astype(np.int32)
-        mag = self._shape.take(pos)
-        mag *= (self.gain[first:] * 2.0 * m / n_fft).astype(np.float32)[:, None]  # one-sided
-        mag *= inside
-        delay = (self.config.delay_cycles / cf).astype(np.float32)
-        turn = self._phase.take(pos)
-        turn -= offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
-        H = np.empty(k.shape, np.complex64)
-        H.real, H.imag = mag * np.cos(turn), mag * np.sin(turn)
-        n = np.arange(m)
-        cycles = (centre[self.first_locked:, None] * df) * (n / self.config.rate_hz) \
-            - (m // 2) * n / m                                # minus: the rows' order undone
-        carrier = np.exp(2j * np.pi * cycles).astype(np.complex64)
+        H = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
+        H *= (self.gain[first:] * 2.0 * m / n_fft).astype(np.float32)[:, None]  # one-sided
+        H *= inside
+        if self.config.delay_cycles:
+            delay = self.config.delay_cycles / self.cf[first:, None]
+            H *= np.exp(-2j * np.pi * df * delay * offset[None, :]).astype(np.complex64)
+        # carrier exp(2 pi i (f_c t - m//2 n / m)) per output step n (t = n / rate_hz),
+        # the minus undoing the rows' order; cycles reduced to [-1/2, 1/2] in float64
+        cycles = np.outer(centre[self.first_locked:] * df / self.config.rate_hz
+                          - (m // 2) / m, np.arange(m))
+        cycles -= np.rint(cycles)
+        turn = (2 * np.pi * cycles).astype(np.float32)
+        carrier = np.empty(turn.shape, np.complex64)
+        carrier.real, carrier.imag = np.cos(turn), np.sin(turn)
         self._filters[key] = (first, H, carrier, *self._tail_bands(rate, n_fft, m, centre))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
