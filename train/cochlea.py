@@ -30,7 +30,8 @@ The chain, per utterance (mono samples at any rate):
   4. auditory nerve: `fibres` (40) fibres per channel firing at the hair cell's rate h*c
      with a 1 ms dead time; their summed count per step is drawn as a gamma variable of
      the renewal process's mean and variance (Wilson-Hilferty cube of a normal deviate,
-     seeded per utterance): the bushy cell fires on the count's upper tail.
+     seeded per utterance; read from a table of normal quantiles by 16 random bits): the
+     bushy cell fires on the count's upper tail.
   5. bushy cell: one leaky integrate-and-fire neuron per channel with lauscher's
      synaptic (0.5 ms) and membrane (1 ms) time constants and threshold 1, integrated
      exactly over each step, reset to 0 and held for a refractory period.
