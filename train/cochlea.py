@@ -361,12 +361,10 @@ class CochleaEncoder:
         rest: no column touches another, so a file's spikes do not depend on its batch."""
         lens = [e.shape[0] for e in drives]
         T, W = max(lens), len(drives) * N_UNITS
-        # channel-major [W, T] (the membrane's layout); padding: envelope 0, at rest
-        index = np.empty((W, T), dtype=np.int16)
-        index[:] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32))[0],
-                           len(drives))[:, None]
-        for i, e in enumerate(drives):
-            index[i * N_UNITS:(i + 1) * N_UNITS, :lens[i]] = self._grid_index(e).T
+        index = np.empty((T, W), dtype=np.int16)  # padding: envelope 0, at rest
+        index[:] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32)), len(drives))
+        for i, e in enumerate(drives):  # computed channel by channel, stored step by step
+            index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
         steps, col = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
         which, ch = np.divmod(col, N_UNITS)
         order = np.argsort(which, kind="stable")             # by utterance, time order kept
@@ -380,16 +378,16 @@ class CochleaEncoder:
 
     def _run(self, index: np.ndarray, rngs: list[np.random.Generator]
              ) -> tuple[np.ndarray, np.ndarray]:
-        """Stages 3-5 on table rows `index` [columns, steps], `_BLOCK` steps at a time: the
+        """Stages 3-5 on table rows `index` [steps, columns], `_BLOCK` steps at a time: the
         hair cells step through the block (the only recursion before the bushy cell), the
         nerve draws the whole block at once, the bushy cells step through it. rngs[i] draws
         the nerve noise of columns i*700.. in time order. Returns the (step, column) of
         every spike, in time order."""
-        W = index.shape[0]
+        W = index.shape[1]
         hair, bushy = _HairCell(self, W), _Bushy(self.config, W)
         nerve = _Nerve(self.config, bushy.i_to_v)
-        for lo in range(0, index.shape[1], _BLOCK):
-            rows = index[:, lo:lo + _BLOCK].T                # a narrow block: cheap to transpose
+        for lo in range(0, index.shape[0], _BLOCK):
+            rows = index[lo:lo + _BLOCK]
             noise = np.empty(rows.shape, dtype=np.float32)
             for i, rng in enumerate(rngs):
                 noise[:, i * N_UNITS:(i + 1) * N_UNITS] = normal_deviates(
@@ -426,7 +424,7 @@ class _HairCell:
     def run(self, rows: np.ndarray) -> np.ndarray:
         """Expected spikes of all fibres of each column per step, h c fibres dt (before
         their dead time), for a block of envelope grid rows [steps, width]."""
-        rows = self.table.take(rows.astype(np.intp, order="C"), axis=0)
+        rows = self.table.take(rows, axis=0)
         k, keep_q, gain_q = rows[..., 0], rows[..., 1], rows[..., 2]
         out = np.empty(k.shape, np.float32)
         a, q, u = self.a, self.q, self.u
