@@ -424,7 +424,7 @@ class _HairCell:
     def run(self, rows: np.ndarray) -> np.ndarray:
         """Expected spikes of all fibres of each column per step, h c fibres dt (before
         their dead time), for a block of envelope grid rows [steps, width]."""
-        rows = self.table.take(rows, axis=0)
+        rows = self.table.take(rows, axis=0, mode="clip")  # rows are in range: no checks
         k, keep_q, gain_q = rows[..., 0], rows[..., 1], rows[..., 2]
         out = np.empty(k.shape, np.float32)
         a, q, u = self.a, self.q, self.u
@@ -489,7 +489,7 @@ def normal_deviates(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
     order: the same stream however it is split into calls of whole rows."""
     n = int(np.prod(shape))
     bits = rng.bit_generator.random_raw(-(-n // 4)).view(np.uint16)[:n]
-    return _normal_table().take(bits.astype(np.intp)).reshape(shape)
+    return _normal_table().take(bits, mode="clip").reshape(shape)
 
 
 class _Bushy:
