@@ -1,7 +1,7 @@
 """Speed of `spiketime data encode-audio`: times faster than real time, and than lauscher.
 
     .venv/bin/python bench/cochlea.py [--words 80] [--jobs 1 2] [--lauscher-seconds 0.25]
-                                      [--work DIR] [--json]
+                                      [--baseline FILE] [--work DIR] [--json]
 
 Speaks `--words` spoken digits with espeak-ng (English and German, several voices; tones
 if espeak-ng is missing) into a corpus folder, then times the whole command path
@@ -10,11 +10,15 @@ side by side in one run. With lauscher installed (the bench extra), it also enco
 first `--lauscher-seconds` of one word with lauscher's Wave2Spike(700) on one worker and
 with ours, and prints the ratio. Wall time and CPU time (this process and its workers)
 are both printed, with the machine's load average: other work on a shared machine
-stretches the wall time, much less the CPU time. Not part of the test run.
+stretches the wall time, much less the CPU time. `--baseline FILE` (another version of
+train/cochlea.py, e.g. `git show REV:train/cochlea.py > FILE`) times that encoder too,
+alternating with the current one run by run, and prints the CPU-time ratio. Not part of
+the test run.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -28,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
+from spiketime.train import audio_corpus
 from spiketime.train.audio_corpus import encode_corpus
 from spiketime.train.cochlea import CochleaEncoder, read_wav
 
@@ -84,6 +89,30 @@ def time_lauscher(path: Path, seconds: float) -> dict:
             "ours_s": round(ours_s, 4), "ratio": round(lauscher_s / ours_s)}
 
 
+def load_encoder(path: Path) -> type:
+    """CochleaEncoder of another version of train/cochlea.py."""
+    spec = importlib.util.spec_from_file_location("cochlea_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module.CochleaEncoder
+
+
+def time_encode(corpus: Path, out: Path, jobs: int, encoder: type, audio_s: float) -> dict:
+    """Wall and CPU seconds of the command path with `encoder` as the cochlea."""
+    current = audio_corpus.CochleaEncoder
+    audio_corpus.CochleaEncoder = encoder  # the --jobs workers fork with it in place
+    try:
+        cpu0, start = _cpu_s(), time.perf_counter()
+        encode_corpus(corpus, out, jobs=jobs)
+        wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
+    finally:
+        audio_corpus.CochleaEncoder = current
+    return {"jobs": jobs, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "x_real_time": round(audio_s / wall, 1),
+            "x_real_time_per_cpu_s": round(audio_s / cpu, 1)}
+
+
 def _cpu_s() -> float:
     """CPU seconds of this process and its finished children (the --jobs workers)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -96,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--lauscher-seconds", type=float, default=0.25,
                    help="0 skips lauscher; it needs the bench extra")
+    p.add_argument("--baseline", default=None,
+                   help="another train/cochlea.py to time beside this one")
     p.add_argument("--work", default=None, help="keep the corpus and outputs here")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -103,13 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     audio_s = make_corpus(work / "corpus", args.words)
     result = {"words": args.words, "audio_s": round(audio_s, 2), "cpus": os.cpu_count(),
               "load_before": [round(x, 2) for x in os.getloadavg()], "runs": []}
+    baseline = load_encoder(Path(args.baseline)) if args.baseline else None
     for jobs in args.jobs:
-        cpu0, start = _cpu_s(), time.perf_counter()
-        encode_corpus(work / "corpus", work / f"out{jobs}", jobs=jobs)
-        wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
-        result["runs"].append({"jobs": jobs, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-                               "x_real_time": round(audio_s / wall, 1),
-                               "x_real_time_per_cpu_s": round(audio_s / cpu, 1)})
+        if baseline is not None:
+            result.setdefault("baseline_runs", []).append(
+                time_encode(work / "corpus", work / f"base{jobs}", jobs, baseline, audio_s))
+        result["runs"].append(time_encode(work / "corpus", work / f"out{jobs}", jobs,
+                                          audio_corpus.CochleaEncoder, audio_s))
     if args.lauscher_seconds > 0:
         try:
             result["lauscher"] = time_lauscher(work / "corpus" / "u0007.wav",
@@ -124,10 +155,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{args.words} words, {audio_s:.1f} s of audio, {result['cpus']} CPUs, "
           f"load average before {result['load_before']}, after {result['load_after']}")
-    for run in result["runs"]:
-        print(f"  encode-audio --jobs {run['jobs']}: {run['wall_s']:.2f} s wall "
-              f"({run['x_real_time']:.1f}x faster than real time), {run['cpu_s']:.2f} CPU s "
-              f"({run['x_real_time_per_cpu_s']:.1f} s of audio per CPU second)")
+    for i, run in enumerate(result["runs"]):
+        base = result["baseline_runs"][i] if baseline is not None else None
+        for label, r in (("baseline", base), ("", run)):
+            if r is not None:
+                print(f"  {label + ' ' if label else ''}encode-audio --jobs {r['jobs']}: "
+                      f"{r['wall_s']:.2f} s wall ({r['x_real_time']:.1f}x faster than real "
+                      f"time), {r['cpu_s']:.2f} CPU s ({r['x_real_time_per_cpu_s']:.1f} s of "
+                      f"audio per CPU second)")
+        if base is not None:
+            print(f"    this version / baseline: {base['cpu_s'] / run['cpu_s']:.2f}x less CPU "
+                  f"time, {base['wall_s'] / run['wall_s']:.2f}x less wall time")
     lau = result.get("lauscher")
     if isinstance(lau, dict):
         print(f"  lauscher on {lau['audio_s']} s (one worker): {lau['lauscher_s']:.1f} s; "

@@ -135,7 +135,7 @@ def check_stages(fs: int = 22050, seconds: float = 0.2) -> None:
             index = encoder._grid_index(drive)
             cell = _HairCell(encoder, 700)
             scale = encoder.config.rate_hz / encoder.config.fibres
-            ours = np.array([cell.step(index[k])[column] * scale for k in range(steps)])
+            ours = cell.run(index)[:, column] * scale
             print(f"{freq:>9} {amp:>5.0f}  {theirs[:int(0.02 * fs)].mean():>22.0f} "
                   f"{theirs[-int(0.1 * fs):].mean():>14.0f}  "
                   f"{ours[:int(0.02 * encoder.config.rate_hz)].mean():>6.0f} "

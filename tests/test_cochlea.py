@@ -12,7 +12,12 @@ import pytest
 from scipy.io import wavfile
 from support import assert_one_line_error, call, spiketime
 
-from spiketime.train.cochlea import CochleaConfig, CochleaEncoder, channel_cf_hz
+from spiketime.train.cochlea import (
+    CochleaConfig,
+    CochleaEncoder,
+    channel_cf_hz,
+    normal_deviates,
+)
 from spiketime.train.dataset import load_dataset
 from spiketime.train.speech import N_UNITS
 
@@ -73,6 +78,20 @@ def test_low_channels_lock_to_the_phase_of_a_low_tone(encoder):
                 if (spikes[:, 1] == c).sum() >= 10 and abs(np.log2(cf[c] / freq)) < 0.5]
     assert len(strength) > 20
     assert np.median(strength) > 0.8  # vector strength: 1 = every spike at one phase
+
+
+def test_nerve_noise_is_normal_and_one_stream_however_it_is_split():
+    def rng():
+        return np.random.Generator(np.random.SFC64([3, 4]))
+    whole = normal_deviates(rng(), (600, N_UNITS))
+    r = rng()
+    parts = np.concatenate([normal_deviates(r, (n, N_UNITS)) for n in (32, 32, 7, 529)])
+    np.testing.assert_array_equal(whole, parts)
+    z = whole.ravel()  # 420,000 deviates
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    beyond = [np.mean(np.abs(z) > k) for k in (1, 2, 3)]  # normal: 0.3173, 0.0455, 0.0027
+    np.testing.assert_allclose(beyond, [0.3173, 0.0455, 0.0027], rtol=0.05)
+    assert 4.2 < z.max() < 4.4  # the 16-bit table's last quantile
 
 
 def test_deterministic_for_a_seed_and_independent_of_the_batch(encoder):

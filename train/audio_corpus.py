@@ -14,6 +14,7 @@ attribute `encoder` of `extra`. `spiketime data prepare --dataset shd` reads the
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -155,8 +156,14 @@ def _encode_all(root: Path, utterances: list[Utterance], durations: list[float],
 def _encode_chunk(task: tuple[CochleaConfig, list[list[tuple[int, str]]]]
                   ) -> list[tuple[int, np.ndarray]]:
     config, batches = task
-    encoder = CochleaEncoder(config)
+    encoder = _worker_encoder(config)
     return [pair for batch in batches for pair in _encode_batch(encoder, batch)]
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_encoder(config: CochleaConfig) -> CochleaEncoder:
+    """One encoder per worker process, so its filter tables serve all its tasks."""
+    return CochleaEncoder(config)
 
 
 def _encode_batch(encoder: CochleaEncoder, batch: list[tuple[int, str]]

@@ -30,7 +30,8 @@ The chain, per utterance (mono samples at any rate):
   4. auditory nerve: `fibres` (40) fibres per channel firing at the hair cell's rate h*c
      with a 1 ms dead time; their summed count per step is drawn as a gamma variable of
      the renewal process's mean and variance (Wilson-Hilferty cube of a normal deviate,
-     seeded per utterance): the bushy cell fires on the count's upper tail.
+     seeded per utterance; read from a table of normal quantiles by 16 random bits): the
+     bushy cell fires on the count's upper tail.
   5. bushy cell: one leaky integrate-and-fire neuron per channel with lauscher's
      synaptic (0.5 ms) and membrane (1 ms) time constants and threshold 1, integrated
      exactly over each step, reset to 0 and held for a refractory period.
@@ -45,6 +46,7 @@ docs/speech.md.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import OrderedDict
@@ -53,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft
+import scipy.special
 from scipy.io import wavfile
 
 from spiketime.errors import UserError
@@ -84,7 +87,7 @@ _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
-_NOISE_BLOCK = 256  # nerve noise drawn this many steps at a time
+_BLOCK = 32  # steps of stages 3-5 computed together (nerve noise, tables)
 
 
 @dataclass(frozen=True)
@@ -177,9 +180,9 @@ class CochleaEncoder:
         self.gain = _channel_gain()
         # the shape resampled on a uniform grid, so a filter table is a lookup, not interp
         fine = np.arange(_SHAPE_OCT[0], _SHAPE_OCT[-1] + 1e-9, 1.0 / _SHAPE_PER_OCTAVE)
-        self._shape = (10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)) \
-            .astype(np.float32)
-        self._phase = np.interp(fine, _SHAPE_OCT, _SHAPE_PHASE).astype(np.float32)
+        shape = 10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)
+        self._shape = (shape * np.exp(1j * np.interp(fine, _SHAPE_OCT, _SHAPE_PHASE))) \
+            .astype(np.complex64)  # magnitude and phase
         self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
         self.first_locked = int(np.argmax(self.cf <= self.config.lock_hz)) \
             if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
@@ -200,63 +203,83 @@ class CochleaEncoder:
         x = x * (c.rms / rms) if rms > 0 else x
         if c.taper:
             x = x * np.hanning(x.size)
+        x = x.astype(np.float32)                             # the filterbank runs in float32
         steps = int(np.ceil(x.size * c.rate_hz / rate))
         # padded length on a coarse grid whose every point is a whole number of steps
         whole = rate // math.gcd(rate, int(c.rate_hz)) if float(c.rate_hz).is_integer() else 1
         grid = whole * max(1, int(round(_GRID_S * rate / whole)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
-        idx, H, carrier, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
-        X = np.fft.rfft(x, n_fft).astype(np.complex64)
-        X = np.concatenate([X, np.zeros(1, np.complex64)])  # index -1: outside -> 0
-        Z = X[idx]
+        first, H, carrier, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
+        X = scipy.fft.rfft(x, n_fft)                         # complex64
+        # channel c's bins centre_c - m//2 .. centre_c + m//2 - 1 are the row of m values
+        # from X_pad[centre_c]: zeros pad the bins below 0 Hz and above Nyquist
+        half = m // 2
+        X_pad = np.zeros(X.size + half + m, np.complex64)
+        X_pad[half + 1:half + X.size] = X[1:]                # no DC
+        starts = np.minimum(self._centre(rate, n_fft)[first:], X_pad.size - m)
+        Z = np.lib.stride_tricks.sliding_window_view(X_pad, m)[starts]
         Z *= H
-        Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)      # complex envelope at 0 Hz
-        drive = np.abs(Z)
+        # complex envelope at 0 Hz, times exp(2 pi i half n / m) from the rows' order
+        Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)[:, :steps]
+        drive = np.zeros((N_UNITS, steps), np.float32)
         lock = self.first_locked
+        squares = np.square(Z[:lock - first].view(np.float32))  # first the power
+        np.add(squares[:, 0::2], squares[:, 1::2], out=drive[first:lock])
         if lock < N_UNITS:                                   # back to the carrier: velocity
-            drive[lock:] = (Z[lock:] * carrier).real
+            drive[lock:] = (Z[lock - first:] * carrier[:, :steps]).real
         if tail.shape[1]:  # power below the window (low-frequency tail), band by band
-            bands = X[band_idx]
+            bands = np.concatenate([X, np.zeros(1, np.complex64)])[band_idx]
             bands *= band_gain
-            power = np.abs(scipy.fft.ifft(bands, axis=1, overwrite_x=True)) ** 2
-            reach = tail.shape[0]
-            drive[:reach] = np.sqrt(drive[:reach] ** 2 + tail @ power)
-        return drive[:, :steps].T  # a transposed view: [steps, 700]
+            power = np.abs(scipy.fft.ifft(bands, axis=1, overwrite_x=True)[:, :steps]) ** 2
+            drive[:tail.shape[0]] += tail @ power
+        np.sqrt(drive[:lock], out=drive[:lock])             # power -> amplitude
+        return drive.T  # a transposed view: [steps, 700]
+
+    def _centre(self, rate: int, n_fft: int) -> np.ndarray:
+        """FFT bin of each channel's CF."""
+        return np.rint(self.cf / (rate / n_fft)).astype(np.int64)
 
     def _filter(self, rate: int, n_fft: int, m: int
-                ) -> tuple[np.ndarray, ...]:
-        """(FFT bin per channel and output column, filter gain there, carrier of each
-        phase-locked channel per output step, and `_tail_bands`), cached per
-        (rate, n_fft)."""
+                ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(first channel with any bin below Nyquist, the filter's gain on the m bins
+        around each CF from there on [channels, m] in frequency order, the carrier of each
+        phase-locked channel per output step with the rows' order undone, and
+        `_tail_bands`), cached per (rate, n_fft)."""
         key = (rate, n_fft)
         if key in self._filters:
             self._filters.move_to_end(key)
             return self._filters[key]
         df = rate / n_fft
-        centre = np.rint(self.cf / df).astype(np.int32)
-        # column j of the inverse FFT holds offset j from CF (ifftshift order: CF at 0)
-        offset = np.fft.ifftshift(np.arange(m, dtype=np.int32) - m // 2)
-        k = centre[:, None] + offset[None, :]                # FFT bin per output column
-        f = np.maximum(k, 1).astype(np.float32) * np.float32(df)
-        octaves = np.log2(f / self.cf[:, None].astype(np.float32))
-        pos = np.rint((octaves - np.float32(_SHAPE_OCT[0])) * np.float32(_SHAPE_PER_OCTAVE))
-        # outside the spectrum, or above +1 octave (nothing passes): bin -1, gain 0
+        centre = self._centre(rate, n_fft)
+        # channels before `first` have no bin below Nyquist: their envelope is 0
+        first = min(int(np.argmax(centre - m // 2 <= n_fft // 2)), self.first_locked)
+        offset = np.arange(m, dtype=np.int32) - m // 2        # from CF, in frequency order
+        k = centre[first:, None].astype(np.int32) + offset[None, :]  # FFT bin per column
+        # position on the shape's grid: log2 of each bin (a table) minus log2 of CF
+        top = int(k.max()) + 1
+        log2_bin = np.log2(np.maximum(np.arange(top), 1) * df).astype(np.float32)
+        pos = log2_bin.take(np.clip(k, 0, top - 1))
+        pos -= (np.log2(self.cf[first:]) + _SHAPE_OCT[0]).astype(np.float32)[:, None]
+        pos *= np.float32(_SHAPE_PER_OCTAVE)
+        np.rint(pos, out=pos)
+        # outside the spectrum, or above +1 octave (nothing passes): gain 0
         inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
-        pos = np.clip(pos, 0, len(self._shape) - 1).astype(np.int32)
-        mag = self._shape.take(pos)
-        mag *= (self.gain * 2.0 * m / n_fft).astype(np.float32)[:, None]  # 2: one-sided
-        mag *= inside
-        delay = (self.config.delay_cycles / self.cf[:, None]).astype(np.float32)
-        turn = self._phase.take(pos)
-        turn -= offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
-        H = np.empty(k.shape, np.complex64)
-        H.real, H.imag = mag * np.cos(turn), mag * np.sin(turn)
-        k[~inside] = -1
-        steps = np.arange(m) / self.config.rate_hz
-        carrier = np.exp(2j * np.pi * (centre[self.first_locked:, None] * df) * steps)
-        self._filters[key] = (k, H, carrier.astype(np.complex64),
-                              *self._tail_bands(rate, n_fft, m, centre))
+        H = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
+        H *= (self.gain[first:] * 2.0 * m / n_fft).astype(np.float32)[:, None]  # one-sided
+        H *= inside
+        if self.config.delay_cycles:
+            delay = self.config.delay_cycles / self.cf[first:, None]
+            H *= np.exp(-2j * np.pi * df * delay * offset[None, :]).astype(np.complex64)
+        # carrier exp(2 pi i (f_c t - m//2 n / m)) per output step n (t = n / rate_hz),
+        # the minus undoing the rows' order; cycles reduced to [-1/2, 1/2] in float64
+        cycles = np.outer(centre[self.first_locked:] * df / self.config.rate_hz
+                          - (m // 2) / m, np.arange(m))
+        cycles -= np.rint(cycles)
+        turn = (2 * np.pi * cycles).astype(np.float32)
+        carrier = np.empty(turn.shape, np.complex64)
+        carrier.real, carrier.imag = np.cos(turn), np.sin(turn)
+        self._filters[key] = (first, H, carrier, *self._tail_bands(rate, n_fft, m, centre))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
@@ -311,16 +334,24 @@ class CochleaEncoder:
                 ((1.0 - keep_q) / leave).astype(np.float32))
 
     def _grid_index(self, drive: np.ndarray) -> np.ndarray:
-        """Nearest table row of each drive value (int16, same shape [steps, 700])."""
-        out = np.empty(drive.shape, dtype=np.int16)
-        lock, top, scale = self.first_locked, np.float32(_KBAR_ROOT_MAX), \
-            np.float32(1.0 / self._step)
-        root = np.sqrt(drive[:, :lock])
-        out[:, :lock] = np.rint(np.minimum(root, top) * scale)
-        s = drive[:, lock:]
-        root = np.minimum(np.sqrt(np.abs(s)), top) * np.sign(s)
-        out[:, lock:] = np.rint(root * scale) + np.float32(2 * _KBAR_POINTS - 1)
-        return out
+        """Nearest table row of each drive value (int16, same shape [steps, 700]; computed
+        channel by channel, as `membrane` lays it out)."""
+        d = drive.T
+        out = np.empty(d.shape, dtype=np.int16)
+        lock, scale = self.first_locked, np.float32(1.0 / self._step)
+        top = np.float32(_KBAR_ROOT_MAX ** 2)
+        root = np.sqrt(np.minimum(d[:lock], top))
+        root *= scale
+        np.rint(root, out=root)
+        out[:lock] = root
+        s = d[lock:]
+        root = np.sqrt(np.minimum(np.abs(s), top))
+        np.copysign(root, s, out=root)
+        root *= scale
+        root += np.float32(2 * _KBAR_POINTS - 1)
+        np.rint(root, out=root)
+        out[lock:] = root
+        return out.T
 
     # -- stages 3-5 over time, many utterances side by side ------------------------------
     def spikes(self, drives: list[np.ndarray], seeds: list) -> list[np.ndarray]:
@@ -330,9 +361,9 @@ class CochleaEncoder:
         rest: no column touches another, so a file's spikes do not depend on its batch."""
         lens = [e.shape[0] for e in drives]
         T, W = max(lens), len(drives) * N_UNITS
-        index = np.zeros((T, W), dtype=np.int16)  # padding: envelope 0, at rest
-        index[:, :] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32)), len(drives))
-        for i, e in enumerate(drives):
+        index = np.empty((T, W), dtype=np.int16)  # padding: envelope 0, at rest
+        index[:] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32)), len(drives))
+        for i, e in enumerate(drives):  # computed channel by channel, stored step by step
             index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
         steps, col = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
         which, ch = np.divmod(col, N_UNITS)
@@ -347,57 +378,66 @@ class CochleaEncoder:
 
     def _run(self, index: np.ndarray, rngs: list[np.random.Generator]
              ) -> tuple[np.ndarray, np.ndarray]:
-        """Stages 3-5 step by step, one row of all columns at a time (rows stay in cache).
-        rngs[i] draws the nerve noise of columns i*700.. in time order. Returns the
-        (step, column) of every spike, in time order."""
+        """Stages 3-5 on table rows `index` [steps, columns], `_BLOCK` steps at a time: the
+        hair cells step through the block (the only recursion before the bushy cell), the
+        nerve draws the whole block at once, the bushy cells step through it. rngs[i] draws
+        the nerve noise of columns i*700.. in time order. Returns the (step, column) of
+        every spike, in time order."""
         W = index.shape[1]
         hair, bushy = _HairCell(self, W), _Bushy(self.config, W)
-        nerve = _Nerve(self.config, W, bushy.i_to_v)
-        noise = np.empty((_NOISE_BLOCK, W), dtype=np.float32)
-        for t in range(index.shape[0]):
-            if t % _NOISE_BLOCK == 0:
-                for i, rng in enumerate(rngs):
-                    noise[:, i * N_UNITS:(i + 1) * N_UNITS] = rng.standard_normal(
-                        (_NOISE_BLOCK, N_UNITS), dtype=np.float32)
-            bushy.step(nerve.step(hair.step(index[t]), noise[t % _NOISE_BLOCK]))
+        nerve = _Nerve(self.config, bushy.i_to_v)
+        for lo in range(0, index.shape[0], _BLOCK):
+            rows = index[lo:lo + _BLOCK]
+            noise = np.empty(rows.shape, dtype=np.float32)
+            for i, rng in enumerate(rngs):
+                noise[:, i * N_UNITS:(i + 1) * N_UNITS] = normal_deviates(
+                    rng, (rows.shape[0], N_UNITS))
+            for arrivals in nerve.counts(hair.run(rows), noise):
+                bushy.step(arrivals)
         return bushy.spikes()
 
 
 class _HairCell:
     """Meddis pools per column: q' = y (m - q) + x w - k q, w' = r c - x w, with the cleft
     c = k q / (l + r) taken quasi-steady (its time constant, 0.11 ms, is under a step); q
-    relaxes exactly over a step for the step's k (tabulated per envelope grid row)."""
+    relaxes exactly over a step for the step's k (tabulated per envelope grid row). The
+    state is kept as q and u = x w (one multiplication fewer per step)."""
 
     def __init__(self, encoder: CochleaEncoder, width: int):
         c = encoder.config
-        self.tables = encoder._k, encoder._keep_q, encoder._gain_q
         lr = c.ihc_l + c.ihc_r
+        self.to_count = c.ihc_h / lr * c.fibres / c.rate_hz  # k q -> expected fibre spikes
+        # per table row: release k as expected fibre spikes, q's decay, q's inflow weight
+        # (side by side: one gather of 16-byte rows is cheaper than three of 4 bytes)
+        self.table = np.zeros((encoder._k.size, 4), np.float32)
+        self.table[:, 0] = encoder._k * np.float32(self.to_count)
+        self.table[:, 1], self.table[:, 2] = encoder._keep_q, encoder._gain_q
         k0 = float(encoder._k[0])
         self.q = np.full(width, c.ihc_y * c.ihc_m / (c.ihc_y + k0 * c.ihc_l / lr), np.float32)
-        self.w = self.q * np.float32(c.ihc_r * k0 / (lr * c.ihc_x))  # at rest
+        self.u = self.q * np.float32(c.ihc_r * k0 / lr)  # x w at rest
         keep_w = np.exp(-c.ihc_x / c.rate_hz)
-        self.to_w = np.float32(c.ihc_r / lr * (1.0 - keep_w) / c.ihc_x)
-        self.keep_w, self.ym, self.x = np.float32(keep_w), np.float32(c.ihc_y * c.ihc_m), \
-            np.float32(c.ihc_x)
-        self.to_count = np.float32(c.ihc_h / lr * c.fibres / c.rate_hz)
-        self.a, self.b, self.out = (np.empty(width, np.float32) for _ in range(3))
+        # u gains x r/(l+r) k q (1 - keep_w)/x per step: per expected count, that / to_count
+        self.to_u = np.float32(c.ihc_r / lr * (1.0 - keep_w) / self.to_count)
+        self.keep_w, self.ym = np.float32(keep_w), np.float32(c.ihc_y * c.ihc_m)
+        self.a = np.empty(width, np.float32)
 
-    def step(self, row: np.ndarray) -> np.ndarray:
-        """Expected spikes of all fibres of each column this step, h c fibres dt (before
-        their dead time), for one step of envelope grid rows."""
-        k, keep_q, gain_q = self.tables
-        a, q, w, b = self.a, self.q, self.w, self.b
-        np.multiply(w, self.x, out=a)
-        a += self.ym
-        a *= gain_q.take(row, out=b)
-        q *= keep_q.take(row, out=b)
-        q += a
-        np.multiply(k.take(row, out=b), q, out=self.out)  # k q: release into the cleft
-        w *= self.keep_w
-        np.multiply(self.out, self.to_w, out=a)
-        w += a
-        self.out *= self.to_count
-        return self.out
+    def run(self, rows: np.ndarray) -> np.ndarray:
+        """Expected spikes of all fibres of each column per step, h c fibres dt (before
+        their dead time), for a block of envelope grid rows [steps, width]."""
+        rows = self.table.take(rows, axis=0, mode="clip")  # rows are in range: no checks
+        k, keep_q, gain_q = rows[..., 0], rows[..., 1], rows[..., 2]
+        out = np.empty(k.shape, np.float32)
+        a, q, u = self.a, self.q, self.u
+        for t in range(out.shape[0]):
+            np.add(u, self.ym, out=a)
+            a *= gain_q[t]
+            q *= keep_q[t]
+            q += a
+            np.multiply(k[t], q, out=out[t])                 # k q: release into the cleft
+            u *= self.keep_w
+            np.multiply(out[t], self.to_u, out=a)
+            u += a
+        return out
 
 
 class _Nerve:
@@ -409,32 +449,47 @@ class _Nerve:
     bushy cell fires on coincidences several deviations above the mean. Counts come out
     multiplied by `scale` (folded into the cube as scale^(1/3))."""
 
-    def __init__(self, config: CochleaConfig, width: int, scale: float = 1.0):
+    def __init__(self, config: CochleaConfig, scale: float = 1.0):
         c = scale ** (1.0 / 3.0)
         self.tau = np.float32(config.fibre_refractory_s * config.rate_hz / config.fibres)
         self.c, self.c9 = np.float32(c), np.float32(c / 9.0)
         self.zc = np.float32(c * config.nerve_noise / 3.0)
-        self.a, self.d, self.s, self.e = (np.empty(width, np.float32) for _ in range(4))
 
-    def step(self, r: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Counts per column this step, times `scale`, from expected counts r."""
-        a, d, s, e = self.a, self.d, self.s, self.e
-        np.multiply(r, self.tau, out=d)
+    def counts(self, r: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Counts (times `scale`) from expected counts r and normal deviates z, any shape
+        (elementwise); overwrites z."""
+        d = r * self.tau
         d += np.float32(1.0)                                # d = 1 + r tau
-        np.multiply(r, d, out=s)                            # shape s = r d
-        np.maximum(s, np.float32(1e-6), out=s)              # r = 0 (k = 0): no count
-        np.sqrt(s, out=e)
-        np.divide(z, e, out=a)
+        s = r * d                                           # shape s = r d
+        s += np.float32(1e-6)                               # r = 0 (k = 0): no count
+        e = np.sqrt(s)
+        a = np.divide(z, e, out=z)
         a *= self.zc                                        # c z / (3 sqrt s)
         np.divide(self.c9, s, out=e)
         a -= e
         a += self.c                                         # c (1 - 1/(9 s) + z/(3 sqrt s))
-        np.maximum(a, np.float32(0.0), out=a)
+        np.multiply(a, a > 0, out=a)                        # max(a, 0), cheaper
         np.multiply(a, a, out=e)
         a *= e
         a *= r
         a /= d                                              # times the mean m = r / d
         return a
+
+
+@functools.cache
+def _normal_table() -> np.ndarray:
+    """Quantiles of the standard normal at the centres of 65,536 equal-probability bins:
+    a uniform 16-bit integer indexes a normal deviate (to 4.3 deviations; 1e-5 of the
+    mass beyond), three times cheaper than numpy's float32 normals."""
+    return scipy.special.ndtri((np.arange(65536) + 0.5) / 65536).astype(np.float32)
+
+
+def normal_deviates(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal deviates (float32, `shape`), four per 64 random bits of `rng`, in
+    order: the same stream however it is split into calls of whole rows."""
+    n = int(np.prod(shape))
+    bits = rng.bit_generator.random_raw(-(-n // 4)).view(np.uint16)[:n]
+    return _normal_table().take(bits, mode="clip").reshape(shape)
 
 
 class _Bushy:
@@ -471,7 +526,8 @@ class _Bushy:
             np.putmask(v, recent[(t - back) % self.refrac], 0.0)
         spike = recent[t % self.refrac]
         np.greater_equal(v, np.float32(1.0), out=spike)
-        np.putmask(v, spike, 0.0)
+        if self.refrac == 1:  # otherwise the next step's hold resets v
+            np.putmask(v, spike, 0.0)
         columns = np.flatnonzero(spike)
         if columns.size:
             self.times.append(np.full(columns.size, t, dtype=np.int64))
@@ -495,11 +551,11 @@ def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 
     steps = int(round(seconds * config.rate_hz))
     rng = np.random.Generator(np.random.SFC64(seed))
     bushy = _Bushy(config, cells)
-    nerve = _Nerve(config, cells, bushy.i_to_v)
+    nerve = _Nerve(config, bushy.i_to_v)
     for step in range(steps):
         rate = fibre_rate_hz
         if pulse is not None and (step / config.rate_hz) % pulse[2] < pulse[1]:
             rate = pulse[0]
         r = np.full(cells, rate * config.fibres / config.rate_hz, np.float32)
-        bushy.step(nerve.step(r, rng.standard_normal(cells, dtype=np.float32)))
+        bushy.step(nerve.counts(r, normal_deviates(rng, (cells,))))
     return float(len(bushy.spikes()[0]) / (seconds * cells))
