@@ -15,6 +15,7 @@ from support import assert_one_line_error, call, spiketime
 from spiketime.train.cochlea import (
     CochleaConfig,
     CochleaEncoder,
+    bushy_rate,
     channel_cf_hz,
     normal_deviates,
 )
@@ -222,3 +223,22 @@ def test_missing_folder_from_the_real_entry_point(tmp_path):
 def test_config_refuses_nonsense():
     with pytest.raises(Exception, match="positive"):
         CochleaConfig(rms=-1.0)
+    with pytest.raises(Exception, match="whole number"):
+        CochleaConfig(envelope_rate_hz=1500.0)
+
+
+def test_envelope_channels_run_at_their_own_slower_rate(encoder):
+    spikes = encoder.spikes([encoder.membrane(tone(3000.0), FS)], [0])[0]
+    envelope = spikes[spikes[:, 1] < encoder.first_locked]
+    assert len(envelope) > 100
+    factor = encoder.envelope_factor
+    assert factor == 2 and np.all(envelope[:, 0] % factor == factor - 1)  # last step of each
+
+
+@pytest.mark.parametrize("refractory_s, low, high", [(1e-3, 900, 1000), (1.5e-3, 600, 670),
+                                                     (2e-3, 400, 500)])
+def test_a_fractional_refractory_period_caps_the_rate_between_whole_steps(refractory_s, low,
+                                                                          high):
+    config = CochleaConfig(rate_hz=1000.0, lock_hz=250.0, refractory_s=refractory_s)
+    rate = bushy_rate(config, 2000.0, seconds=0.5, cells=50)  # saturating: 1 / period
+    assert low <= rate <= high, rate

@@ -33,7 +33,7 @@ from spiketime.train.cochlea import CochleaConfig, CochleaEncoder, read_wav
 
 HEADER = ["file", "label", "speaker", "split"]
 SPLITS = ("train", "test")
-FORMAT = "spiketime-cochlea-1"
+FORMAT = "spiketime-cochlea-2"
 _BATCH = 16   # utterances simulated side by side
 
 

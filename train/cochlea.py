@@ -39,6 +39,12 @@ The chain, per utterance (mono samples at any rate):
      so that the output rate for fibres at constant rates matches lauscher's bushy cell
      (40 Bernoulli fibres, Euler steps at fs/2) within about 20% from 1.5 to 550 Hz
      (scripts/cochlea_calibrate.py prints both curves).
+  Stages 3-5 of the envelope channels (CF > lock_hz, 0-492) run at `envelope_rate_hz` (1
+     kHz, half the work): their drive is averaged over each pair of 0.5 ms steps, the hair
+     cell's tables are taken for 1 ms steps, and the bushy cell has its own fitted
+     `envelope_weight`, `envelope_refractory_s` (1.4 ms, tracked as a fraction of a step)
+     and `envelope_nerve_noise`; a spike there is reported in the second 0.5 ms step of
+     its 1 ms step. The phase-locked channels stay at 2 kHz, where their cycles need it.
 Spikes are reported at the centre of their step (seconds, float). Utterances are
 independent: a file's spikes depend on its samples, the seed and its index only, never on
 which other files are encoded with it. Differences from lauscher are measured in
@@ -50,7 +56,7 @@ import functools
 import math
 import os
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +124,12 @@ class CochleaConfig:
     tau_syn_s: float = 5e-4
     refractory_s: float = 1.5e-3   # fitted (lauscher: 1e-3)
     weight: float = 17940.0        # summed over the fibres; fitted (lauscher: 13e3)
+    # stages 3-5 of the envelope channels (CF > lock_hz) run at this slower rate (rate_hz
+    # a whole multiple of it), with their own three constants, fitted the same way
+    envelope_rate_hz: float = 1000.0
+    envelope_nerve_noise: float = 0.75
+    envelope_refractory_s: float = 1.4e-3
+    envelope_weight: float = 20000.0
 
     def __post_init__(self) -> None:
         positive = {k: v for k, v in asdict(self).items()
@@ -129,9 +141,20 @@ class CochleaConfig:
             raise UserError(f"delay_cycles must be a finite number, got {self.delay_cycles}")
         if self.rate_hz < 500 or self.rate_hz > 20000:
             raise UserError(f"rate_hz must lie in [500, 20000], got {self.rate_hz:g}")
+        ratio = self.rate_hz / self.envelope_rate_hz
+        if ratio < 1 or not np.isclose(ratio, round(ratio)):
+            raise UserError(f"rate_hz / envelope_rate_hz must be a whole number, got "
+                            f"{self.rate_hz:g} / {self.envelope_rate_hz:g}")
         if self.lock_hz > self.rate_hz / 4:
             raise UserError(f"lock_hz must be at most rate_hz / 4 = {self.rate_hz / 4:g} "
                             f"(four steps per cycle), got {self.lock_hz:g}")
+
+    def envelope(self) -> CochleaConfig:
+        """The config that stages 3-5 of the envelope channels run with: their rate and
+        fitted constants in place of rate_hz's (lock_hz does not apply to them)."""
+        return replace(self, rate_hz=self.envelope_rate_hz, lock_hz=self.envelope_rate_hz / 4,
+                       nerve_noise=self.envelope_nerve_noise,
+                       refractory_s=self.envelope_refractory_s, weight=self.envelope_weight)
 
 
 def channel_cf_hz() -> np.ndarray:
@@ -186,7 +209,11 @@ class CochleaEncoder:
         self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
         self.first_locked = int(np.argmax(self.cf <= self.config.lock_hz)) \
             if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
-        self._step, self._k, self._keep_q, self._gain_q = self._tables()
+        self.envelope_factor = int(round(self.config.rate_hz / self.config.envelope_rate_hz))
+        # per rate: (grid step, k, q's decay over a step, weight of q's inflow over a step)
+        self._tables = {r: self._hair_tables(r) for r in
+                        (self.config.rate_hz, self.config.envelope_rate_hz)}
+        self._step = self._tables[self.config.rate_hz][0]
 
     # -- stage 2: basilar membrane -------------------------------------------------------
     def membrane(self, x: np.ndarray, rate: int) -> np.ndarray:
@@ -313,14 +340,14 @@ class CochleaEncoder:
         return band_idx, band_gain, tail[:reach]
 
     # -- stage 3: inner hair cell release, averaged over a cycle -------------------------
-    def _tables(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    def _hair_tables(self, rate_hz: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """The hair cell's per-step coefficients, tabulated on grids even in sqrt(drive)
         (fine where k bends, coarse where it saturates): (grid step, k, q's decay over a
         step, weight of q's inflow over a step). Rows 0.._KBAR_POINTS-1: k = g (s + a) /
         (s + a + b), s >= -a, averaged over a cycle of a sinusoid of amplitude E (the
         envelope channels); the next 2 _KBAR_POINTS - 1 rows: k at the signed velocity s
         itself (the phase-locked channels). q' = y m + x w - (y + k) q is integrated exactly
-        over a step."""
+        over a step of 1 / rate_hz."""
         c = self.config
         root = np.linspace(0.0, _KBAR_ROOT_MAX, _KBAR_POINTS)
         s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 128, endpoint=False))
@@ -329,7 +356,7 @@ class CochleaEncoder:
         k_all = c.ihc_g * u / (u + c.ihc_b)
         k = np.r_[k_all[:s.size].reshape(s.shape).mean(axis=1), k_all[s.size:]]
         leave = c.ihc_y + k
-        keep_q = np.exp(-leave / c.rate_hz)
+        keep_q = np.exp(-leave / rate_hz)
         return (float(root[1]), k.astype(np.float32), keep_q.astype(np.float32),
                 ((1.0 - keep_q) / leave).astype(np.float32))
 
@@ -338,63 +365,115 @@ class CochleaEncoder:
         channel by channel, as `membrane` lays it out)."""
         d = drive.T
         out = np.empty(d.shape, dtype=np.int16)
-        lock, scale = self.first_locked, np.float32(1.0 / self._step)
-        top = np.float32(_KBAR_ROOT_MAX ** 2)
-        root = np.sqrt(np.minimum(d[:lock], top))
-        root *= scale
-        np.rint(root, out=root)
-        out[:lock] = root
-        s = d[lock:]
-        root = np.sqrt(np.minimum(np.abs(s), top))
-        np.copysign(root, s, out=root)
-        root *= scale
-        root += np.float32(2 * _KBAR_POINTS - 1)
-        np.rint(root, out=root)
-        out[lock:] = root
+        lock = self.first_locked
+        out[:lock] = self._envelope_rows(d[:lock])
+        out[lock:] = self._signed_rows(d[lock:])
         return out.T
+
+    def _envelope_rows(self, d: np.ndarray) -> np.ndarray:
+        """Table rows (int16) of envelope amplitudes d (any shape)."""
+        root = np.sqrt(np.minimum(d, np.float32(_KBAR_ROOT_MAX ** 2)))
+        root *= np.float32(1.0 / self._step)
+        return np.rint(root, out=root).astype(np.int16)
+
+    def _signed_rows(self, s: np.ndarray) -> np.ndarray:
+        """Table rows (int16) of signed velocities s (any shape)."""
+        root = np.sqrt(np.minimum(np.abs(s), np.float32(_KBAR_ROOT_MAX ** 2)))
+        np.copysign(root, s, out=root)
+        root *= np.float32(1.0 / self._step)
+        root += np.float32(2 * _KBAR_POINTS - 1)
+        return np.rint(root, out=root).astype(np.int16)
+
+    def _groups(self) -> list[tuple[int, int, int, CochleaConfig]]:
+        """(first channel, end channel, steps of rate_hz per step, config) of the channel
+        groups whose stages 3-5 run together: the envelope channels at envelope_rate_hz,
+        the phase-locked ones at rate_hz."""
+        lock = self.first_locked
+        groups = [(0, lock, self.envelope_factor, self.config.envelope()),
+                  (lock, N_UNITS, 1, self.config)]
+        return [g for g in groups if g[1] > g[0]]
+
+    def _group_rows(self, drive: np.ndarray, lo: int, hi: int, factor: int) -> np.ndarray:
+        """Table rows [channels, steps / factor] of channels lo..hi of a drive [steps, 700]:
+        envelope channels averaged over `factor` steps (the last steps padded at rest)."""
+        d = drive.T[lo:hi]
+        if lo >= self.first_locked:
+            return self._signed_rows(d)
+        if factor > 1:
+            n = -(-d.shape[1] // factor)
+            mean = d[:, 0::factor].copy()
+            for j in range(1, factor):
+                part = d[:, j::factor]
+                mean[:, :part.shape[1]] += part
+            mean *= np.float32(1.0 / factor)
+            d = mean[:, :n]
+        return self._envelope_rows(d)
 
     # -- stages 3-5 over time, many utterances side by side ------------------------------
     def spikes(self, drives: list[np.ndarray], seeds: list) -> list[np.ndarray]:
-        """Bushy-cell spikes of each utterance as (step, channel) int arrays in time order.
-        drives[i] is `membrane`'s [steps_i, 700]; seeds[i] (an int or list of ints) seeds its
-        nerve noise (an SFC64 generator). Utterances are laid side by side (columns) and padded at
-        rest: no column touches another, so a file's spikes do not depend on its batch."""
+        """Bushy-cell spikes of each utterance as (step, channel) int arrays in time order
+        (steps of rate_hz; a spike in a slower envelope step is reported in the last of
+        the rate_hz steps it spans). drives[i] is `membrane`'s [steps_i, 700]; seeds[i] (an
+        int or list of ints) seeds its nerve noise (an SFC64 generator). Utterances are
+        laid side by side (columns) and padded at rest: no column touches another, so a
+        file's spikes do not depend on its batch."""
         lens = [e.shape[0] for e in drives]
-        T, W = max(lens), len(drives) * N_UNITS
-        index = np.empty((T, W), dtype=np.int16)  # padding: envelope 0, at rest
-        index[:] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32)), len(drives))
-        for i, e in enumerate(drives):  # computed channel by channel, stored step by step
-            index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
-        steps, col = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
-        which, ch = np.divmod(col, N_UNITS)
-        order = np.argsort(which, kind="stable")             # by utterance, time order kept
-        bounds = np.searchsorted(which[order], np.arange(len(drives) + 1))
+        T, n = max(lens), len(drives)
+        index = []
+        for lo, hi, factor, _ in self._groups():  # rows stored step by step, per group
+            w = hi - lo
+            rows = np.empty((-(-T // factor), n * w), dtype=np.int16)
+            rest = self._group_rows(np.zeros((1, N_UNITS), np.float32), lo, hi, 1)
+            rows[:] = np.tile(rest.T, n)
+            for i, e in enumerate(drives):
+                r = self._group_rows(e, lo, hi, factor)
+                rows[:r.shape[1], i * w:(i + 1) * w] = r.T
+            index.append(rows)
+        steps, which, ch = self._run(index, seeds, T)
+        order = np.lexsort((ch, steps, which))               # by utterance, time, channel
+        steps, which, ch = steps[order], which[order], ch[order]
+        bounds = np.searchsorted(which, np.arange(n + 1))
         out = []
-        for i in range(len(drives)):
-            pick = order[bounds[i]:bounds[i + 1]]
-            pick = pick[steps[pick] < lens[i]]               # padding is not the utterance
-            out.append(np.stack([steps[pick], ch[pick]], axis=1))
+        for i in range(n):
+            pick = slice(bounds[i], bounds[i + 1])
+            keep = steps[pick] < lens[i]                    # padding is not the utterance
+            out.append(np.stack([steps[pick][keep], ch[pick][keep]], axis=1))
         return out
 
-    def _run(self, index: np.ndarray, rngs: list[np.random.Generator]
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """Stages 3-5 on table rows `index` [steps, columns], `_BLOCK` steps at a time: the
-        hair cells step through the block (the only recursion before the bushy cell), the
-        nerve draws the whole block at once, the bushy cells step through it. rngs[i] draws
-        the nerve noise of columns i*700.. in time order. Returns the (step, column) of
-        every spike, in time order."""
-        W = index.shape[1]
-        hair, bushy = _HairCell(self, W), _Bushy(self.config, W)
-        nerve = _Nerve(self.config, bushy.i_to_v)
-        for lo in range(0, index.shape[0], _BLOCK):
-            rows = index[lo:lo + _BLOCK]
-            noise = np.empty(rows.shape, dtype=np.float32)
-            for i, rng in enumerate(rngs):
-                noise[:, i * N_UNITS:(i + 1) * N_UNITS] = normal_deviates(
-                    rng, (rows.shape[0], N_UNITS))
-            for arrivals in nerve.counts(hair.run(rows), noise):
-                bushy.step(arrivals)
-        return bushy.spikes()
+    def _run(self, index: list[np.ndarray], seeds: list, steps: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Stages 3-5 of each channel group on its table rows index[g] [group steps,
+        utterances x group channels], a block of steps at a time: the hair cells step
+        through the block (the only recursion before the bushy cell), the nerve draws the
+        whole block at once, the bushy cells step through it. Group g's nerve noise for
+        utterance i comes from its own SFC64 stream seeded by (seeds[i], g), in time
+        order. Returns the (step of rate_hz, utterance, channel) of every spike."""
+        groups = self._groups()
+        block = self.envelope_factor * max(1, _BLOCK // self.envelope_factor)
+        stages, rngs = [], []
+        for g, ((*_, config), rows) in enumerate(zip(groups, index)):
+            rngs.append([np.random.Generator(np.random.SFC64([*np.atleast_1d(s), g]))
+                         for s in seeds])
+            bushy = _Bushy(config, rows.shape[1])
+            stages.append((_HairCell(self, rows.shape[1], config), _Nerve(config, bushy.i_to_v),
+                           bushy))
+        for start in range(0, steps, block):
+            for (lo, hi, factor, _), rows, (hair, nerve, bushy), group_rngs in zip(
+                    groups, index, stages, rngs):
+                rows = rows[start // factor:(start + block) // factor]
+                w = hi - lo
+                noise = np.empty(rows.shape, dtype=np.float32)
+                for i, rng in enumerate(group_rngs):
+                    noise[:, i * w:(i + 1) * w] = normal_deviates(rng, (rows.shape[0], w))
+                for arrivals in nerve.counts(hair.run(rows), noise):
+                    bushy.step(arrivals)
+        out = []
+        for (lo, hi, factor, _), (_, _, bushy) in zip(groups, stages):
+            t, col = bushy.spikes()
+            which, ch = np.divmod(col, hi - lo)
+            out.append((t * factor + factor - 1, which, ch + lo))
+        return tuple(np.concatenate(a) for a in zip(*out)) if out else \
+            (np.zeros(0, np.int64),) * 3
 
 
 class _HairCell:
@@ -403,16 +482,17 @@ class _HairCell:
     relaxes exactly over a step for the step's k (tabulated per envelope grid row). The
     state is kept as q and u = x w (one multiplication fewer per step)."""
 
-    def __init__(self, encoder: CochleaEncoder, width: int):
-        c = encoder.config
+    def __init__(self, encoder: CochleaEncoder, width: int, config: CochleaConfig | None = None):
+        c = config or encoder.config
+        _, k, keep_q, gain_q = encoder._tables[c.rate_hz]
         lr = c.ihc_l + c.ihc_r
         self.to_count = c.ihc_h / lr * c.fibres / c.rate_hz  # k q -> expected fibre spikes
         # per table row: release k as expected fibre spikes, q's decay, q's inflow weight
         # (side by side: one gather of 16-byte rows is cheaper than three of 4 bytes)
-        self.table = np.zeros((encoder._k.size, 4), np.float32)
-        self.table[:, 0] = encoder._k * np.float32(self.to_count)
-        self.table[:, 1], self.table[:, 2] = encoder._keep_q, encoder._gain_q
-        k0 = float(encoder._k[0])
+        self.table = np.zeros((k.size, 4), np.float32)
+        self.table[:, 0] = k * np.float32(self.to_count)
+        self.table[:, 1], self.table[:, 2] = keep_q, gain_q
+        k0 = float(k[0])
         self.q = np.full(width, c.ihc_y * c.ihc_m / (c.ihc_y + k0 * c.ihc_l / lr), np.float32)
         self.u = self.q * np.float32(c.ihc_r * k0 / lr)  # x w at rest
         keep_w = np.exp(-c.ihc_x / c.rate_hz)
@@ -495,8 +575,12 @@ def normal_deviates(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
 class _Bushy:
     """LIF bushy cells, exact over a step for I' = -I/ts, V' = -V/tm + w I with the step's
     arrivals added to I at its start; V >= 1 spikes, resets to 0 and is held there for
-    the refractory period (counted from the spike's step). `step` takes arrivals already
-    multiplied by `i_to_v` (the voltage one arrival's current adds over a step)."""
+    the refractory period (counted from the spike's step). A period that is not a whole
+    number of steps is tracked per cell as the time left: a step partly inside it keeps
+    only the fraction of its voltage gained after it (its input integrated over the rest
+    of the step), and a spike in such a step is taken at the period's end, from which the
+    next period counts. `step` takes arrivals already multiplied by `i_to_v` (the voltage
+    one arrival's current adds over a step)."""
 
     def __init__(self, config: CochleaConfig, width: int):
         c = config
@@ -509,9 +593,15 @@ class _Bushy:
             self.i_to_v = w_spike * c.tau_syn_s * c.tau_mem_s / (c.tau_mem_s - c.tau_syn_s) \
                 * (a_mem - a_syn)
         self.a_syn, self.a_mem = np.float32(a_syn), np.float32(a_mem)
-        self.refrac = max(1, int(round(c.refractory_s * c.rate_hz)))
+        period = max(1.0, c.refractory_s * c.rate_hz)         # in steps
+        self.refrac = int(round(period))
         self.cur, self.v = np.zeros(width, np.float32), np.zeros(width, np.float32)
         self.recent = np.zeros((self.refrac, width), dtype=bool)  # the last `refrac` steps
+        self.period = None  # whole steps: holds from `recent`; else the time left per cell
+        if not np.isclose(period, self.refrac, rtol=0, atol=1e-6):
+            self.period = np.float32(period)
+            self.left, self.held = np.zeros(width, np.float32), np.zeros(width, np.float32)
+            self.recent = np.zeros((1, width), dtype=bool)
         self.times: list[np.ndarray] = []
         self.columns: list[np.ndarray] = []
         self.t = 0
@@ -522,15 +612,35 @@ class _Bushy:
         cur += arrivals
         v *= self.a_mem
         v += cur
+        if self.period is not None:
+            self._step_fractional(v)
+            return
         for back in range(1, self.refrac):
             np.putmask(v, recent[(t - back) % self.refrac], 0.0)
         spike = recent[t % self.refrac]
         np.greater_equal(v, np.float32(1.0), out=spike)
         if self.refrac == 1:  # otherwise the next step's hold resets v
             np.putmask(v, spike, 0.0)
+        self._record(spike)
+
+    def _step_fractional(self, v: np.ndarray) -> None:
+        """The rest of `step` for a period of a fractional number of steps."""
+        held, left = self.held, self.left
+        np.clip(left, 0.0, 1.0, out=held)                   # part of this step still held
+        np.subtract(np.float32(1.0), held, out=held)
+        v *= held                                           # voltage gained after it
+        spike = self.recent[0]
+        np.greater_equal(v, np.float32(1.0), out=spike)
+        np.putmask(v, spike, 0.0)
+        # a spike at the period's end (1 - held into the step): the next ends `period` on
+        np.putmask(left, spike, (self.period + 1.0) - held)
+        left -= np.float32(1.0)
+        self._record(spike)
+
+    def _record(self, spike: np.ndarray) -> None:
         columns = np.flatnonzero(spike)
         if columns.size:
-            self.times.append(np.full(columns.size, t, dtype=np.int64))
+            self.times.append(np.full(columns.size, self.t, dtype=np.int64))
             self.columns.append(columns)
         self.t += 1
 
