@@ -118,7 +118,9 @@ def check_stages(fs: int = 22050, seconds: float = 0.2) -> None:
             warnings.simplefilter("ignore")
             theirs = np.array(MonoAudioWave(x.copy(), fs).transform(BasilarMembrane()).channels)
         theirs = np.sqrt(2 * np.mean(theirs[:, 300:-300] ** 2, axis=1))  # away from the ends
-        ours = np.abs(encoder.membrane(x, fs)[100:-100]).max(axis=0)
+        drive, skip = encoder.membrane(x, fs), 100 // encoder.envelope_factor
+        ours = np.r_[drive.envelope[:, skip:-skip].max(axis=1),
+                     np.abs(drive.velocity[:, 100:-100]).max(axis=1)]
         print(f"{freq:>9}  {theirs.argmax():>14} {theirs.max():>18.1f}  "
               f"{ours.argmax():>10} {ours.max():>18.1f}")
     hair = HairCell()

@@ -194,6 +194,16 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return x, int(rate)
 
 
+@dataclass(frozen=True)
+class Drive:
+    """The basilar membrane's output for the hair cells: the envelope channels' amplitude
+    [first_locked, ceil(steps / envelope factor)] every envelope step, the phase-locked
+    channels' signed velocity [700 - first_locked, steps] every step of rate_hz."""
+    envelope: np.ndarray
+    velocity: np.ndarray
+    steps: int
+
+
 class CochleaEncoder:
     """Encodes utterances; holds its config, channel tables and a small filter cache."""
 
@@ -216,12 +226,12 @@ class CochleaEncoder:
         self._step = self._tables[self.config.rate_hz][0]
 
     # -- stage 2: basilar membrane -------------------------------------------------------
-    def membrane(self, x: np.ndarray, rate: int) -> np.ndarray:
-        """The hair cells' drive [steps, 700] (float32, a transposed view) at `rate_hz`,
-        after the level stage; steps = ceil(duration * rate_hz). Channels below
-        `first_locked` give the amplitude of their membrane velocity (its envelope); the
-        rest (CF <= lock_hz) the signed velocity itself, whose cycles the hair cells and
-        bushy cells follow (phase locking)."""
+    def membrane(self, x: np.ndarray, rate: int) -> Drive:
+        """The hair cells' drive (float32) after the level stage; steps = ceil(duration *
+        rate_hz). Channels below `first_locked` give the amplitude of their membrane
+        velocity (its envelope) every envelope step (the first of the rate_hz steps it
+        spans); the rest (CF <= lock_hz) the signed velocity itself every step, whose
+        cycles the hair cells and bushy cells follow (phase locking)."""
         c = self.config
         x = np.asarray(x, dtype=np.float64)
         rms = np.sqrt(np.mean(x ** 2))
@@ -233,7 +243,8 @@ class CochleaEncoder:
         x = x.astype(np.float32)                             # the filterbank runs in float32
         steps = int(np.ceil(x.size * c.rate_hz / rate))
         # padded length on a coarse grid whose every point is a whole number of steps
-        whole = rate // math.gcd(rate, int(c.rate_hz)) if float(c.rate_hz).is_integer() else 1
+        whole = rate // math.gcd(rate, int(c.envelope_rate_hz)) \
+            if float(c.envelope_rate_hz).is_integer() else 1
         grid = whole * max(1, int(round(_GRID_S * rate / whole)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
@@ -248,20 +259,31 @@ class CochleaEncoder:
         Z = np.lib.stride_tricks.sliding_window_view(X_pad, m)[starts]
         Z *= H
         # complex envelope at 0 Hz, times exp(2 pi i half n / m) from the rows' order
-        Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)[:, :steps]
-        drive = np.zeros((N_UNITS, steps), np.float32)
-        lock = self.first_locked
-        squares = np.square(Z[:lock - first].view(np.float32))  # first the power
-        np.add(squares[:, 0::2], squares[:, 1::2], out=drive[first:lock])
+        lock, f = self.first_locked, self.envelope_factor
+        velocity = np.zeros((N_UNITS - lock, steps), np.float32)
         if lock < N_UNITS:                                   # back to the carrier: velocity
-            drive[lock:] = (Z[lock - first:] * carrier[:, :steps]).real
+            V = scipy.fft.ifft(Z[lock - first:], axis=1, overwrite_x=True)[:, :steps]
+            velocity[:] = (V * carrier[:, :steps]).real
+        # the envelope channels every f-th step: bins folded f-fold (aliasing in frequency
+        # is decimation in time), a transform f times shorter, its scale 1/f folded below
+        env_steps = -(-steps // f)
+        Z = Z[:lock - first]
+        if f > 1 and m % f == 0:
+            Z = Z.reshape(Z.shape[0], f, m // f).sum(axis=1)
+            Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)[:, :env_steps]
+            Z *= np.float32(1.0 / f)
+        else:
+            Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)[:, :steps:f]
+        envelope = np.zeros((lock, env_steps), np.float32)
+        squares = np.square(Z.view(np.float32))             # first the power
+        np.add(squares[:, 0::2], squares[:, 1::2], out=envelope[first:])
         if tail.shape[1]:  # power below the window (low-frequency tail), band by band
             bands = np.concatenate([X, np.zeros(1, np.complex64)])[band_idx]
             bands *= band_gain
-            power = np.abs(scipy.fft.ifft(bands, axis=1, overwrite_x=True)[:, :steps]) ** 2
-            drive[:tail.shape[0]] += tail @ power
-        np.sqrt(drive[:lock], out=drive[:lock])             # power -> amplitude
-        return drive.T  # a transposed view: [steps, 700]
+            power = np.abs(scipy.fft.ifft(bands, axis=1, overwrite_x=True)[:, :steps:f]) ** 2
+            envelope[:tail.shape[0]] += tail[:lock] @ power
+        np.sqrt(envelope, out=envelope)                     # power -> amplitude
+        return Drive(envelope, velocity, steps)
 
     def _centre(self, rate: int, n_fft: int) -> np.ndarray:
         """FFT bin of each channel's CF."""
@@ -393,40 +415,32 @@ class CochleaEncoder:
                   (lock, N_UNITS, 1, self.config)]
         return [g for g in groups if g[1] > g[0]]
 
-    def _group_rows(self, drive: np.ndarray, lo: int, hi: int, factor: int) -> np.ndarray:
-        """Table rows [channels, steps / factor] of channels lo..hi of a drive [steps, 700]:
-        envelope channels averaged over `factor` steps (the last steps padded at rest)."""
-        d = drive.T[lo:hi]
+    def _group_rows(self, drive: Drive, lo: int) -> np.ndarray:
+        """Table rows [channels, steps] of the channel group that starts at `lo`."""
         if lo >= self.first_locked:
-            return self._signed_rows(d)
-        if factor > 1:
-            n = -(-d.shape[1] // factor)
-            mean = d[:, 0::factor].copy()
-            for j in range(1, factor):
-                part = d[:, j::factor]
-                mean[:, :part.shape[1]] += part
-            mean *= np.float32(1.0 / factor)
-            d = mean[:, :n]
-        return self._envelope_rows(d)
+            return self._signed_rows(drive.velocity)
+        return self._envelope_rows(drive.envelope)
 
     # -- stages 3-5 over time, many utterances side by side ------------------------------
-    def spikes(self, drives: list[np.ndarray], seeds: list) -> list[np.ndarray]:
+    def spikes(self, drives: list[Drive], seeds: list) -> list[np.ndarray]:
         """Bushy-cell spikes of each utterance as (step, channel) int arrays in time order
         (steps of rate_hz; a spike in a slower envelope step is reported in the last of
-        the rate_hz steps it spans). drives[i] is `membrane`'s [steps_i, 700]; seeds[i] (an
+        the rate_hz steps it spans). drives[i] is `membrane`'s output; seeds[i] (an
         int or list of ints) seeds its nerve noise (an SFC64 generator). Utterances are
         laid side by side (columns) and padded at rest: no column touches another, so a
         file's spikes do not depend on its batch."""
-        lens = [e.shape[0] for e in drives]
+        lens = [e.steps for e in drives]
         T, n = max(lens), len(drives)
         index = []
         for lo, hi, factor, _ in self._groups():  # rows stored step by step, per group
             w = hi - lo
             rows = np.empty((-(-T // factor), n * w), dtype=np.int16)
-            rest = self._group_rows(np.zeros((1, N_UNITS), np.float32), lo, hi, 1)
+            at_rest = np.zeros((hi - lo, 1), np.float32)
+            rest = self._envelope_rows(at_rest) if lo < self.first_locked \
+                else self._signed_rows(at_rest)
             rows[:] = np.tile(rest.T, n)
             for i, e in enumerate(drives):
-                r = self._group_rows(e, lo, hi, factor)
+                r = self._group_rows(e, lo)
                 rows[:r.shape[1], i * w:(i + 1) * w] = r.T
             index.append(rows)
         steps, which, ch = self._run(index, seeds, T)
@@ -626,7 +640,7 @@ class _Bushy:
     def _step_fractional(self, v: np.ndarray) -> None:
         """The rest of `step` for a period of a fractional number of steps."""
         held, left = self.held, self.left
-        np.clip(left, 0.0, 1.0, out=held)                   # part of this step still held
+        np.minimum(left, np.float32(1.0), out=held)         # part of this step still held
         np.subtract(np.float32(1.0), held, out=held)
         v *= held                                           # voltage gained after it
         spike = self.recent[0]
@@ -635,6 +649,7 @@ class _Bushy:
         # a spike at the period's end (1 - held into the step): the next ends `period` on
         np.putmask(left, spike, (self.period + 1.0) - held)
         left -= np.float32(1.0)
+        np.maximum(left, np.float32(0.0), out=left)
         self._record(spike)
 
     def _record(self, spike: np.ndarray) -> None:
