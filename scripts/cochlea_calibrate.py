@@ -10,8 +10,9 @@ Needs the bench extra (`pip install -e .[bench]`). Prints:
    the same grid (_SHAPE_PHASE) and the group delay at CF in periods.
 2. Nerve + bushy cell: output rate for fibres firing at constant rates, lauscher's
    BushyCell (40 Bernoulli fibres with 1 ms dead time, Euler LIF at fs/2 = 11,025 Hz, the
-   rate espeak-ng's 22,050 Hz audio gives) next to ours (`bushy_rate`, 2 kHz steps). Our
-   `weight`, `refractory_s` and `nerve_noise` were chosen by hand from a small grid to
+   rate espeak-ng's 22,050 Hz audio gives) next to ours (`bushy_rate`, 2 kHz steps, and
+   1 kHz steps for the envelope channels). Our `weight`, `refractory_s` and `nerve_noise`
+   (and their `envelope_` twins) were chosen by hand from a small grid to
    bring the two curves together (lauscher's Euler steps make larger PSPs than the exact
    integration, and its 8-11 samples per ms sharpen the threshold). Then the same for
    fibres pulsed like voiced speech (2 ms in every 10 ms), which was not fitted.
@@ -86,20 +87,24 @@ def bushy_transfer(seconds: float = 2.0, fs: int = 11025) -> None:
     theirs = np.bincount(np.asarray(spikes.spike_labels).astype(int),
                          minlength=len(RATES_HZ)) / seconds
     config = CochleaConfig()
-    print(f"lauscher's steps at {fs} Hz (audio at {2 * fs} Hz)")
-    print(f"{'fibre rate (Hz)':>16} {'lauscher (Hz)':>14} {'ours (Hz)':>10}")
+    slow = config.envelope()  # the envelope channels' stages 3-5 (1 kHz, own constants)
+    print(f"lauscher's steps at {fs} Hz (audio at {2 * fs} Hz); ours at 2 kHz "
+          f"(phase-locked channels) and {slow.rate_hz:g} Hz (envelope channels)")
+    print(f"{'fibre rate (Hz)':>16} {'lauscher (Hz)':>14} {'ours (Hz)':>10} {'ours slow':>10}")
     for rate, their in zip(RATES_HZ, theirs):
-        print(f"{rate:>16} {their:>14.1f} {bushy_rate(config, rate, seconds=seconds):>10.1f}")
+        print(f"{rate:>16} {their:>14.1f} {bushy_rate(config, rate, seconds=seconds):>10.1f} "
+              f"{bushy_rate(slow, rate, seconds=seconds):>10.1f}")
     # pulsed, like voiced speech: 2 ms at `peak` every 10 ms, `base` between
     t = np.arange(n) / fs
     pulsed = [np.where(t % 0.01 < 0.002, peak, base) for base, peak in PULSES]
     spikes = FiringProbability(np.array(pulsed) / fs, fs).transform(BushyCell())
     theirs = np.bincount(np.asarray(spikes.spike_labels).astype(int),
                          minlength=len(PULSES)) / seconds
-    print("fibres pulsed 2 ms in 10 ms (Hz)  lauscher (Hz)  ours (Hz)")
+    print("fibres pulsed 2 ms in 10 ms (Hz)  lauscher (Hz)  ours (Hz)  ours slow")
     for (base, peak), their in zip(PULSES, theirs):
-        ours = bushy_rate(config, base, seconds=seconds, pulse=(peak, 0.002, 0.01))
-        print(f"{f'{base} -> {peak}':>32} {their:>14.1f} {ours:>10.1f}")
+        ours = [bushy_rate(c, base, seconds=seconds, pulse=(peak, 0.002, 0.01))
+                for c in (config, slow)]
+        print(f"{f'{base} -> {peak}':>32} {their:>14.1f} {ours[0]:>10.1f} {ours[1]:>10.1f}")
 
 
 def check_stages(fs: int = 22050, seconds: float = 0.2) -> None:

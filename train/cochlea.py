@@ -444,7 +444,8 @@ class CochleaEncoder:
                 rows[:r.shape[1], i * w:(i + 1) * w] = r.T
             index.append(rows)
         steps, which, ch = self._run(index, seeds, T)
-        order = np.lexsort((ch, steps, which))               # by utterance, time, channel
+        key = (which * (T + 1) + steps) * N_UNITS + ch       # by utterance, time, channel
+        order = np.argsort(key)
         steps, which, ch = steps[order], which[order], ch[order]
         bounds = np.searchsorted(which, np.arange(n + 1))
         out = []
