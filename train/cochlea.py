@@ -13,7 +13,9 @@ The chain, per utterance (mono samples at any rate):
      octaves from CF: lauscher's output *leads* the sound (by about 3 periods of CF near
      CF, 30 ms at 100 Hz; a cochlea delays), and `delay_cycles` (default 0) adds a pure
      delay in periods of CF on top. The filter is applied in the frequency
-     domain and each channel is returned as its complex envelope at `rate_hz` (2 kHz):
+     domain and each channel is returned as its complex envelope at `rate_hz` (2 kHz; the
+     envelope channels' at envelope_rate_hz, the window's bins folded so the inverse FFT
+     is shorter and gives every other 2 kHz sample exactly):
      only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd; the
      power of the response's low-frequency tail below that window (quarter-octave
      bands, weighted by the channel's gain there) is added to the envelope's. Channels
@@ -40,8 +42,8 @@ The chain, per utterance (mono samples at any rate):
      (40 Bernoulli fibres, Euler steps at fs/2) within about 20% from 1.5 to 550 Hz
      (scripts/cochlea_calibrate.py prints both curves).
   Stages 3-5 of the envelope channels (CF > lock_hz, 0-492) run at `envelope_rate_hz` (1
-     kHz, half the work): their drive is averaged over each pair of 0.5 ms steps, the hair
-     cell's tables are taken for 1 ms steps, and the bushy cell has its own fitted
+     kHz, half the work): their drive is the envelope at the start of each 1 ms step, the
+     hair cell's tables are taken for 1 ms steps, and the bushy cell has its own fitted
      `envelope_weight`, `envelope_refractory_s` (1.4 ms, tracked as a fraction of a step)
      and `envelope_nerve_noise`; a spike there is reported in the second 0.5 ms step of
      its 1 ms step. The phase-locked channels stay at 2 kHz, where their cycles need it.
