@@ -267,13 +267,14 @@ class CochleaEncoder:
             V = scipy.fft.ifft(Z[lock - first:], axis=1, overwrite_x=True)[:, :steps]
             velocity[:] = (V * carrier[:, :steps]).real
         # the envelope channels every f-th step: bins folded f-fold (aliasing in frequency
-        # is decimation in time), a transform f times shorter, its scale 1/f folded below
+        # is decimation in time), a transform f times shorter (its scale 1/f is in H)
         env_steps = -(-steps // f)
         Z = Z[:lock - first]
         if f > 1 and m % f == 0:
-            Z = Z.reshape(Z.shape[0], f, m // f).sum(axis=1)
-            Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)[:, :env_steps]
-            Z *= np.float32(1.0 / f)
+            fold, short = Z[:, :m // f].copy(), m // f
+            for j in range(1, f):
+                fold += Z[:, j * short:(j + 1) * short]
+            Z = scipy.fft.ifft(fold, axis=1, overwrite_x=True)[:, :env_steps]
         else:
             Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)[:, :steps:f]
         envelope = np.zeros((lock, env_steps), np.float32)
@@ -319,6 +320,9 @@ class CochleaEncoder:
         H = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
         H *= (self.gain[first:] * 2.0 * m / n_fft).astype(np.float32)[:, None]  # one-sided
         H *= inside
+        f = self.envelope_factor
+        if f > 1 and m % f == 0:  # the envelope channels' folded transform is f times shorter
+            H[:self.first_locked - first] *= np.float32(1.0 / f)
         if self.config.delay_cycles:
             delay = self.config.delay_cycles / self.cf[first:, None]
             H *= np.exp(-2j * np.pi * df * delay * offset[None, :]).astype(np.complex64)
