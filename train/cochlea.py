@@ -95,7 +95,7 @@ _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
-_BLOCK = 32  # steps of stages 3-5 computed together (nerve noise, tables)
+_BLOCK = 64  # steps of stages 3-5 computed together (nerve noise, tables)
 
 
 @dataclass(frozen=True)
