@@ -1,4 +1,5 @@
-"""`spiketime data generate|prepare|audit|spoken-digits`: make, convert and audit dataset files."""
+"""`spiketime data generate|prepare|audit|encode-audio|spoken-digits`: make, convert and
+audit dataset files."""
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate synthetic timing tasks, convert SHD/SSC, "
                     "audit rate and position shortcuts.")
     sub = parser.add_subparsers(dest="data_command", required=True,
-                                metavar="{generate,prepare,audit,spoken-digits}",
+                                metavar="{generate,prepare,audit,encode-audio,spoken-digits}",
                                 parser_class=type(parser))
     _add_generate(sub)
     _add_prepare(sub)
     _add_audit(sub)
+    _add_encode_audio(sub)
     _add_spoken_digits(sub)
 
 
@@ -65,6 +67,34 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_audit)
+
+
+def _add_encode_audio(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "encode-audio", help="labelled WAV files -> 700-channel spikes in the SHD file layout",
+        description="Encode a folder of WAV files (with labels.csv: file,label,speaker,split "
+                    "and classes.txt) through a cochlear model (basilar membrane, inner hair "
+                    "cells, auditory nerve, bushy cells; the stages of SHD's encoder) into "
+                    "NAME_train.h5 and NAME_test.h5, readable by `data prepare --dataset shd "
+                    "--raw OUT`. See docs/speech.md.")
+    p.add_argument("--audio", required=True, help="folder with the audio, labels.csv, classes.txt")
+    p.add_argument("--out", required=True, help="folder to write NAME_{train,test}.h5 into")
+    p.add_argument("--name", default="shd", help="file-name prefix (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the nerve noise")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default %(default)s)")
+    p.set_defaults(func=_encode_audio)
+
+
+def _encode_audio(args: argparse.Namespace) -> int:
+    from spiketime.train.audio_corpus import encode_corpus
+    from spiketime.train.cochlea import CochleaConfig
+
+    summary = encode_corpus(args.audio, args.out, name=args.name, jobs=args.jobs,
+                            config=CochleaConfig(seed=args.seed))
+    print(f"wrote {args.out}/{args.name}_train.h5 ({summary['train']} utterances, "
+          f"{summary['train_spikes']} spikes) and {args.out}/{args.name}_test.h5 "
+          f"({summary['test']} utterances, {summary['test_spikes']} spikes)")
+    return 0
 
 
 def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:

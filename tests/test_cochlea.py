@@ -1,0 +1,189 @@
+"""The cochlear encoder (train/cochlea.py) and `spiketime data encode-audio`.
+
+Tones and chirps are made here (no audio files in the repo); the written files are read
+back through `data prepare --dataset shd`, the path a user takes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+from support import assert_one_line_error, call, spiketime
+
+from spiketime.train.cochlea import CochleaConfig, CochleaEncoder, channel_cf_hz
+from spiketime.train.dataset import load_dataset
+from spiketime.train.speech import N_UNITS
+
+FS = 16000
+
+
+def tone(freq_hz: float, seconds: float = 0.3, fs: int = FS) -> np.ndarray:
+    t = np.arange(int(seconds * fs)) / fs
+    return np.sin(2 * np.pi * freq_hz * t)
+
+
+def counts(spikes: np.ndarray) -> np.ndarray:
+    return np.bincount(spikes[:, 1], minlength=N_UNITS)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> CochleaEncoder:
+    return CochleaEncoder()
+
+
+def test_channels_span_shd_range_from_base_to_apex():
+    cf = channel_cf_hz()
+    assert cf.shape == (N_UNITS,) and np.all(np.diff(cf) < 0)  # channel 0 = base = highest
+    assert 20000 < cf[0] < 25000 and 90 < cf[-1] < 110
+
+
+@pytest.mark.parametrize("freq", [250.0, 1000.0, 3000.0])
+def test_a_tone_lands_in_the_channel_of_its_frequency(encoder, freq):
+    spikes = encoder.spikes([encoder.envelope(tone(freq), FS)], [0])[0]
+    per_channel = np.convolve(counts(spikes), np.ones(15), "same")  # 15 ch ~ 1/6 octave
+    best = int(per_channel.argmax())
+    match = int(np.argmin(np.abs(np.log(channel_cf_hz() / freq))))
+    assert abs(best - match) <= 25, (best, match)  # within ~0.3 octave
+    far = np.abs(np.arange(N_UNITS) - match) > 120  # more than ~1.3 octaves away
+    assert per_channel[best] > 3 * np.median(per_channel[far])  # far: spontaneous only
+
+
+def test_a_chirp_sweeps_the_channels_in_order(encoder):
+    seconds, f0, f1 = 0.6, 200.0, 6000.0
+    t = np.arange(int(seconds * FS)) / FS
+    rate = np.log(f1 / f0) / seconds
+    x = np.sin(2 * np.pi * f0 * (np.exp(rate * t) - 1) / rate)   # log sweep, f0 -> f1
+    spikes = encoder.spikes([encoder.envelope(x, FS)], [0])[0]
+    step_s = 1.0 / encoder.config.rate_hz
+    bins = (spikes[:, 0] * step_s // 0.05).astype(int)   # 50 ms bins
+    centre = [np.median(spikes[bins == b, 1]) for b in range(2, 10)]  # skip taper's ends
+    assert np.all(np.diff(centre) < 0), centre  # rising pitch -> toward the base (channel 0)
+
+
+def test_deterministic_for_a_seed_and_independent_of_the_batch(encoder):
+    a = encoder.envelope(tone(800.0), FS)
+    b = encoder.envelope(tone(2500.0, 0.5), FS)
+    alone = encoder.spikes([a], [[7, 1]])[0]
+    again = CochleaEncoder().spikes([a], [[7, 1]])[0]
+    batched = encoder.spikes([b, a], [[7, 0], [7, 1]])[1]
+    other_seed = encoder.spikes([a], [[8, 1]])[0]
+    assert len(alone) > 0
+    np.testing.assert_array_equal(alone, again)
+    np.testing.assert_array_equal(alone, batched)
+    assert not np.array_equal(alone, other_seed)
+
+
+# --- the command ------------------------------------------------------------------------
+
+CLASSES = 20  # SHD's: `data prepare --dataset shd` expects 20
+
+
+def make_corpus(root: Path, per_class: int = 1) -> Path:
+    """Class c: a 0.15 s tone at 200 * 1.2**c Hz; speakers s0 (train) and s1 (test)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = ["file,label,speaker,split"]
+    for c in range(CLASSES):
+        for k in range(per_class):
+            for speaker, split in (("s0", "train"), ("s1", "test")):
+                name = f"{split}/c{c}_{k}.wav"
+                (root / split).mkdir(exist_ok=True)
+                x = tone(200 * 1.2 ** c * (1.03 if split == "test" else 1.0), 0.15)
+                wavfile.write(root / name, FS, (x * 0.5 * 32767).astype(np.int16))
+                rows.append(f"{name},{c},{speaker},{split}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    (root / "classes.txt").write_text("\n".join(f"tone{c}" for c in range(CLASSES)) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("audio")
+    corpus, out = make_corpus(base / "corpus"), base / "raw"
+    proc = spiketime("data", "encode-audio", "--audio", corpus, "--out", out, "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "shd_train.h5 (20 utterances" in proc.stdout
+    return corpus, out
+
+
+def test_written_files_load_through_data_prepare(encoded, capsys, tmp_path):
+    _, raw = encoded
+    out = tmp_path / "tones.h5"
+    proc = call(capsys, "data", "prepare", "--dataset", "shd", "--variant", "whole", "--raw",
+                raw, "--dt-ms", "5", "--steps", "30", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    ds = load_dataset(out)
+    assert ds.meta.class_names == [f"tone{c}" for c in range(CLASSES)]
+    assert ds.train.y.tolist() == list(range(CLASSES)) and ds.channels == N_UNITS
+    # each class's tone is a step higher in pitch: its spikes sit at lower channels
+    centre = [np.median(np.nonzero(x.any(axis=1))[0]) for x in ds.train.X]
+    assert np.corrcoef(range(CLASSES), centre)[0, 1] < -0.9
+
+
+def test_extra_fields_and_jobs_do_not_change_the_spikes(encoded, capsys, tmp_path):
+    import h5py
+
+    corpus, raw = encoded
+    proc = call(capsys, "data", "encode-audio", "--audio", corpus, "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(raw / "shd_test.h5") as a, h5py.File(tmp_path / "shd_test.h5") as b:
+        for i in range(CLASSES):
+            np.testing.assert_array_equal(a["spikes/times"][i], b["spikes/times"][i])
+            np.testing.assert_array_equal(a["spikes/units"][i], b["spikes/units"][i])
+        assert a["extra/speaker"][()].tolist() == [1] * CLASSES
+        assert [s.decode() for s in a["extra/speaker_names"][()]] == ["s0", "s1"]
+        assert a["extra/keys"][3].decode() == "tone3"
+        assert a["extra/file"][0].decode() == "test/c0_0.wav"
+        assert '"rate_hz"' in a["extra"].attrs["encoder"]
+
+
+# --- bad input: one line, exit 2, nothing written ---------------------------------------
+
+def _broken(tmp_path: Path, how: str) -> Path:
+    corpus = make_corpus(tmp_path / "corpus")
+    labels = corpus / "labels.csv"
+    lines = labels.read_text().splitlines()
+    if how == "header":
+        labels.write_text("\n".join(["path,label,speaker,split"] + lines[1:]))
+    elif how == "fields":
+        labels.write_text("\n".join(lines + ["train/c0_0.wav,0,s0"]))
+    elif how == "label":
+        labels.write_text("\n".join(lines + ["train/c0_0.wav,20,s0,train"]))
+    elif how == "not_wav":
+        (corpus / "train/c3_0.wav").write_text("this is not audio")
+    elif how == "flac":
+        (corpus / "x.flac").write_bytes(b"fLaC\0\0\0")
+        labels.write_text("\n".join(lines + ["x.flac,1,s0,train"]))
+    elif how == "missing_file":
+        labels.write_text("\n".join(lines + ["nowhere.wav,1,s0,train"]))
+    return corpus
+
+
+@pytest.mark.parametrize("how, fragment", [
+    ("header", "first line must be file,label,speaker,split"),
+    ("fields", "expected 4 fields"),
+    ("label", "label 20 outside [0, 20)"),
+    ("not_wav", "not a readable WAV file"),
+    ("flac", "FLAC is not supported"),
+    ("missing_file", "nowhere.wav not found"),
+])
+def test_bad_corpus_is_one_error_line_and_no_output(tmp_path, capsys, how, fragment):
+    corpus, out = _broken(tmp_path, how), tmp_path / "out"
+    proc = call(capsys, "data", "encode-audio", "--audio", corpus, "--out", out)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, fragment)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_folder_from_the_real_entry_point(tmp_path):
+    proc = spiketime("data", "encode-audio", "--audio", tmp_path / "nope", "--out",
+                     tmp_path / "out")
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "no such folder")
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_refuses_nonsense():
+    with pytest.raises(Exception, match="positive"):
+        CochleaConfig(rms=-1.0)

@@ -1,0 +1,186 @@
+"""A folder of labelled audio -> `{name}_{train,test}.h5` in the Heidelberg (SHD) layout.
+
+The folder (the contract with `spiketime data spoken-digits`):
+  - audio files, WAV (PCM or float, any rate; several channels are averaged);
+  - `labels.csv`, header `file,label,speaker,split`: `file` relative to the folder,
+    `label` an int in [0, classes), `speaker` a string, `split` train or test;
+  - `classes.txt`, one class name per line (line i names label i).
+Written per split, in labels.csv's order: `spikes/times` (vlen float32 seconds),
+`spikes/units` (vlen uint16, 0..699), `labels` (uint16), `extra/keys` (class names),
+`extra/speaker` (int index into `extra/speaker_names`, all speakers of both splits,
+sorted), `extra/file`, `extra/duration_s`, and the encoder's parameters as the JSON
+attribute `encoder` of `extra`. `spiketime data prepare --dataset shd` reads these files.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from spiketime.errors import UserError
+from spiketime.fileio import atomic_path
+from spiketime.progress import progress
+from spiketime.train.cochlea import CochleaConfig, CochleaEncoder, read_wav
+
+HEADER = ["file", "label", "speaker", "split"]
+SPLITS = ("train", "test")
+FORMAT = "spiketime-cochlea-1"
+_BATCH = 16   # utterances simulated side by side
+
+
+@dataclass(frozen=True)
+class Utterance:
+    index: int        # row in labels.csv (0-based): seeds its nerve noise
+    file: str
+    label: int
+    speaker: str
+    split: str
+
+
+def read_corpus(audio_dir: str | os.PathLike) -> tuple[list[str], list[Utterance]]:
+    """Class names and utterances of a corpus folder, checked (files exist, labels in range)."""
+    root = Path(audio_dir)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    classes = _read_classes(root / "classes.txt")
+    path = root / "labels.csv"
+    if not path.is_file():
+        raise UserError(f"{path}: missing (header {','.join(HEADER)})")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows or [c.strip() for c in rows[0]] != HEADER:
+        raise UserError(f"{path}: the first line must be {','.join(HEADER)}")
+    out = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(HEADER):
+            raise UserError(f"{path}:{line}: expected {len(HEADER)} fields, got {len(row)}")
+        file, label, speaker, split = (c.strip() for c in row)
+        try:
+            label_int = int(label)
+        except ValueError:
+            raise UserError(f"{path}:{line}: label {label!r} is not an integer") from None
+        if not 0 <= label_int < len(classes):
+            raise UserError(f"{path}:{line}: label {label_int} outside [0, {len(classes)}) "
+                            f"(classes.txt names {len(classes)} classes)")
+        if split not in SPLITS:
+            raise UserError(f"{path}:{line}: split {split!r} must be train or test")
+        if not speaker:
+            raise UserError(f"{path}:{line}: empty speaker")
+        if not file or Path(file).is_absolute() or ".." in Path(file).parts:
+            raise UserError(f"{path}:{line}: file {file!r} must be a path inside {root}")
+        if not (root / file).is_file():
+            raise UserError(f"{path}:{line}: {file} not found in {root}")
+        out.append(Utterance(len(out), file, label_int, speaker, split))
+    for split in SPLITS:
+        if not any(u.split == split for u in out):
+            raise UserError(f"{path}: no {split} utterance")
+    return classes, out
+
+
+def _read_classes(path: Path) -> list[str]:
+    if not path.is_file():
+        raise UserError(f"{path}: missing (one class name per line)")
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    if not names or any(not n for n in names):
+        raise UserError(f"{path}: needs one non-empty class name per line")
+    return names
+
+
+def encode_corpus(audio_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+                  name: str = "shd", config: CochleaConfig | None = None,
+                  jobs: int = 1) -> dict[str, int]:
+    """Encode every utterance and write both split files (both or neither). Returns the
+    number of utterances and spikes per split."""
+    config = config or CochleaConfig()
+    if not name or "/" in name or name.startswith("."):
+        raise UserError(f"--name {name!r}: a plain file-name prefix is needed (e.g. shd)")
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
+    root = Path(audio_dir)
+    classes, utterances = read_corpus(root)
+    durations = [_check_audio(root / u.file) for u in utterances]
+    spikes = dict(_encode_all(root, utterances, durations, config, jobs))
+    speakers = sorted({u.speaker for u in utterances})
+    out = Path(out_dir)
+    summary = {}
+    with ExitStack() as stack:  # both renames happen only if both files were written
+        for split in SPLITS:
+            members = [u for u in utterances if u.split == split]
+            tmp = stack.enter_context(atomic_path(out / f"{name}_{split}.h5"))
+            _write_split(tmp, members, [spikes[u.index] for u in members],
+                         [durations[u.index] for u in members], classes, speakers, config)
+            summary[split] = len(members)
+            summary[f"{split}_spikes"] = sum(len(spikes[u.index]) for u in members)
+    return summary
+
+
+def _check_audio(path: Path) -> float:
+    x, rate = read_wav(path)
+    return x.size / rate
+
+
+def _encode_all(root: Path, utterances: list[Utterance], durations: list[float],
+                config: CochleaConfig, jobs: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(utterance index, spikes [n, 2] of (step, channel)) for all, in any order. Similar
+    lengths are batched together; a file's spikes do not depend on the batching."""
+    order = sorted(range(len(utterances)), key=lambda i: (durations[i], i))
+    batches = [[(utterances[i].index, str(root / utterances[i].file))
+                for i in order[lo:lo + _BATCH]]
+               for lo in range(0, len(order), _BATCH)]
+    chunks = [batches[lo:lo + 4] for lo in range(0, len(batches), 4)]
+    tasks = [(config, chunk) for chunk in chunks]
+    if jobs == 1:
+        results = map(_encode_chunk, tasks)
+        for part in progress(results, "encode", total=len(tasks)):
+            yield from part
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for part in progress(pool.map(_encode_chunk, tasks), "encode", total=len(tasks)):
+            yield from part
+
+
+def _encode_chunk(task: tuple[CochleaConfig, list[list[tuple[int, str]]]]
+                  ) -> list[tuple[int, np.ndarray]]:
+    config, batches = task
+    encoder = CochleaEncoder(config)
+    out = []
+    for batch in batches:
+        envelopes = [encoder.envelope(*read_wav(path)) for _, path in batch]
+        seeds = [[config.seed, index] for index, _ in batch]
+        out += zip([i for i, _ in batch], encoder.spikes(envelopes, seeds))
+    return out
+
+
+def _write_split(path: Path, members: list[Utterance], spikes: list[np.ndarray],
+                 durations: list[float], classes: list[str], speakers: list[str],
+                 config: CochleaConfig) -> None:
+    step_s = 1.0 / config.rate_hz
+    with h5py.File(path, "w") as f:
+        times = f.create_dataset("spikes/times", (len(members),),
+                                 dtype=h5py.vlen_dtype(np.dtype("float32")))
+        units = f.create_dataset("spikes/units", (len(members),),
+                                 dtype=h5py.vlen_dtype(np.dtype("uint16")))
+        for i, s in enumerate(spikes):
+            times[i] = ((s[:, 0] + 0.5) * step_s).astype(np.float32)
+            units[i] = s[:, 1].astype(np.uint16)
+        f["labels"] = np.array([u.label for u in members], dtype=np.uint16)
+        extra = f.create_group("extra")
+        extra["keys"] = np.array([c.encode("utf-8") for c in classes])
+        speaker_of = {s: i for i, s in enumerate(speakers)}
+        extra["speaker"] = np.array([speaker_of[u.speaker] for u in members], dtype=np.uint16)
+        extra["speaker_names"] = np.array([s.encode("utf-8") for s in speakers])
+        extra["file"] = np.array([u.file.encode("utf-8") for u in members])
+        extra["duration_s"] = np.array(durations, dtype=np.float32)
+        extra.attrs["encoder"] = json.dumps({"format": FORMAT, **asdict(config)})
