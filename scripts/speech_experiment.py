@@ -35,12 +35,13 @@ def main() -> int:
     p.add_argument("--corpus", default="runs/speech/corpus")
     p.add_argument("--out", default="runs/speech/exp")
     p.add_argument("--results", default="docs/results/speech")
-    p.add_argument("--variants", default="whole,part,norm", help="prepared and audited")
-    p.add_argument("--cells", default="whole:0,norm:0,whole:1,norm:1,part:0,part:1",
+    p.add_argument("--variants", default="whole,part,norm",
+                   help="prepared and audited; one prepare refuses (empty) is recorded, skipped")
+    p.add_argument("--cells", default="whole:0,norm:0,whole:1,norm:1,part:0,part:1,whole:2",
                    help="VARIANT:SEED pairs trained, in this order (both models each)")
     p.add_argument("--dt-ms", type=float, default=14.0)
     p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.003)
     p.add_argument("--threads", type=int, default=2)
@@ -71,8 +72,14 @@ def main() -> int:
         data = out / "data" / f"{variant}.h5"
         stage(f"prepare {variant}", data,
               ["data", "prepare", "--dataset", "shd", "--raw", str(raw), "--variant", variant,
-               "--dt-ms", str(args.dt_ms), "--steps", str(args.steps), "--out", str(data)])
+               "--dt-ms", str(args.dt_ms), "--steps", str(args.steps), "--out", str(data)],
+              (0, 2))
         audit = results / f"audit_{variant}.json"
+        if not data.exists():  # refused (e.g. part/norm empty): the reason is the log's last line
+            reason = log.read_text().strip().splitlines()[-1]
+            audit.write_text(json.dumps({"variant": variant, "prepared": False,
+                                         "error": reason}, indent=1) + "\n")
+            print(f"{variant}: {reason}", flush=True)
         if not audit.exists():
             t0 = time.time()
             proc = subprocess.run([exe, "data", "audit", str(data), "--json"],
@@ -83,6 +90,8 @@ def main() -> int:
     for cell in args.cells.split(","):
         variant, seed = cell.split(":")
         data = out / "data" / f"{variant}.h5"
+        if not data.exists():
+            continue
         for model, delays in MODELS.items():
             name = f"{variant}-{model.replace('+', '_')}-s{seed}"
             run = out / "runs" / name
@@ -178,8 +187,9 @@ def _summarise(results: Path, args: argparse.Namespace) -> None:
     settings = {k: getattr(args, k) for k in ("dt_ms", "steps", "epochs", "batch_size", "lr",
                                               "lava_subset", "sweep")}
     (results / "results.json").write_text(json.dumps(
-        {"settings": settings, "rows": rows, "audits": {v: _audit_row(a) for v, a in
-                                                        audits.items()}}, indent=1) + "\n")
+        {"settings": settings, "rows": rows, "audits": {v: _audit_row(a) if "rate_accuracy" in a
+                                                        else a for v, a in audits.items()}},
+        indent=1) + "\n")
     (results / "results.md").write_text(_table(rows, audits, cells, settings))
     _figure(results / "speech.png", cells)
 
@@ -201,6 +211,9 @@ def _table(rows: list[dict], audits: dict, cells: list[dict], settings: dict) ->
              "| variant | channels | rate-only audit | position-only audit | chance |",
              "|---|---|---|---|---|"]
     for v, a in audits.items():
+        if "rate_accuracy" not in a:
+            lines.append(f"| {v} | not prepared: {a['error']} | | | |")
+            continue
         lines.append(f"| {v} | {a['channels']} | {100 * a['rate_accuracy']:.1f}% "
                      f"(p={a['p_value']:.2g}) | {100 * a['position_accuracy']:.1f}% "
                      f"(p={a['position_p_value']:.2g}) | {100 * a['chance']:.1f}% |")

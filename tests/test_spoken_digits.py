@@ -12,6 +12,7 @@ import pytest
 from support import assert_one_line_error, call, spiketime
 
 from spiketime.errors import UserError
+from spiketime.train.dataset import load_dataset
 from spiketime.train.spoken_digits import (
     CLASS_NAMES,
     SAMPLE_RATE,
@@ -146,3 +147,23 @@ def test_an_espeak_failure_midway_leaves_nothing(tmp_path, capsys, monkeypatch):
     proc = call(capsys, "data", "spoken-digits", "--out", tmp_path / "out", *TINY)
     assert_one_line_error(proc, "espeak-ng failed on voice")
     assert len(calls) >= 5 and list(tmp_path.iterdir()) == []
+
+
+@needs_espeak
+def test_the_corpus_encodes_and_loads_through_data_prepare(tiny, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    proc = call(capsys, "data", "encode-audio", "--audio", tiny, "--out", raw)
+    assert proc.returncode == 0, proc.stderr
+    rows = _rows(tiny)
+    for variant in ("whole", "part"):
+        out = tmp_path / f"{variant}.h5"
+        proc = call(capsys, "data", "prepare", "--dataset", "shd", "--raw", raw,
+                    "--variant", variant, "--out", out)
+        assert proc.returncode == 0, proc.stderr
+        ds = load_dataset(out)
+        assert ds.meta.class_names == list(CLASS_NAMES) and ds.n_classes == 20
+        assert len(ds.train) == sum(r["split"] == "train" for r in rows) == 40
+        assert len(ds.test) == sum(r["split"] == "test" for r in rows) == 20
+        assert sorted(ds.train.y.tolist()) == sorted(int(r["label"]) for r in rows
+                                                     if r["split"] == "train")
+        assert ds.train.X.sum(axis=(1, 2)).min() > 0  # every utterance makes spikes
