@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.spiketime-setup
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup setup-bench demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,11 @@ $(STAMP): Makefile pyproject.toml scripts/fix_lava.py
 	$(BIN)/python scripts/fix_lava.py
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The bench extra: lauscher (SHD's encoder) for scripts/cochlea_*.py and bench/cochlea.py.
+# Not in the default set-up: it pulls numba and llvmlite (about 210 MB).
+setup-bench: setup
+	$(BIN)/pip install -q --disable-pip-version-check lauscher==1.0.1
 
 demo: setup
 	$(BIN)/spiketime pipeline --out runs/demo

@@ -41,7 +41,7 @@ def test_channels_span_shd_range_from_base_to_apex():
 
 @pytest.mark.parametrize("freq", [250.0, 1000.0, 3000.0])
 def test_a_tone_lands_in_the_channel_of_its_frequency(encoder, freq):
-    spikes = encoder.spikes([encoder.envelope(tone(freq), FS)], [0])[0]
+    spikes = encoder.spikes([encoder.membrane(tone(freq), FS)], [0])[0]
     per_channel = np.convolve(counts(spikes), np.ones(15), "same")  # 15 ch ~ 1/6 octave
     best = int(per_channel.argmax())
     match = int(np.argmin(np.abs(np.log(channel_cf_hz() / freq))))
@@ -55,16 +55,28 @@ def test_a_chirp_sweeps_the_channels_in_order(encoder):
     t = np.arange(int(seconds * FS)) / FS
     rate = np.log(f1 / f0) / seconds
     x = np.sin(2 * np.pi * f0 * (np.exp(rate * t) - 1) / rate)   # log sweep, f0 -> f1
-    spikes = encoder.spikes([encoder.envelope(x, FS)], [0])[0]
+    spikes = encoder.spikes([encoder.membrane(x, FS)], [0])[0]
     step_s = 1.0 / encoder.config.rate_hz
     bins = (spikes[:, 0] * step_s // 0.05).astype(int)   # 50 ms bins
     centre = [np.median(spikes[bins == b, 1]) for b in range(2, 10)]  # skip taper's ends
     assert np.all(np.diff(centre) < 0), centre  # rising pitch -> toward the base (channel 0)
 
 
+def test_low_channels_lock_to_the_phase_of_a_low_tone(encoder):
+    freq = 200.0
+    spikes = encoder.spikes([encoder.membrane(tone(freq, 0.4), FS)], [0])[0]
+    times = (spikes[:, 0] + 0.5) / encoder.config.rate_hz
+    cf = channel_cf_hz()
+    strength = [abs(np.exp(2j * np.pi * freq * times[spikes[:, 1] == c]).mean())
+                for c in np.unique(spikes[:, 1])
+                if (spikes[:, 1] == c).sum() >= 10 and abs(np.log2(cf[c] / freq)) < 0.5]
+    assert len(strength) > 20
+    assert np.median(strength) > 0.8  # vector strength: 1 = every spike at one phase
+
+
 def test_deterministic_for_a_seed_and_independent_of_the_batch(encoder):
-    a = encoder.envelope(tone(800.0), FS)
-    b = encoder.envelope(tone(2500.0, 0.5), FS)
+    a = encoder.membrane(tone(800.0), FS)
+    b = encoder.membrane(tone(2500.0, 0.5), FS)
     alone = encoder.spikes([a], [[7, 1]])[0]
     again = CochleaEncoder().spikes([a], [[7, 1]])[0]
     batched = encoder.spikes([b, a], [[7, 0], [7, 1]])[1]
@@ -155,6 +167,8 @@ def _broken(tmp_path: Path, how: str) -> Path:
     elif how == "flac":
         (corpus / "x.flac").write_bytes(b"fLaC\0\0\0")
         labels.write_text("\n".join(lines + ["x.flac,1,s0,train"]))
+    elif how == "split":
+        labels.write_text("\n".join(lines + ["train/c0_0.wav,0,s0,validation"]))
     elif how == "missing_file":
         labels.write_text("\n".join(lines + ["nowhere.wav,1,s0,train"]))
     return corpus
@@ -166,6 +180,7 @@ def _broken(tmp_path: Path, how: str) -> Path:
     ("label", "label 20 outside [0, 20)"),
     ("not_wav", "not a readable WAV file"),
     ("flac", "FLAC is not supported"),
+    ("split", "split 'validation' must be train or test"),
     ("missing_file", "nowhere.wav not found"),
 ])
 def test_bad_corpus_is_one_error_line_and_no_output(tmp_path, capsys, how, fragment):

@@ -134,18 +134,19 @@ def _check_audio(path: Path) -> float:
 def _encode_all(root: Path, utterances: list[Utterance], durations: list[float],
                 config: CochleaConfig, jobs: int) -> Iterator[tuple[int, np.ndarray]]:
     """(utterance index, spikes [n, 2] of (step, channel)) for all, in any order. Similar
-    lengths are batched together; a file's spikes do not depend on the batching."""
+    lengths are batched together (they share filter tables); each worker takes contiguous
+    runs of batches. A file's spikes do not depend on the batching or the workers."""
     order = sorted(range(len(utterances)), key=lambda i: (durations[i], i))
     batches = [[(utterances[i].index, str(root / utterances[i].file))
                 for i in order[lo:lo + _BATCH]]
                for lo in range(0, len(order), _BATCH)]
-    chunks = [batches[lo:lo + 4] for lo in range(0, len(batches), 4)]
-    tasks = [(config, chunk) for chunk in chunks]
     if jobs == 1:
-        results = map(_encode_chunk, tasks)
-        for part in progress(results, "encode", total=len(tasks)):
-            yield from part
+        encoder = CochleaEncoder(config)
+        for batch in progress(batches, "encode"):
+            yield from _encode_batch(encoder, batch)
         return
+    per_task = -(-len(batches) // (4 * jobs))  # about 4 tasks per worker
+    tasks = [(config, batches[lo:lo + per_task]) for lo in range(0, len(batches), per_task)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for part in progress(pool.map(_encode_chunk, tasks), "encode", total=len(tasks)):
             yield from part
@@ -155,12 +156,14 @@ def _encode_chunk(task: tuple[CochleaConfig, list[list[tuple[int, str]]]]
                   ) -> list[tuple[int, np.ndarray]]:
     config, batches = task
     encoder = CochleaEncoder(config)
-    out = []
-    for batch in batches:
-        envelopes = [encoder.envelope(*read_wav(path)) for _, path in batch]
-        seeds = [[config.seed, index] for index, _ in batch]
-        out += zip([i for i, _ in batch], encoder.spikes(envelopes, seeds))
-    return out
+    return [pair for batch in batches for pair in _encode_batch(encoder, batch)]
+
+
+def _encode_batch(encoder: CochleaEncoder, batch: list[tuple[int, str]]
+                  ) -> list[tuple[int, np.ndarray]]:
+    drives = [encoder.membrane(*read_wav(path)) for _, path in batch]
+    seeds = [[encoder.config.seed, index] for index, _ in batch]
+    return list(zip([i for i, _ in batch], encoder.spikes(drives, seeds)))
 
 
 def _write_split(path: Path, members: list[Utterance], spikes: list[np.ndarray],

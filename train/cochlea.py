@@ -1,5 +1,5 @@
 """Audio -> 700-channel spike trains, the stages of SHD's encoder (Cramer et al. 2020,
-the `lauscher` package) computed at an envelope rate so that numpy does it fast.
+the `lauscher` package) computed at a 2 kHz envelope rate so that numpy does it fast.
 
 The chain, per utterance (mono samples at any rate):
   1. level: scaled to RMS 0.3 and tapered by a Hann window over its whole length, as
@@ -10,23 +10,32 @@ The chain, per utterance (mono samples at any rate):
      scripts/cochlea_calibrate.py: characteristic frequency (CF) and peak gain tabulated
      every 50 channels, one shape in octaves from CF (the model is nearly scale-invariant:
      about 9 dB/octave below CF, a cliff above it). The phase is a pure delay of
-     `delay_cycles` periods of CF (the travelling wave's group delay; lauscher's measured
-     delays are 2.5-3.1 cycles but of the opposite sign, i.e. its low channels lead the
-     sound). The filter is applied in the frequency domain and each channel is returned
-     as its complex envelope at `rate_hz` (2 kHz): only bins within rate_hz/2 of CF are
-     kept, shifted to 0 Hz, inverse-FFT'd. The envelope's magnitude is the amplitude of the
-     membrane velocity lauscher feeds its hair cells.
+     `delay_cycles` periods of CF: -3 by default, lauscher's measured group delay (2.1-3.2
+     periods, and of the acausal sign: its low channels lead the sound by up to 30 ms; a
+     cochlea delays, +3 is the physical choice). The filter is applied in the frequency
+     domain and each channel is returned as its complex envelope at `rate_hz` (2 kHz):
+     only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd. Channels
+     with CF <= `lock_hz` (500 Hz, channels 493-699) are shifted back to their carrier:
+     their signed membrane velocity, four or more samples per cycle, so hair cells and
+     bushy cells follow its cycles (phase locking, which doubles or triples their
+     output in lauscher at these frequencies). The others keep the envelope's magnitude.
   3. inner hair cell: Meddis (1986, 1988) transmitter pools with lauscher's parameters.
-     The release permeability k(s) = g (s + a) / (s + a + b) is averaged over one cycle
-     of a sinusoid of the envelope's amplitude (a table, exact for a tone), the cleft is
-     taken at its quasi-steady value (its time constant, 0.11 ms, is below one step) and
-     the free and reprocessing pools are integrated exactly over each step.
+     The release permeability k(s) = g (s + a) / (s + a + b) is taken at the velocity in
+     phase-locked channels and averaged over one cycle of a sinusoid of the envelope's
+     amplitude in the others (a table, exact for a tone); the cleft is taken at its
+     quasi-steady value (its time constant, 0.11 ms, is below one step) and the free and
+     reprocessing pools are integrated exactly over each step.
   4. auditory nerve: `fibres` (40) fibres per channel firing at the hair cell's rate h*c
-     with a 1 ms dead time; their summed count per step is drawn as a Gaussian of the
-     dead-time renewal process's mean and variance (clipped at 0), seeded per utterance.
+     with a 1 ms dead time; their summed count per step is drawn as a gamma variable of
+     the renewal process's mean and variance (Wilson-Hilferty cube of a normal deviate,
+     seeded per utterance): the bushy cell fires on the count's upper tail.
   5. bushy cell: one leaky integrate-and-fire neuron per channel with lauscher's
-     synaptic (0.5 ms) and membrane (1 ms) time constants, weight 13e3/40 per fibre
-     spike, threshold 1, reset to 0 and a 1 ms refractory period, integrated exactly.
+     synaptic (0.5 ms) and membrane (1 ms) time constants and threshold 1, integrated
+     exactly over each step, reset to 0 and held for a refractory period.
+     Three constants of stages 4-5 (`weight`, `refractory_s`, `nerve_noise`) are fitted
+     so that the output rate for fibres at constant rates matches lauscher's bushy cell
+     (40 Bernoulli fibres, Euler steps at fs/2) within about 20% from 1.5 to 550 Hz
+     (scripts/cochlea_calibrate.py prints both curves).
 Spikes are reported at the centre of their step (seconds, float). Utterances are
 independent: a file's spikes depend on its samples, the seed and its index only, never on
 which other files are encoded with it. Differences from lauscher are measured in
@@ -54,16 +63,17 @@ _KNOT_GAIN = (266.3, 75.9, 75.7, 84.9, 98.6, 115.4, 134.0, 152.9, 170.4, 185.0, 
               211.0, 216.6, 222.9)
 # magnitude in dB relative to the peak, at octaves from CF: 0.25 steps to -4, then 0.125
 _SHAPE_OCT = np.r_[np.arange(-7.0, -4.0, 0.25), np.arange(-4.0, 1.0001, 0.125)]
-_SHAPE_DB = (-62.0, -59.8, -57.5, -55.3, -53.0, -50.9, -48.7, -46.5, -44.3, -42.1, -39.9, -37.8,
-             -34.6, -33.7, -32.7, -31.8, -30.8, -29.9, -28.9, -27.9, -26.9, -25.9, -25.0, -23.9,
-             -22.9, -21.8, -20.7, -19.6, -18.4, -17.3, -16.2, -15.1, -13.9, -12.8, -11.7, -10.5,
-             -9.4, -8.2, -7.0, -5.8, -4.6, -3.3, -2.0, -0.7, 0.0, -3.0, -18.0, -34.9, -49.1,
-             -61.3, -72.1, -82.1, -91.5)
+_SHAPE_DB = (-62.8, -60.6, -58.3, -56.0, -53.8, -51.6, -49.4, -47.2, -45.0, -42.8, -40.6, -38.4,
+             -36.3, -35.2, -34.1, -33.0, -31.9, -30.9, -29.7, -28.6, -27.4, -26.3, -25.1, -24.0,
+             -22.9, -21.7, -20.6, -19.5, -18.4, -17.2, -16.1, -15.0, -13.9, -12.8, -11.6, -10.5,
+             -9.3, -8.2, -7.0, -5.8, -4.5, -3.3, -2.0, -0.7, 0.0, -3.0, -18.0, -35.0, -49.1,
+             -61.2, -72.2, -82.2, -91.6)
 _PAD_S = 0.1      # silence appended before the FFT: the delayed response must not wrap around
 _GRID_S = 0.25    # padded lengths are multiples of this, so filter tables are reused
 _CACHE = 6        # filter tables kept (per sample rate and padded length)
 _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long before)
 _KBAR_POINTS = 4001
+_SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _NOISE_BLOCK = 256  # nerve noise drawn this many steps at a time
 
 
@@ -74,7 +84,8 @@ class CochleaConfig:
     rms: float = 0.3               # input level after normalisation
     taper: bool = True             # Hann window over the whole utterance (lauscher's)
     rate_hz: float = 2000.0        # envelope / neuron update rate (ours; lauscher: fs / 2)
-    delay_cycles: float = 3.0      # basilar-membrane group delay in periods of CF (ours)
+    delay_cycles: float = -3.0     # BM group delay, periods of CF (lauscher's: it leads)
+    lock_hz: float = 500.0         # channels with CF up to this keep their fine structure
     # Meddis inner hair cell
     ihc_y: float = 5.05
     ihc_g: float = 2000.0
@@ -88,19 +99,26 @@ class CochleaConfig:
     # auditory nerve fibres converging on each bushy cell
     fibres: int = 40
     fibre_refractory_s: float = 1e-3
+    nerve_noise: float = 0.75      # scale of the count's deviation from its mean (fitted)
     # bushy cell
     tau_mem_s: float = 1e-3
     tau_syn_s: float = 5e-4
-    refractory_s: float = 1e-3
-    weight: float = 13e3           # summed over the fibres
+    refractory_s: float = 1.5e-3   # fitted (lauscher: 1e-3)
+    weight: float = 17940.0        # summed over the fibres; fitted (lauscher: 13e3)
 
     def __post_init__(self) -> None:
-        positive = {k: v for k, v in asdict(self).items() if k not in ("seed", "taper")}
+        positive = {k: v for k, v in asdict(self).items()
+                    if k not in ("seed", "taper", "delay_cycles")}
         bad = [k for k, v in positive.items() if not (np.isfinite(v) and v > 0)]
         if bad:
             raise UserError(f"cochlea parameters must be positive numbers: {', '.join(bad)}")
+        if not np.isfinite(self.delay_cycles):
+            raise UserError(f"delay_cycles must be a finite number, got {self.delay_cycles}")
         if self.rate_hz < 500 or self.rate_hz > 20000:
             raise UserError(f"rate_hz must lie in [500, 20000], got {self.rate_hz:g}")
+        if self.lock_hz > self.rate_hz / 4:
+            raise UserError(f"lock_hz must be at most rate_hz / 4 = {self.rate_hz / 4:g} "
+                            f"(four steps per cycle), got {self.lock_hz:g}")
 
 
 def channel_cf_hz() -> np.ndarray:
@@ -145,14 +163,22 @@ class CochleaEncoder:
         self.config = config or CochleaConfig()
         self.cf = channel_cf_hz()
         self.gain = _channel_gain()
-        self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = \
-            OrderedDict()
+        # the shape resampled on a uniform grid, so a filter table is a lookup, not interp
+        fine = np.arange(_SHAPE_OCT[0], _SHAPE_OCT[-1] + 1e-9, 1.0 / _SHAPE_PER_OCTAVE)
+        self._shape = (10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)) \
+            .astype(np.float32)
+        self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
+        self.first_locked = int(np.argmax(self.cf <= self.config.lock_hz)) \
+            if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
         self._step, self._k, self._keep_q, self._gain_q = self._tables()
 
     # -- stage 2: basilar membrane -------------------------------------------------------
-    def envelope(self, x: np.ndarray, rate: int) -> np.ndarray:
-        """Membrane-velocity envelope [steps, 700] (float32) at `rate_hz`, after the level
-        stage; steps = ceil(duration * rate_hz)."""
+    def membrane(self, x: np.ndarray, rate: int) -> np.ndarray:
+        """The hair cells' drive [steps, 700] (float32, a transposed view) at `rate_hz`,
+        after the level stage; steps = ceil(duration * rate_hz). Channels below
+        `first_locked` give the amplitude of their membrane velocity (its envelope); the
+        rest (CF <= lock_hz) the signed velocity itself, whose cycles the hair cells and
+        bushy cells follow (phase locking)."""
         c = self.config
         x = np.asarray(x, dtype=np.float64)
         rms = np.sqrt(np.mean(x ** 2))
@@ -166,156 +192,257 @@ class CochleaEncoder:
         grid = max(1, int(round(_GRID_S * rate)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
-        idx, H = self._filter(rate, n_fft, m)
-        X = np.fft.rfft(x, n_fft)
-        X = np.concatenate([X, [0.0]])  # index -1 -> outside the spectrum -> 0
-        Z = X[idx].astype(np.complex64) * H
-        env = np.abs(scipy.fft.ifft(np.fft.ifftshift(Z, axes=1), axis=1))
-        env *= 2.0 * m / n_fft  # one-sided spectrum -> amplitude of the real band signal
-        return np.ascontiguousarray(env[:, :steps].T, dtype=np.float32)
+        idx, H, carrier = self._filter(rate, n_fft, m)
+        X = np.fft.rfft(x, n_fft).astype(np.complex64)
+        X = np.concatenate([X, np.zeros(1, np.complex64)])  # index -1: outside -> 0
+        Z = X[idx]
+        Z *= H
+        Z = scipy.fft.ifft(Z, axis=1, overwrite_x=True)      # complex envelope at 0 Hz
+        drive = np.abs(Z)
+        lock = self.first_locked
+        if lock < N_UNITS:                                   # back to the carrier: velocity
+            drive[lock:] = (Z[lock:] * carrier).real
+        return drive[:, :steps].T  # a transposed view: [steps, 700]
 
-    def _filter(self, rate: int, n_fft: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def _filter(self, rate: int, n_fft: int, m: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(FFT bin per channel and output column, filter gain there, carrier of each
+        phase-locked channel per output step), cached per (rate, n_fft)."""
         key = (rate, n_fft)
         if key in self._filters:
             self._filters.move_to_end(key)
             return self._filters[key]
         df = rate / n_fft
-        centre = np.rint(self.cf / df).astype(np.int64)
-        k = centre[:, None] + np.arange(m)[None, :] - m // 2       # FFT bin per output bin
-        valid = (k >= 1) & (k <= n_fft // 2)
-        f = np.maximum(k, 1) * df
-        octaves = np.log2(f / self.cf[:, None])
-        mag = 10.0 ** (np.interp(octaves, _SHAPE_OCT, _SHAPE_DB, left=_SHAPE_DB[0],
-                                 right=-np.inf) / 20.0) * self.gain[:, None]
-        delay = self.config.delay_cycles / self.cf[:, None]
-        H = np.where(valid, mag * np.exp(-2j * np.pi * (f - centre[:, None] * df) * delay), 0)
-        idx = np.where(valid, k, -1)
-        self._filters[key] = (idx, H.astype(np.complex64))
+        centre = np.rint(self.cf / df).astype(np.int32)
+        # column j of the inverse FFT holds offset j from CF (ifftshift order: CF at 0)
+        offset = np.fft.ifftshift(np.arange(m, dtype=np.int32) - m // 2)
+        k = centre[:, None] + offset[None, :]                # FFT bin per output column
+        f = np.maximum(k, 1).astype(np.float32) * np.float32(df)
+        octaves = np.log2(f / self.cf[:, None].astype(np.float32))
+        pos = np.rint((octaves - np.float32(_SHAPE_OCT[0])) * np.float32(_SHAPE_PER_OCTAVE))
+        # outside the spectrum, or above +1 octave (nothing passes): bin -1, gain 0
+        inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
+        mag = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
+        mag *= (self.gain * 2.0 * m / n_fft).astype(np.float32)[:, None]  # 2: one-sided
+        mag *= inside
+        delay = (self.config.delay_cycles / self.cf[:, None]).astype(np.float32)
+        turn = offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
+        H = np.empty(k.shape, np.complex64)
+        H.real, H.imag = mag * np.cos(turn), -mag * np.sin(turn)
+        k[~inside] = -1
+        steps = np.arange(m) / self.config.rate_hz
+        carrier = np.exp(2j * np.pi * (centre[self.first_locked:, None] * df) * steps)
+        self._filters[key] = (k, H, carrier.astype(np.complex64))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
 
     # -- stage 3: inner hair cell release, averaged over a cycle -------------------------
     def _tables(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """The hair cell's per-step coefficients as functions of the envelope E, tabulated on
-        a grid even in sqrt(E) (fine where k bends, coarse where it saturates):
-        (grid step, k, q's decay over a step, weight of q's inflow over a step).
-        k is the permeability g (s + a) / (s + a + b), s >= -a, averaged over a cycle of a
-        sinusoid of amplitude E; q' = y m + x w - (y + k) q is integrated exactly."""
+        """The hair cell's per-step coefficients, tabulated on grids even in sqrt(drive)
+        (fine where k bends, coarse where it saturates): (grid step, k, q's decay over a
+        step, weight of q's inflow over a step). Rows 0.._KBAR_POINTS-1: k = g (s + a) /
+        (s + a + b), s >= -a, averaged over a cycle of a sinusoid of amplitude E (the
+        envelope channels); the next 2 _KBAR_POINTS - 1 rows: k at the signed velocity s
+        itself (the phase-locked channels). q' = y m + x w - (y + k) q is integrated exactly
+        over a step."""
         c = self.config
         root = np.linspace(0.0, _KBAR_ROOT_MAX, _KBAR_POINTS)
-        s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 512, endpoint=False))
-        u = np.maximum(s + c.ihc_a, 0.0)
-        k = (c.ihc_g * u / (u + c.ihc_b)).mean(axis=1)
+        s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 128, endpoint=False))
+        signed = np.r_[-root[:0:-1] ** 2, root ** 2]
+        u = np.maximum(np.r_[s.ravel(), signed] + c.ihc_a, 0.0)
+        k_all = c.ihc_g * u / (u + c.ihc_b)
+        k = np.r_[k_all[:s.size].reshape(s.shape).mean(axis=1), k_all[s.size:]]
         leave = c.ihc_y + k
         keep_q = np.exp(-leave / c.rate_hz)
         return (float(root[1]), k.astype(np.float32), keep_q.astype(np.float32),
                 ((1.0 - keep_q) / leave).astype(np.float32))
 
-    def _grid_index(self, env: np.ndarray) -> np.ndarray:
-        """Nearest table row of each envelope value (int16, same shape)."""
-        i = np.sqrt(env) * np.float32(1.0 / self._step) + np.float32(0.5)
-        return np.minimum(i, np.float32(_KBAR_POINTS - 1)).astype(np.int16)
-
-    # -- stages 3-5 over time, many utterances side by side ------------------------------
-    def spikes(self, envelopes: list[np.ndarray], seeds: list) -> list[np.ndarray]:
-        """Bushy-cell spikes of each utterance as (step, channel) int arrays in time order.
-        envelopes[i] is [steps_i, 700]; seeds[i] (anything `np.random.default_rng` takes)
-        seeds its nerve noise. Utterances are laid side by side (columns) and padded at
-        rest: no column touches another, so a file's spikes do not depend on its batch."""
-        lens = [e.shape[0] for e in envelopes]
-        T, W = max(lens), len(envelopes) * N_UNITS
-        index = np.zeros((T, W), dtype=np.int16)  # padding: envelope 0, at rest
-        for i, e in enumerate(envelopes):
-            index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
-        fired = self._run(index, [np.random.default_rng(s) for s in seeds])
-        out = []
-        for i in range(len(envelopes)):
-            steps, ch = np.nonzero(fired[:lens[i], i * N_UNITS:(i + 1) * N_UNITS])
-            out.append(np.stack([steps, ch], axis=1))
+    def _grid_index(self, drive: np.ndarray) -> np.ndarray:
+        """Nearest table row of each drive value (int16, same shape [steps, 700])."""
+        out = np.empty(drive.shape, dtype=np.int16)
+        lock, top, scale = self.first_locked, np.float32(_KBAR_ROOT_MAX), \
+            np.float32(1.0 / self._step)
+        root = np.sqrt(drive[:, :lock])
+        out[:, :lock] = np.rint(np.minimum(root, top) * scale)
+        s = drive[:, lock:]
+        root = np.minimum(np.sqrt(np.abs(s)), top) * np.sign(s)
+        out[:, lock:] = np.rint(root * scale) + np.float32(2 * _KBAR_POINTS - 1)
         return out
 
-    def _run(self, index: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
-        """Stages 3-5 step by step (one row of all columns at a time: rows stay in cache).
+    # -- stages 3-5 over time, many utterances side by side ------------------------------
+    def spikes(self, drives: list[np.ndarray], seeds: list) -> list[np.ndarray]:
+        """Bushy-cell spikes of each utterance as (step, channel) int arrays in time order.
+        drives[i] is `membrane`'s [steps_i, 700]; seeds[i] (an int or list of ints) seeds its
+        nerve noise (an SFC64 generator). Utterances are laid side by side (columns) and padded at
+        rest: no column touches another, so a file's spikes do not depend on its batch."""
+        lens = [e.shape[0] for e in drives]
+        T, W = max(lens), len(drives) * N_UNITS
+        index = np.zeros((T, W), dtype=np.int16)  # padding: envelope 0, at rest
+        index[:, :] = np.tile(self._grid_index(np.zeros((1, N_UNITS), np.float32)), len(drives))
+        for i, e in enumerate(drives):
+            index[:lens[i], i * N_UNITS:(i + 1) * N_UNITS] = self._grid_index(e)
+        steps, col = self._run(index, [np.random.Generator(np.random.SFC64(s)) for s in seeds])
+        which, ch = np.divmod(col, N_UNITS)
+        order = np.argsort(which, kind="stable")             # by utterance, time order kept
+        bounds = np.searchsorted(which[order], np.arange(len(drives) + 1))
+        out = []
+        for i in range(len(drives)):
+            pick = order[bounds[i]:bounds[i + 1]]
+            pick = pick[steps[pick] < lens[i]]               # padding is not the utterance
+            out.append(np.stack([steps[pick], ch[pick]], axis=1))
+        return out
 
-        Hair cell: Meddis pools, q' = y (m - q) + x w - k q, w' = r c - x w, with the cleft
-        c = k q / (l + r) quasi-steady (its time constant, 0.11 ms, is under a step).
-        Nerve: `fibres` fibres at rate h c with a dead time; their summed count per step is
-        Poisson, drawn as the Wilson-Hilferty cube of a normal deviate (its skew matters: a
-        bushy cell fires on rare coincidences, 3-4 standard deviations above the mean).
-        Bushy cell: exact over a step for I' = -I/ts, V' = -V/tm + w I with the step's
-        arrivals added to I at its start; V >= 1 spikes, resets to 0 and stays there for
-        the refractory period. rngs[i] draws the nerve noise of columns i*700.. in time
-        order. Returns spikes bool [T, W]."""
-        c = self.config
-        f32 = np.float32
-        dt = 1.0 / c.rate_hz
-        lr = c.ihc_l + c.ihc_r
-        k0 = float(self._k[0])
+    def _run(self, index: np.ndarray, rngs: list[np.random.Generator]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Stages 3-5 step by step, one row of all columns at a time (rows stay in cache).
+        rngs[i] draws the nerve noise of columns i*700.. in time order. Returns the
+        (step, column) of every spike, in time order."""
         W = index.shape[1]
-        q = np.full(W, c.ihc_y * c.ihc_m / (c.ihc_y + k0 * c.ihc_l / lr), np.float32)
-        w = q * f32(c.ihc_r * k0 / (lr * c.ihc_x))
-        keep_w = np.exp(-c.ihc_x * dt)
-        to_w = f32(c.ihc_r / lr * (1.0 - keep_w) / c.ihc_x)
-        keep_w, ym, x = f32(keep_w), f32(c.ihc_y * c.ihc_m), f32(c.ihc_x)
-        # nerve: per-fibre rate h k q / (l + r); dead time tau: rate / (1 + rate tau)
-        rate_per_kq, tau = f32(c.ihc_h / lr), f32(c.fibre_refractory_s)
-        fibres_dt = f32(c.fibres * dt)
-        # bushy cell
-        a_syn, a_mem = np.exp(-dt / c.tau_syn_s), np.exp(-dt / c.tau_mem_s)
-        w_spike = c.weight / c.fibres
-        if np.isclose(c.tau_mem_s, c.tau_syn_s):
-            i_to_v = w_spike * dt * a_mem
-        else:
-            i_to_v = w_spike * c.tau_syn_s * c.tau_mem_s / (c.tau_mem_s - c.tau_syn_s) \
-                * (a_mem - a_syn)
-        a_syn, a_mem, i_to_v = f32(a_syn), f32(a_mem), f32(i_to_v)
-        refrac = max(1, int(round(c.refractory_s * c.rate_hz)))
-        cur, v = np.zeros(W, np.float32), np.zeros(W, np.float32)
-        a, b, rate = (np.empty(W, np.float32) for _ in range(3))
-        fired = np.zeros((index.shape[0] + refrac, W), dtype=bool)  # refrac rows of past
+        hair, bushy = _HairCell(self, W), _Bushy(self.config, W)
+        nerve = _Nerve(self.config, W, bushy.i_to_v)
         noise = np.empty((_NOISE_BLOCK, W), dtype=np.float32)
         for t in range(index.shape[0]):
             if t % _NOISE_BLOCK == 0:
                 for i, rng in enumerate(rngs):
                     noise[:, i * N_UNITS:(i + 1) * N_UNITS] = rng.standard_normal(
                         (_NOISE_BLOCK, N_UNITS), dtype=np.float32)
-            row, z = index[t], noise[t % _NOISE_BLOCK]
-            # hair cell
-            np.multiply(w, x, out=a)
-            a += ym
-            a *= self._gain_q.take(row)
-            q *= self._keep_q.take(row)
-            q += a
-            np.multiply(self._k.take(row), q, out=rate)        # k q
-            w *= keep_w
-            np.multiply(rate, to_w, out=a)
-            w += a
-            # nerve: Poisson count of mean `rate`, Wilson-Hilferty cube of the normal z
-            rate *= rate_per_kq                                 # spikes/s per fibre
-            np.multiply(rate, tau, out=a)
-            a += f32(1.0)
-            rate /= a                                           # after the dead time
-            rate *= fibres_dt                                   # mean count per step
-            np.sqrt(rate, out=b)
-            np.divide(z, b, out=a)
-            a *= f32(1.0 / 3.0)                                 # z / (3 sqrt(mean))
-            np.divide(f32(1.0 / 9.0), rate, out=b)
-            a -= b
-            a += f32(1.0)
-            np.maximum(a, f32(0.0), out=a)
-            np.multiply(a, a, out=b)
-            a *= b
-            a *= rate                                           # mean (1 - 1/9m + z/3vm)^3
-            # bushy cell
-            cur *= a_syn
-            cur += a
-            v *= a_mem
-            np.multiply(cur, i_to_v, out=a)
-            v += a
-            for back in range(1, refrac):  # held at 0 for `refrac` steps from a spike's
-                np.putmask(v, fired[t + back], 0.0)
-            spike = fired[t + refrac]
-            np.greater_equal(v, f32(1.0), out=spike)
-            np.putmask(v, spike, 0.0)
-        return fired[refrac:]
+            bushy.step(nerve.step(hair.step(index[t]), noise[t % _NOISE_BLOCK]))
+        return bushy.spikes()
+
+
+class _HairCell:
+    """Meddis pools per column: q' = y (m - q) + x w - k q, w' = r c - x w, with the cleft
+    c = k q / (l + r) taken quasi-steady (its time constant, 0.11 ms, is under a step); q
+    relaxes exactly over a step for the step's k (tabulated per envelope grid row)."""
+
+    def __init__(self, encoder: CochleaEncoder, width: int):
+        c = encoder.config
+        self.tables = encoder._k, encoder._keep_q, encoder._gain_q
+        lr = c.ihc_l + c.ihc_r
+        k0 = float(encoder._k[0])
+        self.q = np.full(width, c.ihc_y * c.ihc_m / (c.ihc_y + k0 * c.ihc_l / lr), np.float32)
+        self.w = self.q * np.float32(c.ihc_r * k0 / (lr * c.ihc_x))  # at rest
+        keep_w = np.exp(-c.ihc_x / c.rate_hz)
+        self.to_w = np.float32(c.ihc_r / lr * (1.0 - keep_w) / c.ihc_x)
+        self.keep_w, self.ym, self.x = np.float32(keep_w), np.float32(c.ihc_y * c.ihc_m), \
+            np.float32(c.ihc_x)
+        self.to_count = np.float32(c.ihc_h / lr * c.fibres / c.rate_hz)
+        self.a, self.out = np.empty(width, np.float32), np.empty(width, np.float32)
+
+    def step(self, row: np.ndarray) -> np.ndarray:
+        """Expected spikes of all fibres of each column this step, h c fibres dt (before
+        their dead time), for one step of envelope grid rows."""
+        k, keep_q, gain_q = self.tables
+        a, q, w = self.a, self.q, self.w
+        np.multiply(w, self.x, out=a)
+        a += self.ym
+        a *= gain_q.take(row)
+        q *= keep_q.take(row)
+        q += a
+        np.multiply(k.take(row), q, out=self.out)        # k q: release into the cleft
+        w *= self.keep_w
+        np.multiply(self.out, self.to_w, out=a)
+        w += a
+        self.out *= self.to_count
+        return self.out
+
+
+class _Nerve:
+    """Fibres at rate r with a dead time tau fire at r / (1 + r tau); their summed count
+    per step (r counting all fibres) has mean m = r / d, d = 1 + r tau, and, as a renewal
+    process, variance F m with F = 1 / d^2. It is drawn as a gamma variable of that mean and
+    variance, shape s = m / F = r d, through the Wilson-Hilferty cube of a normal deviate z
+    (scaled by `nerve_noise`): m (1 - 1/(9 s) + z / (3 sqrt s))^3. The skew matters: a
+    bushy cell fires on coincidences several deviations above the mean. Counts come out
+    multiplied by `scale` (folded into the cube as scale^(1/3))."""
+
+    def __init__(self, config: CochleaConfig, width: int, scale: float = 1.0):
+        c = scale ** (1.0 / 3.0)
+        self.tau = np.float32(config.fibre_refractory_s * config.rate_hz / config.fibres)
+        self.c, self.c9 = np.float32(c), np.float32(c / 9.0)
+        self.zc = np.float32(c * config.nerve_noise / 3.0)
+        self.a, self.d, self.s, self.e = (np.empty(width, np.float32) for _ in range(4))
+
+    def step(self, r: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Counts per column this step, times `scale`, from expected counts r."""
+        a, d, s, e = self.a, self.d, self.s, self.e
+        np.multiply(r, self.tau, out=d)
+        d += np.float32(1.0)                                # d = 1 + r tau
+        np.multiply(r, d, out=s)                            # shape s = r d
+        np.maximum(s, np.float32(1e-6), out=s)              # r = 0 (k = 0): no count
+        np.sqrt(s, out=e)
+        np.divide(z, e, out=a)
+        a *= self.zc                                        # c z / (3 sqrt s)
+        np.divide(self.c9, s, out=e)
+        a -= e
+        a += self.c                                         # c (1 - 1/(9 s) + z/(3 sqrt s))
+        np.maximum(a, np.float32(0.0), out=a)
+        np.multiply(a, a, out=e)
+        a *= e
+        a *= r
+        a /= d                                              # times the mean m = r / d
+        return a
+
+
+class _Bushy:
+    """LIF bushy cells, exact over a step for I' = -I/ts, V' = -V/tm + w I with the step's
+    arrivals added to I at its start; V >= 1 spikes, resets to 0 and is held there for
+    the refractory period (counted from the spike's step). `step` takes arrivals already
+    multiplied by `i_to_v` (the voltage one arrival's current adds over a step)."""
+
+    def __init__(self, config: CochleaConfig, width: int):
+        c = config
+        dt = 1.0 / c.rate_hz
+        a_syn, a_mem = np.exp(-dt / c.tau_syn_s), np.exp(-dt / c.tau_mem_s)
+        w_spike = c.weight / c.fibres
+        if np.isclose(c.tau_mem_s, c.tau_syn_s):
+            self.i_to_v = w_spike * dt * a_mem
+        else:
+            self.i_to_v = w_spike * c.tau_syn_s * c.tau_mem_s / (c.tau_mem_s - c.tau_syn_s) \
+                * (a_mem - a_syn)
+        self.a_syn, self.a_mem = np.float32(a_syn), np.float32(a_mem)
+        self.refrac = max(1, int(round(c.refractory_s * c.rate_hz)))
+        self.cur, self.v = np.zeros(width, np.float32), np.zeros(width, np.float32)
+        self.recent = np.zeros((self.refrac, width), dtype=bool)  # the last `refrac` steps
+        self.times: list[np.ndarray] = []
+        self.columns: list[np.ndarray] = []
+        self.t = 0
+
+    def step(self, arrivals: np.ndarray) -> None:
+        cur, v, t, recent = self.cur, self.v, self.t, self.recent
+        cur *= self.a_syn
+        cur += arrivals
+        v *= self.a_mem
+        v += cur
+        for back in range(1, self.refrac):
+            np.putmask(v, recent[(t - back) % self.refrac], 0.0)
+        spike = recent[t % self.refrac]
+        np.greater_equal(v, np.float32(1.0), out=spike)
+        np.putmask(v, spike, 0.0)
+        columns = np.flatnonzero(spike)
+        if columns.size:
+            self.times.append(np.full(columns.size, t, dtype=np.int64))
+            self.columns.append(columns)
+        self.t += 1
+
+    def spikes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(step, column) of every spike so far, in time order."""
+        if not self.times:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(self.times), np.concatenate(self.columns)
+
+
+def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
+               cells: int = 200, seed: int = 0) -> float:
+    """Output rate (Hz) of stages 4-5 for fibres firing at a constant `fibre_rate_hz`
+    (before their dead time): the transfer curve scripts/cochlea_calibrate.py compares."""
+    steps = int(round(seconds * config.rate_hz))
+    rng = np.random.Generator(np.random.SFC64(seed))
+    bushy = _Bushy(config, cells)
+    nerve = _Nerve(config, cells, bushy.i_to_v)
+    count = fibre_rate_hz * config.fibres / config.rate_hz
+    for _ in range(steps):
+        r = np.full(cells, count, np.float32)
+        bushy.step(nerve.step(r, rng.standard_normal(cells, dtype=np.float32)))
+    return float(len(bushy.spikes()[0]) / (seconds * cells))
