@@ -37,13 +37,13 @@ def main() -> int:
     p.add_argument("--results", default="docs/results/speech")
     p.add_argument("--variants", default="whole,part,norm",
                    help="prepared and audited; one prepare refuses (empty) is recorded, skipped")
-    p.add_argument("--cells", default="whole:0,norm:0,whole:1,norm:1,part:0,part:1,whole:2",
+    p.add_argument("--cells", default="whole:0,norm:0,whole:1,norm:1,part:0,part:1",
                    help="VARIANT:SEED pairs trained, in this order (both models each)")
     p.add_argument("--dt-ms", type=float, default=14.0)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.003)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=0.005)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lava-subset", type=int, default=8)
     p.add_argument("--sweep", default="--jitter 2,4 --neuron-jitter 5 --deletion 0.2,0.4",
@@ -68,6 +68,10 @@ def main() -> int:
     raw = out / "raw"
     stage("encode", raw / "shd_test.h5",
           ["data", "encode-audio", "--audio", args.corpus, "--out", str(raw), "--jobs", "2"])
+    if "encoder_commit" not in timings:  # the code that encoded raw/ (it is still changing)
+        timings["encoder_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        (out / "timings.json").write_text(json.dumps(timings, indent=1) + "\n")
     for variant in args.variants.split(","):
         data = out / "data" / f"{variant}.h5"
         stage(f"prepare {variant}", data,
@@ -186,6 +190,8 @@ def _summarise(results: Path, args: argparse.Namespace) -> None:
         rows.append(row)
     settings = {k: getattr(args, k) for k in ("dt_ms", "steps", "epochs", "batch_size", "lr",
                                               "lava_subset", "sweep")}
+    settings["encoder_commit"] = (_load(Path(args.out) / "timings.json") or {}).get(
+        "encoder_commit")
     (results / "results.json").write_text(json.dumps(
         {"settings": settings, "rows": rows, "audits": {v: _audit_row(a) if "rate_accuracy" in a
                                                         else a for v, a in audits.items()}},
