@@ -197,7 +197,7 @@ def _summarise(results: Path, args: argparse.Namespace) -> None:
                                                         else a for v, a in audits.items()}},
         indent=1) + "\n")
     (results / "results.md").write_text(_table(rows, audits, cells, settings))
-    _figure(results / "speech.png", cells)
+    _figure(results / "speech.png", cells, audits)
 
 
 def _audit_row(a: dict) -> dict:
@@ -246,7 +246,7 @@ def _table(rows: list[dict], audits: dict, cells: list[dict], settings: dict) ->
     return "\n".join(lines) + "\n"
 
 
-def _figure(path: Path, cells: list[dict]) -> None:
+def _figure(path: Path, cells: list[dict], audits: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -264,6 +264,11 @@ def _figure(path: Path, cells: list[dict]) -> None:
                 ax.bar(x, np.mean(ys) if ys else 0, 0.28, color=f"C{j}", alpha=0.6,
                        label=model if i == 0 else None)
                 ax.plot([x] * len(ys), ys, "k.", ms=6)
+        if k == 0:  # what spike counts alone reach (the rate-only audit), per variant
+            for i, v in enumerate(variants):
+                if "rate_accuracy" in audits.get(v, {}):
+                    ax.plot([i - 0.45, i + 0.45], [100 * audits[v]["rate_accuracy"]] * 2, "r-",
+                            label="rate-only audit" if i == 0 else None)
         ax.set_xticks(range(len(variants)), variants)
         ax.set_ylabel("%" if k == 0 else "points")
         ax.set_title(title)
