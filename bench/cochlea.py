@@ -57,8 +57,8 @@ def make_corpus(root: Path, words: int) -> float:
                           .astype(np.int16))
         x, rate = read_wav(path)
         total += x.size / rate
-        rows.append(f"{path.name},{label},v{(i // 20) % len(VOICES)},"
-                    f"{'test' if i % 5 == 0 else 'train'}")
+        speaker = (i // 20) % len(VOICES)  # the second voice is held out, as in SHD
+        rows.append(f"{path.name},{label},v{speaker},{'test' if speaker == 1 else 'train'}")
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     (root / "classes.txt").write_text("\n".join(DIGITS["en"] + DIGITS["de"]) + "\n")
     return total

@@ -6,13 +6,15 @@ Needs the bench extra (`pip install -e .[bench]`). Prints:
 1. Basilar membrane: lauscher's velocity transfer |V(f, c)| (its BasilarMembrane model,
    Sieroka et al. 2006) on a log-frequency grid for every 10th channel: the peak
    frequency (CF) and peak gain every 50 channels (_KNOT_CF_HZ, _KNOT_GAIN), the median
-   response shape in octaves from CF (_SHAPE_DB) and the group delay at CF in periods.
+   response shape in octaves from CF (_SHAPE_DB), the median phase relative to CF's on
+   the same grid (_SHAPE_PHASE) and the group delay at CF in periods.
 2. Nerve + bushy cell: output rate for fibres firing at constant rates, lauscher's
    BushyCell (40 Bernoulli fibres with 1 ms dead time, Euler LIF at fs/2 = 11,025 Hz, the
    rate espeak-ng's 22,050 Hz audio gives) next to ours (`bushy_rate`, 2 kHz steps). Our
    `weight`, `refractory_s` and `nerve_noise` were chosen by hand from a small grid to
    bring the two curves together (lauscher's Euler steps make larger PSPs than the exact
-   integration, and its 8-11 samples per ms sharpen the threshold).
+   integration, and its 8-11 samples per ms sharpen the threshold). Then the same for
+   fibres pulsed like voiced speech (2 ms in every 10 ms), which was not fitted.
 3. Stage checks on tones at 22,050 Hz: the basilar membrane's output amplitude and its
    peak channel, lauscher's (its BasilarMembrane on the samples) beside ours
    (`membrane` without the taper); and the hair cell's firing rate h c driven by a
@@ -37,6 +39,7 @@ from spiketime.train.cochlea import (
 
 RATES_HZ = (65, 80, 100, 130, 200, 400)
 N_LOCKED_EXAMPLE = 600  # a phase-locked channel (CF 221 Hz)
+PULSES = ((65, 200), (80, 300), (80, 600))  # fibre rate between and during pulses (Hz)
 
 
 def basilar_membrane() -> None:
@@ -44,7 +47,7 @@ def basilar_membrane() -> None:
 
     bm = BasilarMembrane()
     f = np.geomspace(10, 40000, 3000)
-    cf, gain, delay, shapes = {}, {}, {}, []
+    cf, gain, delay, shapes, phases = {}, {}, {}, [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for ch in sorted(set(range(0, 700, 10)) | set(_KNOT_CHANNELS)):
@@ -58,20 +61,24 @@ def basilar_membrane() -> None:
                 shapes.append(np.interp(_SHAPE_OCT, np.log2(f / f[k]),
                                         20 * np.log10(mag / mag[k]), left=np.nan,
                                         right=np.nan))
+                ok = np.isfinite(phase)
+                phases.append(np.interp(_SHAPE_OCT, np.log2(f[ok] / f[k]),
+                                        phase[ok] - phase[k], left=np.nan, right=np.nan))
     print("_KNOT_CF_HZ =", tuple(int(round(cf[c])) for c in _KNOT_CHANNELS))
     print("_KNOT_GAIN =", tuple(round(float(gain[c]), 1) for c in _KNOT_CHANNELS))
     print("_SHAPE_DB =", tuple(np.round(np.nanmedian(np.array(shapes), axis=0), 1).tolist()))
+    print("_SHAPE_PHASE =",
+          tuple(np.round(np.nanmedian(np.array(phases), axis=0), 2).tolist()))
     print("group delay at CF, periods (negative: the output leads the input):",
           {c: round(float(delay[c]), 2) for c in _KNOT_CHANNELS})
 
 
-def bushy_transfer(seconds: float = 2.0) -> None:
+def bushy_transfer(seconds: float = 2.0, fs: int = 11025) -> None:
     from lauscher.firing_probability import FiringProbability
     from lauscher.helpers import CommandLineArguments
     from lauscher.transformations.bushy_cell import BushyCell
 
     CommandLineArguments().num_concurrent_jobs = 1
-    fs = 11025
     n = int(fs * seconds)
     np.random.seed(0)
     probability = np.array([np.full(n, r / fs) for r in RATES_HZ])
@@ -79,9 +86,20 @@ def bushy_transfer(seconds: float = 2.0) -> None:
     theirs = np.bincount(np.asarray(spikes.spike_labels).astype(int),
                          minlength=len(RATES_HZ)) / seconds
     config = CochleaConfig()
+    print(f"lauscher's steps at {fs} Hz (audio at {2 * fs} Hz)")
     print(f"{'fibre rate (Hz)':>16} {'lauscher (Hz)':>14} {'ours (Hz)':>10}")
     for rate, their in zip(RATES_HZ, theirs):
         print(f"{rate:>16} {their:>14.1f} {bushy_rate(config, rate, seconds=seconds):>10.1f}")
+    # pulsed, like voiced speech: 2 ms at `peak` every 10 ms, `base` between
+    t = np.arange(n) / fs
+    pulsed = [np.where(t % 0.01 < 0.002, peak, base) for base, peak in PULSES]
+    spikes = FiringProbability(np.array(pulsed) / fs, fs).transform(BushyCell())
+    theirs = np.bincount(np.asarray(spikes.spike_labels).astype(int),
+                         minlength=len(PULSES)) / seconds
+    print("fibres pulsed 2 ms in 10 ms (Hz)  lauscher (Hz)  ours (Hz)")
+    for (base, peak), their in zip(PULSES, theirs):
+        ours = bushy_rate(config, base, seconds=seconds, pulse=(peak, 0.002, 0.01))
+        print(f"{f'{base} -> {peak}':>32} {their:>14.1f} {ours:>10.1f}")
 
 
 def check_stages(fs: int = 22050, seconds: float = 0.2) -> None:
@@ -132,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     basilar_membrane()
     if not args.skip_bushy:
         bushy_transfer()
+        bushy_transfer(fs=8000)  # 16 kHz audio: lauscher's cell is more excitable there
     if not args.skip_stages:
         check_stages()
     return 0

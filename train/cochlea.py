@@ -9,12 +9,14 @@ The chain, per utterance (mono samples at any rate):
      lauscher's (Sieroka et al. 2006 shallow-water model), measured from lauscher 1.0.1 by
      scripts/cochlea_calibrate.py: characteristic frequency (CF) and peak gain tabulated
      every 50 channels, one shape in octaves from CF (the model is nearly scale-invariant:
-     about 9 dB/octave below CF, a cliff above it). The phase is a pure delay of
-     `delay_cycles` periods of CF: -3 by default, lauscher's measured group delay (2.1-3.2
-     periods, and of the acausal sign: its low channels lead the sound by up to 30 ms; a
-     cochlea delays, +3 is the physical choice). The filter is applied in the frequency
+     about 9 dB/octave below CF, a cliff above it), and its phase, also one curve in
+     octaves from CF: lauscher's output *leads* the sound (by about 3 periods of CF near
+     CF, 30 ms at 100 Hz; a cochlea delays), and `delay_cycles` (default 0) adds a pure
+     delay in periods of CF on top. The filter is applied in the frequency
      domain and each channel is returned as its complex envelope at `rate_hz` (2 kHz):
-     only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd. Channels
+     only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd; the
+     power of the response's low-frequency tail below that window (quarter-octave
+     bands, weighted by the channel's gain there) is added to the envelope's. Channels
      with CF <= `lock_hz` (500 Hz, channels 493-699) are shifted back to their carrier:
      their signed membrane velocity, four or more samples per cycle, so hair cells and
      bushy cells follow its cycles (phase locking, which doubles or triples their
@@ -43,6 +45,7 @@ docs/speech.md.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -68,12 +71,19 @@ _SHAPE_DB = (-62.8, -60.6, -58.3, -56.0, -53.8, -51.6, -49.4, -47.2, -45.0, -42.
              -22.9, -21.7, -20.6, -19.5, -18.4, -17.2, -16.1, -15.0, -13.9, -12.8, -11.6, -10.5,
              -9.3, -8.2, -7.0, -5.8, -4.5, -3.3, -2.0, -0.7, 0.0, -3.0, -18.0, -35.0, -49.1,
              -61.2, -72.2, -82.2, -91.6)
-_PAD_S = 0.1      # silence appended before the FFT: the delayed response must not wrap around
+# phase in radians relative to CF's, same grid (numpy's FFT sign: lauscher's output leads)
+_SHAPE_PHASE = (-8.08, -8.26, -8.37, -8.45, -8.52, -8.65, -8.72, -8.79, -8.88, -8.92, -8.95,
+                -8.96, -9.0, -8.99, -8.98, -8.96, -8.94, -8.91, -8.86, -8.79, -8.72, -8.64, -8.56,
+                -8.46, -8.36, -8.24, -8.12, -7.98, -7.83, -7.66, -7.48, -7.27, -7.05, -6.8, -6.52,
+                -6.21, -5.86, -5.47, -5.02, -4.52, -3.93, -3.24, -2.42, -1.39, 0.0, 2.03, 3.91,
+                4.65, 4.95, 5.08, 5.13, 5.15, 5.13)
+_PAD_S = 0.1      # silence appended before the FFT: a delayed response must not wrap around
 _GRID_S = 0.25    # padded lengths are multiples of this, so filter tables are reused
 _CACHE = 6        # filter tables kept (per sample rate and padded length)
 _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long before)
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
+_TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
 _NOISE_BLOCK = 256  # nerve noise drawn this many steps at a time
 
 
@@ -84,7 +94,7 @@ class CochleaConfig:
     rms: float = 0.3               # input level after normalisation
     taper: bool = True             # Hann window over the whole utterance (lauscher's)
     rate_hz: float = 2000.0        # envelope / neuron update rate (ours; lauscher: fs / 2)
-    delay_cycles: float = -3.0     # BM group delay, periods of CF (lauscher's: it leads)
+    delay_cycles: float = 0.0      # extra BM delay, periods of CF, on top of lauscher's phase
     lock_hz: float = 500.0         # channels with CF up to this keep their fine structure
     # Meddis inner hair cell
     ihc_y: float = 5.05
@@ -153,6 +163,8 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         x = x.mean(axis=1)
     if x.size == 0 or rate <= 0:
         raise UserError(f"{path}: empty audio")
+    if not np.all(np.isfinite(x)):
+        raise UserError(f"{path}: NaN or infinite samples")
     return x, int(rate)
 
 
@@ -167,6 +179,7 @@ class CochleaEncoder:
         fine = np.arange(_SHAPE_OCT[0], _SHAPE_OCT[-1] + 1e-9, 1.0 / _SHAPE_PER_OCTAVE)
         self._shape = (10.0 ** (np.interp(fine, _SHAPE_OCT, _SHAPE_DB) / 20.0)) \
             .astype(np.float32)
+        self._phase = np.interp(fine, _SHAPE_OCT, _SHAPE_PHASE).astype(np.float32)
         self._filters: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
         self.first_locked = int(np.argmax(self.cf <= self.config.lock_hz)) \
             if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
@@ -188,11 +201,12 @@ class CochleaEncoder:
         if c.taper:
             x = x * np.hanning(x.size)
         steps = int(np.ceil(x.size * c.rate_hz / rate))
-        # padded length: a whole number of envelope steps, on a coarse grid
-        grid = max(1, int(round(_GRID_S * rate)))
+        # padded length on a coarse grid whose every point is a whole number of steps
+        whole = rate // math.gcd(rate, int(c.rate_hz)) if float(c.rate_hz).is_integer() else 1
+        grid = whole * max(1, int(round(_GRID_S * rate / whole)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
-        idx, H, carrier = self._filter(rate, n_fft, m)
+        idx, H, carrier, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
         X = np.fft.rfft(x, n_fft).astype(np.complex64)
         X = np.concatenate([X, np.zeros(1, np.complex64)])  # index -1: outside -> 0
         Z = X[idx]
@@ -202,12 +216,19 @@ class CochleaEncoder:
         lock = self.first_locked
         if lock < N_UNITS:                                   # back to the carrier: velocity
             drive[lock:] = (Z[lock:] * carrier).real
+        if tail.shape[1]:  # power below the window (low-frequency tail), band by band
+            bands = X[band_idx]
+            bands *= band_gain
+            power = np.abs(scipy.fft.ifft(bands, axis=1, overwrite_x=True)) ** 2
+            reach = tail.shape[0]
+            drive[:reach] = np.sqrt(drive[:reach] ** 2 + tail @ power)
         return drive[:, :steps].T  # a transposed view: [steps, 700]
 
     def _filter(self, rate: int, n_fft: int, m: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, ...]:
         """(FFT bin per channel and output column, filter gain there, carrier of each
-        phase-locked channel per output step), cached per (rate, n_fft)."""
+        phase-locked channel per output step, and `_tail_bands`), cached per
+        (rate, n_fft)."""
         key = (rate, n_fft)
         if key in self._filters:
             self._filters.move_to_end(key)
@@ -222,20 +243,51 @@ class CochleaEncoder:
         pos = np.rint((octaves - np.float32(_SHAPE_OCT[0])) * np.float32(_SHAPE_PER_OCTAVE))
         # outside the spectrum, or above +1 octave (nothing passes): bin -1, gain 0
         inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
-        mag = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
+        pos = np.clip(pos, 0, len(self._shape) - 1).astype(np.int32)
+        mag = self._shape.take(pos)
         mag *= (self.gain * 2.0 * m / n_fft).astype(np.float32)[:, None]  # 2: one-sided
         mag *= inside
         delay = (self.config.delay_cycles / self.cf[:, None]).astype(np.float32)
-        turn = offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
+        turn = self._phase.take(pos)
+        turn -= offset[None, :].astype(np.float32) * (np.float32(2 * np.pi * df) * delay)
         H = np.empty(k.shape, np.complex64)
-        H.real, H.imag = mag * np.cos(turn), -mag * np.sin(turn)
+        H.real, H.imag = mag * np.cos(turn), mag * np.sin(turn)
         k[~inside] = -1
         steps = np.arange(m) / self.config.rate_hz
         carrier = np.exp(2j * np.pi * (centre[self.first_locked:, None] * df) * steps)
-        self._filters[key] = (k, H, carrier.astype(np.complex64))
+        self._filters[key] = (k, H, carrier.astype(np.complex64),
+                              *self._tail_bands(rate, n_fft, m, centre))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
+
+    def _tail_bands(self, rate: int, n_fft: int, m: int, centre: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A channel's window keeps bins within rate_hz/2 of CF, but below CF its response
+        falls only ~9 dB per octave: a vowel's strong low formants reach channels far
+        above them. That tail is added as power: quarter-octave bands up to _TAIL_TOP_HZ
+        (their power envelopes at rate_hz), each weighted by a channel's power gain at the
+        band's centre when the whole band lies below the channel's window.
+        Returns (bins per band in FFT order, their gain, weights [channels, bands])."""
+        df = rate / n_fft
+        top = min(_TAIL_TOP_HZ, rate / 2)
+        edges = _TAIL_LOW_HZ * 2.0 ** (np.arange(0, 64) / 4)
+        edges = edges[edges <= top]
+        lo, hi = np.ceil(edges[:-1] / df).astype(np.int32), np.ceil(edges[1:] / df)
+        mid = ((lo + hi.astype(np.int32)) // 2).astype(np.int32)
+        offset = np.fft.ifftshift(np.arange(m, dtype=np.int32) - m // 2)
+        band_idx = mid[:, None] + offset[None, :]
+        inside = (band_idx >= lo[:, None]) & (band_idx < hi[:, None])
+        band_idx[~inside] = -1
+        band_gain = (inside * (2.0 * m / n_fft)).astype(np.complex64)
+        # channel power gain at each band's centre, for bands wholly below the window
+        centre_hz = np.sqrt(edges[:-1] * edges[1:])
+        octaves = np.log2(centre_hz[None, :] / self.cf[:, None])
+        amp = 10.0 ** (np.interp(octaves, _SHAPE_OCT, _SHAPE_DB) / 20.0) * self.gain[:, None]
+        below = edges[1:][None, :] * (1 + 1e-9) <= (centre[:, None] - m // 2) * df
+        tail = np.where(below, amp ** 2, 0.0).astype(np.float32)
+        reach = int(np.flatnonzero(tail.any(axis=1)).max() + 1) if tail.any() else 0
+        return band_idx, band_gain, tail[:reach]
 
     # -- stage 3: inner hair cell release, averaged over a cycle -------------------------
     def _tables(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -328,19 +380,19 @@ class _HairCell:
         self.keep_w, self.ym, self.x = np.float32(keep_w), np.float32(c.ihc_y * c.ihc_m), \
             np.float32(c.ihc_x)
         self.to_count = np.float32(c.ihc_h / lr * c.fibres / c.rate_hz)
-        self.a, self.out = np.empty(width, np.float32), np.empty(width, np.float32)
+        self.a, self.b, self.out = (np.empty(width, np.float32) for _ in range(3))
 
     def step(self, row: np.ndarray) -> np.ndarray:
         """Expected spikes of all fibres of each column this step, h c fibres dt (before
         their dead time), for one step of envelope grid rows."""
         k, keep_q, gain_q = self.tables
-        a, q, w = self.a, self.q, self.w
+        a, q, w, b = self.a, self.q, self.w, self.b
         np.multiply(w, self.x, out=a)
         a += self.ym
-        a *= gain_q.take(row)
-        q *= keep_q.take(row)
+        a *= gain_q.take(row, out=b)
+        q *= keep_q.take(row, out=b)
         q += a
-        np.multiply(k.take(row), q, out=self.out)        # k q: release into the cleft
+        np.multiply(k.take(row, out=b), q, out=self.out)  # k q: release into the cleft
         w *= self.keep_w
         np.multiply(self.out, self.to_w, out=a)
         w += a
@@ -434,15 +486,20 @@ class _Bushy:
 
 
 def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
-               cells: int = 200, seed: int = 0) -> float:
+               cells: int = 200, seed: int = 0,
+               pulse: tuple[float, float, float] | None = None) -> float:
     """Output rate (Hz) of stages 4-5 for fibres firing at a constant `fibre_rate_hz`
-    (before their dead time): the transfer curve scripts/cochlea_calibrate.py compares."""
+    (before their dead time), or, with pulse = (rate, width s, period s), at `rate` for
+    `width` at the start of every `period`: the curves scripts/cochlea_calibrate.py
+    compares with lauscher's."""
     steps = int(round(seconds * config.rate_hz))
     rng = np.random.Generator(np.random.SFC64(seed))
     bushy = _Bushy(config, cells)
     nerve = _Nerve(config, cells, bushy.i_to_v)
-    count = fibre_rate_hz * config.fibres / config.rate_hz
-    for _ in range(steps):
-        r = np.full(cells, count, np.float32)
+    for step in range(steps):
+        rate = fibre_rate_hz
+        if pulse is not None and (step / config.rate_hz) % pulse[2] < pulse[1]:
+            rate = pulse[0]
+        r = np.full(cells, rate * config.fibres / config.rate_hz, np.float32)
         bushy.step(nerve.step(r, rng.standard_normal(cells, dtype=np.float32)))
     return float(len(bushy.spikes()[0]) / (seconds * cells))
