@@ -1,4 +1,5 @@
-"""`spiketime data generate|prepare|audit|encode-audio`: make, convert and audit dataset files."""
+"""`spiketime data generate|prepare|audit|encode-audio|spoken-digits`: make, convert and
+audit dataset files."""
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate synthetic timing tasks, convert SHD/SSC, "
                     "audit rate and position shortcuts.")
     sub = parser.add_subparsers(dest="data_command", required=True,
-                                metavar="{generate,prepare,audit,encode-audio}",
+                                metavar="{generate,prepare,audit,encode-audio,spoken-digits}",
                                 parser_class=type(parser))
     _add_generate(sub)
     _add_prepare(sub)
     _add_audit(sub)
     _add_encode_audio(sub)
+    _add_spoken_digits(sub)
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -99,6 +101,43 @@ def _encode_audio(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}/{args.name}_train.h5 ({summary['train']} utterances, "
           f"{summary['train_spikes']} spikes) and {args.out}/{args.name}_test.h5 "
           f"({summary['test']} utterances, {summary['test_spikes']} spikes)")
+    return 0
+
+
+def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("spoken-digits",
+                       help="write a corpus of spoken digits (English and German) with espeak-ng",
+                       description="The digits 0-9 in English and German (20 classes, like SHD) "
+                                   "spoken by espeak-ng's voices with seeded prosody and noise; "
+                                   "test voices are held out of training (docs/speech.md).")
+    p.add_argument("--out", required=True, help="corpus folder to write (new or empty)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=5,
+                   help="utterances per voice and class (default %(default)s: 4,200 train + "
+                        "1,000 test with the 52 default voices)")
+    p.add_argument("--voices", default=None, metavar="V[,V...]",
+                   help="espeak-ng variants to use as speakers (default: the 52 listed in "
+                        "spiketime.train.spoken_digits.VOICES)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="share of the voices held out for the test split (default %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="espeak-ng processes at a time")
+    p.set_defaults(func=_spoken_digits)
+
+
+def _spoken_digits(args: argparse.Namespace) -> int:
+    from spiketime.progress import progress
+    from spiketime.train.spoken_digits import VOICES, CorpusConfig, build_corpus
+
+    voices = tuple(v for v in args.voices.split(",") if v) if args.voices else VOICES
+    config = CorpusConfig(seed=args.seed, repeats=args.repeats, voices=voices,
+                          test_fraction=args.test_fraction)
+    summary = build_corpus(args.out, config, workers=args.workers,
+                           progress=lambda jobs, n: progress(jobs, "speaking", total=n))
+    counts, secs = summary["counts"], summary["duration_s"]
+    print(f"wrote {args.out}: {counts['train']} train + {counts['test']} test utterances, "
+          f"{len(summary['classes'])} classes, {len(summary['train_voices'])} train / "
+          f"{len(summary['test_voices'])} test voices, {secs['mean']:.2f} s mean "
+          f"({secs['min']:.2f}-{secs['max']:.2f} s)")
     return 0
 
 
