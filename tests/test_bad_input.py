@@ -173,6 +173,12 @@ CASES = [
          ("classes.txt", "missing")),
     Case("encode-audio-seed", ("data", "encode-audio", "--audio", "{raw}", "--out", "o",
                                "--seed", "-1"), ("--seed", "-1")),
+    Case("spoken-digits-out-file", ("data", "spoken-digits", "--out", "f"),
+         ("--out f is a file, not a folder",), _file("f")),
+    Case("spoken-digits-out-proc", ("data", "spoken-digits", "--out", "/proc/sd"),
+         ("/proc", "not writable")),
+    Case("spoken-digits-repeats-0", ("data", "spoken-digits", "--out", "sd", "--repeats", "0"),
+         ("--repeats must be a positive integer", "got 0")),
     # NIR in and out (docs/nir.md)
     Case("import-missing", ("import", "missing.nir", "--out", "m.net"),
          ("not found", "missing.nir")),

@@ -81,12 +81,12 @@ class CorpusConfig:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.repeats, int) and self.repeats >= 1):
-            raise UserError(f"repeats must be a positive integer, got {self.repeats!r}")
+            raise UserError(f"--repeats must be a positive integer, got {self.repeats!r}")
         if len(set(self.voices)) != len(self.voices) or len(self.voices) < 2:
             raise UserError(f"need at least 2 distinct voices, got {list(self.voices)}")
         n_test = self.n_test_voices
         if not 1 <= n_test < len(self.voices):
-            raise UserError(f"test_fraction {self.test_fraction!r} holds out {n_test} of "
+            raise UserError(f"--test-fraction {self.test_fraction!r} holds out {n_test} of "
                             f"{len(self.voices)} voices; it must leave at least one on each side")
         for f in fields(self):
             value = getattr(self, f.name)

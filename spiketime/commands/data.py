@@ -110,7 +110,8 @@ def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:
                        description="The digits 0-9 in English and German (20 classes, like SHD) "
                                    "spoken by espeak-ng's voices with seeded prosody and noise; "
                                    "test voices are held out of training (docs/speech.md).")
-    p.add_argument("--out", required=True, help="corpus folder to write (new or empty)")
+    p.add_argument("--out", type=guards.path, required=True,
+                   help="corpus folder to write (new or empty)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=5,
                    help="utterances per voice and class (default %(default)s: 4,200 train + "
@@ -125,6 +126,8 @@ def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:
 
 
 def _spoken_digits(args: argparse.Namespace) -> int:
+    guards.seed(args.seed)
+    guards.output_folder(args.out, (), "--out")
     from spiketime.progress import progress
     from spiketime.train.spoken_digits import VOICES, CorpusConfig, build_corpus
 
