@@ -160,3 +160,15 @@ def test_bad_raw_files_and_arguments_are_user_errors(tmp_path, shd):
         load_speech(raw, "timit", "whole")
     with pytest.raises(UserError, match="unknown variant"):
         load_speech(raw, "shd", "half")
+
+
+def test_an_empty_part_names_the_channel_that_came_closest(tmp_path):
+    # unit 7 fires twice in 19 of 20 training samples, unit 3 in 10: one quiet sample
+    # empties Part, and the refusal says how close the best channel came
+    samples = [{7: [0, 2] if i else [0], 3: [1, 3] if i % 2 else [1]} for i in range(20)]
+    for split in ("train", "test"):
+        write_official(tmp_path / f"shd_{split}.h5", samples, _labels(20, 20))
+    for variant in ("part", "norm"):
+        with pytest.raises(UserError, match=r"the best, unit 7, does in 19 of 20\); the "
+                                            rf"{variant} variant would be empty"):
+            load_speech(tmp_path, "shd", variant, dt_ms=DT, steps=10)

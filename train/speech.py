@@ -132,13 +132,20 @@ def _plan(raw_dir, dataset: str, variant: str, dt_ms: float, steps: int) -> _Pla
     if variant != "whole":
         counts = {s: binner.counts(f) for s, f in files.items()}
         units = np.flatnonzero(counts["train"].min(axis=0) >= PART_MIN_COUNT)
-        if variant == "norm":
+        if variant == "norm" and units.size:
             low = np.minimum(counts["train"].min(axis=0), counts["test"].min(axis=0))[units]
             units, norm_counts = units[low > 0], low[low > 0]
+            if units.size == 0:
+                raise UserError(f"every part channel of {dataset} is silent in some test "
+                                f"sample at dt_ms={dt_ms} and steps={steps}; the norm "
+                                f"variant would be empty")
         if units.size == 0:
+            passing = (counts["train"] >= PART_MIN_COUNT).sum(axis=0)
+            best = int(passing.argmax())
             raise UserError(f"no channel of {dataset} fires at least {PART_MIN_COUNT} times in "
-                            f"every training sample at dt_ms={dt_ms} and steps={steps}; "
-                            f"the {variant} variant would be empty")
+                            f"every training sample at dt_ms={dt_ms} and steps={steps} (the "
+                            f"best, unit {best}, does in {passing[best]} of "
+                            f"{len(counts['train'])}); the {variant} variant would be empty")
     return _Plan(dataset, variant, dt_ms, steps, paths, files, binner, units, norm_counts)
 
 
