@@ -25,7 +25,7 @@ import numpy as np
 
 from spiketime import guards, loihi2
 from spiketime.errors import UserError
-from spiketime.fileio import atomic_path
+from spiketime.fileio import atomic_path, json_attribute
 
 FORMAT = "spiketime-netx"
 FORMAT_VERSION = 1
@@ -261,16 +261,7 @@ def _metadata(f: h5py.File, path: Path) -> dict:
     """The root `metadata` attribute: a JSON object, or {} when there is none."""
     if "metadata" not in f.attrs:
         return {}
-    raw = f.attrs["metadata"]
-    try:
-        value = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: the root attribute 'metadata' is not valid JSON "
-                        f"({getattr(exc, 'msg', exc)})") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path}: the root attribute 'metadata' must be a JSON object, "
-                        f"got {type(value).__name__}")
-    return value
+    return json_attribute(f.attrs["metadata"], "metadata", dict, str(path))
 
 
 def _message(exc: Exception) -> str:

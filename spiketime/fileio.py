@@ -1,9 +1,11 @@
 """Atomic file writing: a crash or an error never leaves a partial output file, and
 nothing but a regular file is ever replaced (a folder, a device such as /dev/full, a
-pipe or a link at the target is refused with a `UserError`)."""
+pipe or a link at the target is refused with a `UserError`). Also the one reader of
+JSON stored in an HDF5 attribute."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -43,3 +45,19 @@ def _umask() -> int:
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def json_attribute(raw: object, key: str, kind: type, where: str,
+                   error: type[UserError] = UserError) -> object:
+    """Parse attribute `key` (text or bytes holding JSON) of `where`, which must be a JSON
+    list or object (`kind`); otherwise raise `error` naming the file and the attribute."""
+    what = {list: "a JSON list", dict: "a JSON object"}[kind]
+    try:
+        value = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{where}: the attribute {key!r} is not valid JSON "
+                    f"({getattr(exc, 'msg', exc)}); it must be {what}") from None
+    if not isinstance(value, kind):
+        raise error(f"{where}: the attribute {key!r} must be {what}, "
+                    f"got {type(value).__name__}")
+    return value

@@ -37,7 +37,7 @@ import numpy as np
 
 from spiketime import guards
 from spiketime.errors import UserError
-from spiketime.fileio import atomic_path
+from spiketime.fileio import atomic_path, json_attribute
 
 FORMAT = "spiketime-dataset"
 FORMAT_VERSION = 1  # dense; save_dataset writes it
@@ -257,29 +257,15 @@ def _version(f: h5py.File, p: Path) -> int:
 
 def _read_meta(f: h5py.File) -> DatasetMeta:
     seed = int(f.attrs["seed"])
-    names = _json_attr(f, "class_names", list)
+    names = json_attribute(f.attrs["class_names"], "class_names", list, f.filename, DatasetError)
     return DatasetMeta(
         task=_text(f.attrs["task"]),
         variant=_text(f.attrs["variant"]),
         dt_ms=float(f.attrs["dt_ms"]),
         class_names=[str(c) for c in names],
         seed=None if seed < 0 else seed,
-        params=_json_attr(f, "params", dict),
+        params=json_attribute(f.attrs["params"], "params", dict, f.filename, DatasetError),
     )
-
-
-def _json_attr(f: h5py.File, key: str, kind: type) -> Any:
-    """A JSON attribute of the kind expected; a DatasetError naming it otherwise."""
-    what = {list: "a JSON list", dict: "a JSON object"}[kind]
-    try:
-        value = json.loads(_text(f.attrs[key]))
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{f.filename}: the attribute {key!r} is not valid JSON "
-                           f"({exc.msg}); it must be {what}") from None
-    if not isinstance(value, kind):
-        raise DatasetError(f"{f.filename}: the attribute {key!r} must be {what}, "
-                           f"got {type(value).__name__}")
-    return value
 
 
 # --- events: large sets, written and read a batch at a time ----------------------------
