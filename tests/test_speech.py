@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spiketime.errors import UserError
-from spiketime.train.speech import load_speech
+from spiketime.train.speech import load_speech, part_channels
 
 DT = 2.0  # ms
 
@@ -172,3 +172,72 @@ def test_an_empty_part_names_the_channel_that_came_closest(tmp_path):
         with pytest.raises(UserError, match=r"the best, unit 7, does in 19 of 20\); the "
                                             rf"{variant} variant would be empty"):
             load_speech(tmp_path, "shd", variant, dt_ms=DT, steps=10)
+
+
+def test_part_channels_ranks_units_and_keeps_the_longest_prefix_with_enough_samples():
+    fires = np.array([[1, 1, 1, 0],
+                      [1, 1, 0, 1],
+                      [1, 1, 1, 1],
+                      [1, 0, 1, 1]], dtype=bool)
+    assert part_channels(fires).tolist() == [0]          # the paper's rule: every sample
+    # ranking 0 (4), then 1, 2, 3 (3 each, ties by unit): 0+1 hold in 3 samples, 0+1+2 in 2
+    assert part_channels(fires, 0.75).tolist() == [0, 1]
+    assert part_channels(fires, 0.5).tolist() == [0, 1, 2]
+    assert part_channels(fires, 0.25).tolist() == [0, 1, 2, 3]
+    assert part_channels(np.zeros((3, 2), bool)).tolist() == []
+
+
+def test_part_coverage_lets_quiet_samples_go_from_both_splits(tmp_path):
+    # units 7 and 3 fire twice in every sample but one quiet one per split (train 4, test 9)
+    def split(quiet):
+        return [{7: [0] if i == quiet else [0, 2], 3: [1] if i == quiet else [1, 3],
+                 5: [4, 6] if i % 2 else [4]} for i in range(40)]
+    train, test = split(4), split(9)
+    for name, samples in (("train", train), ("test", test)):
+        write_official(tmp_path / f"shd_{name}.h5", samples, _labels(40, 20))
+    with pytest.raises(UserError, match="--part-coverage below 1"):
+        load_speech(tmp_path, "shd", "part", dt_ms=DT, steps=10)
+    ds = load_speech(tmp_path, "shd", "part", dt_ms=DT, steps=10, coverage=0.95)
+    assert ds.meta.params["units"] == [3, 7]       # unit 5 holds in only half the samples
+    assert ds.meta.params["dropped"] == {"train": [4], "test": [9]}
+    assert ds.meta.params["part_coverage"] == 0.95
+    keep = [i for i in range(40) if i != 4]
+    np.testing.assert_array_equal(ds.train.X, _dense([train[i] for i in keep], 10)[:, [3, 7]])
+    np.testing.assert_array_equal(ds.train.y, np.array(_labels(40, 20))[keep])
+    assert len(ds.test) == 39 and ds.test.y.tolist().count(9) == 1
+    norm = load_speech(tmp_path, "shd", "norm", dt_ms=DT, steps=10, coverage=0.95)
+    assert norm.meta.params["norm_counts"] == [2, 2] and len(norm.test) == 39
+    with pytest.raises(UserError, match="not whole"):
+        load_speech(tmp_path, "shd", "whole", coverage=0.9)
+    for bad in (0, 1.5, float("nan")):
+        with pytest.raises(UserError, match="coverage must lie in"):
+            load_speech(tmp_path, "shd", "part", coverage=bad)
+
+
+def test_prepare_with_part_coverage_writes_the_same_dense_and_events_files(tmp_path, capsys):
+    from spiketime.cli import main
+    from spiketime.train.dataset import load_dataset
+
+    samples = [{7: [0] if i == 3 else [0, 2], 2: [1, 5]} for i in range(40)]
+    for name in ("train", "test"):
+        write_official(tmp_path / f"shd_{name}.h5", samples, _labels(40, 20))
+    files = {}
+    for storage in ("dense", "events"):
+        files[storage] = tmp_path / f"{storage}.h5"
+        assert main(["data", "prepare", "--dataset", "shd", "--variant", "norm", "--raw",
+                     str(tmp_path), "--dt-ms", str(DT), "--steps", "10", "--part-coverage",
+                     "0.97", "--storage", storage, "--out", str(files[storage])]) == 0
+        assert "1 train + 1 test samples left out (--part-coverage 0.97)" in \
+            capsys.readouterr().out
+    dense, events = load_dataset(files["dense"]), load_dataset(files["events"])
+    assert dense.meta == events.meta and dense.meta.params["units"] == [2, 7]
+    np.testing.assert_array_equal(dense.train.X, events.train.X)
+    np.testing.assert_array_equal(dense.test.y, events.test.y)
+    # leaving out the only sample of a class is refused in one line
+    samples[0] = {7: [0], 2: [1, 5]}
+    write_official(tmp_path / "shd_train.h5", samples[:20], _labels(20, 20))
+    assert main(["data", "prepare", "--dataset", "shd", "--variant", "part", "--raw",
+                 str(tmp_path), "--dt-ms", str(DT), "--steps", "10", "--part-coverage", "0.9",
+                 "--out", str(tmp_path / "gone.h5")]) == 2
+    assert "part coverage 0.9 leaves no train sample of class 'class 0'" in capsys.readouterr().err
+    assert not (tmp_path / "gone.h5").exists()

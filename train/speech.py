@@ -12,6 +12,12 @@ one spike (X is binary). Variants, all decided on the binned spikes:
   - whole: all 700 channels.
   - part: only channels that fire at least twice in every sample of the train split;
     the same channel set is applied to the test split (a test sample may have fewer).
+    With `coverage` < 1 (not the paper's rule; for corpora where a few quiet samples
+    empty it): channels ranked by the share of training samples in which they fire
+    twice (ties: lower unit first), the longest prefix of that ranking that still fires
+    twice in every channel of at least `coverage` of the training samples; samples of
+    either split in which a kept channel fires fewer than twice are left out (their
+    indices in params["dropped"]). At coverage 1 the ranking gives the paper's set.
   - norm: the part channels, each randomly subsampled (seeded) to the same count in
     every sample of both splits: that count is the channel's minimum over all samples
     of both splits (label-free, so no labels leak); channels whose minimum is 0 (silent
@@ -49,28 +55,28 @@ def raw_files(dataset: str) -> dict[str, str]:
 
 
 def load_speech(raw_dir: str | os.PathLike, dataset: str, variant: str, *, dt_ms: float = 14.0,
-                steps: int = 100, seed: int = 0) -> Dataset:
+                steps: int = 100, seed: int = 0, coverage: float = 1.0) -> Dataset:
     """Bin the official SHD/SSC files into a Whole, Part or Norm dataset (see module doc)."""
-    plan = _plan(raw_dir, dataset, variant, dt_ms, steps)
-    n = sum(len(f) for f in plan.files.values())
+    plan = _plan(raw_dir, dataset, variant, dt_ms, steps, coverage)
+    n = sum(int(k.sum()) for k in plan.keep.values())
     guards.memory(float(n) * len(plan.units) * int(steps),
                   f"{dataset} {variant} dense ({n} samples x {len(plan.units)} channels x "
                   f"{steps} steps; --storage events needs no dense array)")
     rng = np.random.default_rng(seed)
     splits, late = {}, {}
     for name, f in plan.files.items():
-        X, late[name] = plan.binner.dense(f, plan.units, plan.norm_counts, rng)
-        splits[name] = Split(X=X, y=f.labels)
+        X, late[name] = plan.binner.dense(f, plan.keep[name], plan.units, plan.norm_counts, rng)
+        splits[name] = Split(X=X, y=f.labels[plan.keep[name]])
     return Dataset(train=splits["train"], test=splits["test"], meta=plan.meta(seed, late))
 
 
 def write_speech_events(raw_dir: str | os.PathLike, out: str | os.PathLike, dataset: str,
                         variant: str, *, dt_ms: float = 14.0, steps: int = 100,
-                        seed: int = 0) -> DatasetMeta:
+                        seed: int = 0, coverage: float = 1.0) -> DatasetMeta:
     """`load_speech`, written as an events file (`spiketime.train.dataset`, version 2)
     chunk by chunk: never a dense array of the whole set. Densified, it is exactly
     `load_speech`'s X (the same binning and, for norm, the same random draws)."""
-    plan = _plan(raw_dir, dataset, variant, dt_ms, steps)
+    plan = _plan(raw_dir, dataset, variant, dt_ms, steps, coverage)
     rng = np.random.default_rng(seed)
     late = {}
     # the metadata's late-spike counts are known only at the end: write them then
@@ -78,27 +84,25 @@ def write_speech_events(raw_dir: str | os.PathLike, out: str | os.PathLike, data
                      int(steps)) as w:
         for name, f in plan.files.items():
             late[name] = 0
-            for lo, sample, ch, step, n_late in plan.binner.events(f, plan.units,
-                                                                   plan.norm_counts, rng):
+            for _, sample, ch, step, n_late, labels in plan.binner.events(
+                    f, plan.keep[name], plan.units, plan.norm_counts, rng):
                 late[name] += n_late
-                w.add(name, sample, ch, step, f.labels[lo:lo + _chunk_len(f, lo)])
+                w.add(name, sample, ch, step, labels)
         meta = plan.meta(seed, late)
         w.f.attrs["params"] = json.dumps(meta.params)
     return meta
 
 
-def _chunk_len(raw: _RawSplit, lo: int) -> int:
-    return min(_CHUNK, len(raw) - lo)
-
-
 class _Plan:
-    """What both writers share: the raw files, the binner, the channel set, norm counts."""
+    """What both writers share: the raw files, the binner, the channel set, the samples
+    kept per split, norm counts."""
 
     def __init__(self, dataset, variant, dt_ms, steps, paths, files, binner, units,
-                 norm_counts):
+                 norm_counts, keep, coverage):
         self.dataset, self.variant, self.dt_ms, self.steps = dataset, variant, dt_ms, steps
         self.paths, self.files, self.binner = paths, files, binner
-        self.units, self.norm_counts = units, norm_counts
+        self.units, self.norm_counts, self.keep = units, norm_counts, keep
+        self.coverage = coverage
 
     def meta(self, seed: int, late: dict) -> DatasetMeta:
         params: dict[str, Any] = {
@@ -107,6 +111,9 @@ class _Plan:
             "units": self.units.tolist(), "part_min_count": PART_MIN_COUNT,
             "channel_set_from": "train", "late_spikes": late, "channels": int(self.units.size),
         }
+        if self.coverage < 1:
+            params["part_coverage"] = float(self.coverage)
+            params["dropped"] = {s: np.flatnonzero(~k).tolist() for s, k in self.keep.items()}
         if self.norm_counts is not None:
             params["norm_counts"] = self.norm_counts.tolist()
         return DatasetMeta(task=self.dataset, variant=self.variant, dt_ms=float(self.dt_ms),
@@ -114,7 +121,8 @@ class _Plan:
                            params=params)
 
 
-def _plan(raw_dir, dataset: str, variant: str, dt_ms: float, steps: int) -> _Plan:
+def _plan(raw_dir, dataset: str, variant: str, dt_ms: float, steps: int,
+          coverage: float = 1.0) -> _Plan:
     if dataset not in N_CLASSES:
         raise UserError(f"unknown speech dataset {dataset!r}; choose shd or ssc")
     if variant not in SPEECH_VARIANTS:
@@ -123,30 +131,60 @@ def _plan(raw_dir, dataset: str, variant: str, dt_ms: float, steps: int) -> _Pla
         raise UserError(f"dt_ms must be a positive number, got {dt_ms!r}")
     if not (isinstance(steps, (int, np.integer)) and steps >= 1):
         raise UserError(f"steps must be a positive integer, got {steps!r}")
+    if not (isinstance(coverage, (int, float)) and 0 < coverage <= 1):
+        raise UserError(f"part coverage must lie in (0, 1], got {coverage!r}")
+    if coverage < 1 and variant == "whole":
+        raise UserError("part coverage applies to the part and norm variants, not whole")
     paths = _find_files(Path(raw_dir), dataset)
     n_classes = N_CLASSES[dataset]
     files = {s: _RawSplit(p, n_classes) for s, p in paths.items()}
     binner = _Binner(float(dt_ms), int(steps))
     units = np.arange(N_UNITS)
+    keep = {s: np.ones(len(f), dtype=bool) for s, f in files.items()}
     norm_counts = None
     if variant != "whole":
         counts = {s: binner.counts(f) for s, f in files.items()}
-        units = np.flatnonzero(counts["train"].min(axis=0) >= PART_MIN_COUNT)
-        if variant == "norm" and units.size:
-            low = np.minimum(counts["train"].min(axis=0), counts["test"].min(axis=0))[units]
+        units = part_channels(counts["train"] >= PART_MIN_COUNT, coverage)
+        if units.size == 0:
+            passing = (counts["train"] >= PART_MIN_COUNT).sum(axis=0)
+            best = int(passing.argmax())
+            raise UserError(f"no channel of {dataset} fires at least {PART_MIN_COUNT} times in "
+                            f"{_share(coverage)} training samples at dt_ms={dt_ms} and "
+                            f"steps={steps} (the best, unit {best}, does in {passing[best]} of "
+                            f"{len(counts['train'])}); the {variant} variant would be empty"
+                            + ("" if coverage < 1 else "; --part-coverage below 1 lets a few "
+                               "samples go"))
+        if coverage < 1:
+            keep = {s: (c[:, units] >= PART_MIN_COUNT).all(axis=1) for s, c in counts.items()}
+            for s, k in keep.items():
+                gone = np.setdiff1d(files[s].labels, files[s].labels[k])
+                if gone.size:
+                    raise UserError(f"part coverage {coverage:g} leaves no {s} sample of class "
+                                    f"{files[s].class_names[gone[0]]!r}; raise the coverage")
+        if variant == "norm":
+            low = np.minimum(*(c[keep[s]].min(axis=0) for s, c in counts.items()))[units]
             units, norm_counts = units[low > 0], low[low > 0]
             if units.size == 0:
                 raise UserError(f"every part channel of {dataset} is silent in some test "
                                 f"sample at dt_ms={dt_ms} and steps={steps}; the norm "
                                 f"variant would be empty")
-        if units.size == 0:
-            passing = (counts["train"] >= PART_MIN_COUNT).sum(axis=0)
-            best = int(passing.argmax())
-            raise UserError(f"no channel of {dataset} fires at least {PART_MIN_COUNT} times in "
-                            f"every training sample at dt_ms={dt_ms} and steps={steps} (the "
-                            f"best, unit {best}, does in {passing[best]} of "
-                            f"{len(counts['train'])}); the {variant} variant would be empty")
-    return _Plan(dataset, variant, dt_ms, steps, paths, files, binner, units, norm_counts)
+    return _Plan(dataset, variant, dt_ms, steps, paths, files, binner, units, norm_counts,
+                 keep, float(coverage))
+
+
+def part_channels(fires: np.ndarray, coverage: float = 1.0) -> np.ndarray:
+    """Part's channel set from `fires` [samples, units] (True: fired at least twice):
+    units ranked by how many samples they fire in (ties: lower unit first), the longest
+    prefix that still fires in every one of its units in at least `coverage` of the
+    samples, as sorted unit ids. At coverage 1: the units that fire in every sample."""
+    order = np.lexsort((np.arange(fires.shape[1]), -fires.sum(axis=0)))
+    alive = np.cumprod(fires[:, order], axis=1, dtype=bool).sum(axis=0)
+    need = int(np.ceil(coverage * len(fires) - 1e-9))
+    return np.sort(order[:int((alive >= need).sum())])
+
+
+def _share(coverage: float) -> str:
+    return "every one of the" if coverage >= 1 else f"{coverage:.0%} of the"
 
 
 def _find_files(raw_dir: Path, dataset: str) -> dict[str, Path]:
@@ -245,30 +283,36 @@ class _Binner:
                 .reshape(len(times), N_UNITS)
         return out
 
-    def events(self, raw: _RawSplit, units: np.ndarray, norm_counts: np.ndarray | None,
-               rng: np.random.Generator):
-        """Per chunk: (first sample, sample within the chunk, channel, step, late spikes),
-        keeping only `units` (renumbered) and, for norm, subsampled to norm_counts."""
+    def events(self, raw: _RawSplit, keep: np.ndarray, units: np.ndarray,
+               norm_counts: np.ndarray | None, rng: np.random.Generator):
+        """Per chunk, over the samples in `keep` only (renumbered from 0): (first kept
+        sample of the chunk, its sample within the chunk, channel, step, late spikes,
+        the chunk's labels), keeping only `units` (renumbered) and, for norm, subsampled
+        to norm_counts."""
         channel_of = np.full(N_UNITS, -1, dtype=np.int64)
         channel_of[units] = np.arange(len(units))
         c = len(units)
+        out = 0
         for lo, times, unit_lists in raw.chunks():
-            keys, n_late = self._keys(raw.path, times, unit_lists)
+            mine = keep[lo:lo + len(times)]
+            keys, n_late = self._keys(raw.path, times[mine], unit_lists[mine])
             rows, step = keys // self.steps, keys % self.steps
             sample, ch = rows // N_UNITS, channel_of[rows % N_UNITS]
-            keep = ch >= 0
-            sample, ch, step = sample[keep], ch[keep], step[keep]
+            kept = ch >= 0
+            sample, ch, step = sample[kept], ch[kept], step[kept]
             if norm_counts is not None:
                 pick = _subsample(rng, sample * c + ch, norm_counts[ch])
                 sample, ch, step = sample[pick], ch[pick], step[pick]
-            yield lo, sample, ch, step, n_late
+            yield out, sample, ch, step, n_late, raw.labels[lo:lo + len(times)][mine]
+            out += int(mine.sum())
 
-    def dense(self, raw: _RawSplit, units: np.ndarray, norm_counts: np.ndarray | None,
-              rng: np.random.Generator) -> tuple[np.ndarray, int]:
-        """X uint8 [N, len(units), steps] (norm: subsampled to norm_counts) and late spikes."""
-        X = np.zeros((len(raw), len(units), self.steps), dtype=np.uint8)
+    def dense(self, raw: _RawSplit, keep: np.ndarray, units: np.ndarray,
+              norm_counts: np.ndarray | None, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """X uint8 [kept samples, len(units), steps] (norm: subsampled to norm_counts) and
+        late spikes."""
+        X = np.zeros((int(keep.sum()), len(units), self.steps), dtype=np.uint8)
         late = 0
-        for lo, sample, ch, step, n_late in self.events(raw, units, norm_counts, rng):
+        for lo, sample, ch, step, n_late, _ in self.events(raw, keep, units, norm_counts, rng):
             late += n_late
             X[lo + sample, ch, step] = 1
         return X, late

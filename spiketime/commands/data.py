@@ -53,6 +53,11 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dt-ms", type=float, default=14.0)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of norm's subsampling")
+    p.add_argument("--part-coverage", type=float, default=1.0, metavar="F",
+                   help="part/norm: keep the most channels that fire twice in every one of "
+                        "at least this share of the training samples, and leave out the "
+                        "samples (of both splits) where one does not; 1 (default) is the "
+                        "paper's rule: channels that fire twice in every training sample")
     p.add_argument("--storage", choices=("dense", "events"), default="dense",
                    help="events: store each sample's spikes as (step, channel) events, written "
                         "chunk by chunk without the whole dense array (SSC dense is ~13 GB); "
@@ -191,15 +196,16 @@ def _prepare(args: argparse.Namespace) -> int:
 
     if args.storage == "events":
         meta = write_speech_events(args.raw, args.out, args.dataset, args.variant,
-                                   dt_ms=args.dt_ms, steps=args.steps, seed=args.seed)
+                                   dt_ms=args.dt_ms, steps=args.steps, seed=args.seed,
+                                   coverage=args.part_coverage)
         ds = open_dataset(args.out)
         print(f"wrote {args.out} (events): {meta.task}/{meta.variant}, {len(ds.train)} train + "
               f"{len(ds.test)} test samples, {ds.channels} channels x {ds.steps} steps "
-              f"of {meta.dt_ms:g} ms, {ds.n_classes} classes")
+              f"of {meta.dt_ms:g} ms, {ds.n_classes} classes{_left_out(meta.params)}")
         return 0
 
     ds = load_speech(args.raw, args.dataset, args.variant, dt_ms=args.dt_ms, steps=args.steps,
-                     seed=args.seed)
+                     seed=args.seed, coverage=args.part_coverage)
     save_dataset(ds, args.out)
     _summary(ds, args.out)
     return 0
@@ -208,7 +214,16 @@ def _prepare(args: argparse.Namespace) -> int:
 def _summary(ds: Any, out: str) -> None:
     print(f"wrote {out}: {ds.meta.task}/{ds.meta.variant}, {len(ds.train)} train + "
           f"{len(ds.test)} test samples, {ds.channels} channels x {ds.steps} steps "
-          f"of {ds.meta.dt_ms:g} ms, {ds.n_classes} classes")
+          f"of {ds.meta.dt_ms:g} ms, {ds.n_classes} classes{_left_out(ds.meta.params)}")
+
+
+def _left_out(params: dict) -> str:
+    """The samples --part-coverage left out, for the summary line."""
+    if "dropped" not in params:
+        return ""
+    d = params["dropped"]
+    return (f"; {len(d['train'])} train + {len(d['test'])} test samples left out "
+            f"(--part-coverage {params['part_coverage']:g})")
 
 
 def _audit(args: argparse.Namespace) -> int:
