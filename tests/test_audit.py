@@ -120,3 +120,24 @@ def test_a_shortcut_needs_both_the_margin_and_significance():
     both = {**base, "rate_accuracy": 0.6, "p_value": 1e-6,
             "position_accuracy": 0.7, "position_p_value": 1e-9}
     assert open_shortcuts(both) == ["rate", "position"]
+
+
+def test_on_speech_first_and_last_spike_times_are_a_timing_baseline_not_a_shortcut():
+    # both classes fire once on every channel (counts identical), class 1 later
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 60)
+    X = np.zeros((120, 3, 40), np.uint8)
+    for i, label in enumerate(y):
+        X[i, np.arange(3), rng.integers(0, 20, 3) + 20 * label] = 1
+    results = {}
+    for task in ("shd", "planted"):
+        meta = DatasetMeta(task=task, variant="norm", dt_ms=1.0, class_names=["a", "b"],
+                           params={})
+        results[task] = shortcut_audit(Dataset(train=Split(X[::2], y[::2]),
+                                               test=Split(X[1::2], y[1::2]), meta=meta))
+    speech, synthetic = results["shd"], results["planted"]
+    assert speech["position_accuracy"] == synthetic["position_accuracy"] > 0.9
+    assert speech["rate_accuracy"] == 0.5
+    assert synthetic["shortcuts"] == ["position"] and speech["shortcuts"] == []
+    assert speech["verdict"].startswith("no rate shortcut found")
+    assert "linear timing baseline" in speech["verdict"]
