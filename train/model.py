@@ -47,6 +47,10 @@ class ModelConfig:
             raise UserError(f"unknown surrogate '{self.surrogate}'; choose from {', '.join(SURROGATES)}")
         if not self.alpha > 0:
             raise UserError(f"alpha must be positive, got {self.alpha}")
+        for name in ("current_decay", "voltage_decay"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:  # also refuses NaN
+                raise UserError(f"{name} must lie in [0, 1] (a fraction per step), got {value}")
 
 
 def _slayer():

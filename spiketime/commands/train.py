@@ -14,8 +14,10 @@ from pathlib import Path
 from spiketime import guards
 from spiketime.errors import UserError
 
-# TrainConfig's step sizes, kept here so that --help does not import torch.
+# TrainConfig's step sizes and ModelConfig's initial decays, kept here so that --help does
+# not import torch (tests/test_train_cli.py checks they equal the configs' defaults).
 LR, DELAY_LR, DECAY_LR = 0.003, 0.1, 0.3
+CURRENT_DECAY, VOLTAGE_DECAY = 0.25, 0.03
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -39,6 +41,12 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
         p.add_argument("--delays", choices=("none", "hidden"), default="none",
                        help="trainable axonal delays: none, or after every hidden layer "
                             "(0-62 steps, Loihi 2's range) (default %(default)s)")
+    p.add_argument("--current-decay", type=float, default=CURRENT_DECAY,
+                   help="initial synaptic current decay per step, a fraction in [0, 1]; "
+                        "learnable (default %(default)s)")
+    p.add_argument("--voltage-decay", type=float, default=VOLTAGE_DECAY,
+                   help="initial membrane voltage decay per step, a fraction in [0, 1]; "
+                        "learnable (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=32, help="global batch (default 32)")
     p.add_argument("--lr", type=float, default=LR, help=f"weight step size (default {LR})")
     p.add_argument("--delay-lr", type=float, default=DELAY_LR,
@@ -102,6 +110,7 @@ def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bo
     mcfg = ModelConfig(inputs=channels, hidden=args.hidden, outputs=classes,
                        delays=(args.delays == "hidden") if delays is None else delays,
                        delay_init_max=getattr(args, "delay_init_max", 30.0),
+                       current_decay=args.current_decay, voltage_decay=args.voltage_decay,
                        surrogate=args.surrogate, seed=args.seed)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        delay_lr=args.delay_lr, decay_lr=args.decay_lr, loss=args.loss,
