@@ -46,6 +46,7 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=0.005)
+    p.add_argument("--temperature", type=float, default=1.0, help="train's count-loss temperature")
     p.add_argument("--current-decay", type=float, default=0.25, help="train's initial decays")
     p.add_argument("--voltage-decay", type=float, default=0.03)
     p.add_argument("--threads", type=int, default=2)
@@ -108,6 +109,7 @@ def main() -> int:
             train = ["train", "--data", str(data), "--out", str(run), "--hidden", "128,128",
                      "--delays", delays, "--epochs", str(args.epochs), "--seed", seed,
                      "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+                     "--temperature", str(args.temperature),
                      "--current-decay", str(args.current_decay),
                      "--voltage-decay", str(args.voltage_decay), "--threads", str(args.threads)]
             resume = ["--resume"] if (run / "last.pt").exists() else []
@@ -195,7 +197,7 @@ def _summarise(results: Path, args: argparse.Namespace) -> None:
                                        if c["lava_spike_exact"] is not None), default=None)
         rows.append(row)
     settings = {k: getattr(args, k) for k in ("dt_ms", "steps", "part_coverage", "epochs",
-                                              "batch_size", "lr", "current_decay",
+                                              "batch_size", "lr", "temperature", "current_decay",
                                               "voltage_decay", "lava_subset", "sweep")}
     settings["encoder_commit"] = (_load(Path(args.out) / "timings.json") or {}).get(
         "encoder_commit")
