@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -135,29 +136,37 @@ def _check_audio(path: Path) -> float:
 def _encode_all(root: Path, utterances: list[Utterance], durations: list[float],
                 config: CochleaConfig, jobs: int) -> Iterator[tuple[int, np.ndarray]]:
     """(utterance index, spikes [n, 2] of (step, channel)) for all, in any order. Similar
-    lengths are batched together (they share filter tables); each worker takes contiguous
-    runs of batches. A file's spikes do not depend on the batching or the workers."""
+    lengths are batched together (they share filter tables, and a batch runs as long as
+    its longest); with several jobs each batch is a task, the longest first, taken by
+    whichever worker is free. A file's spikes do not depend on the batching or the
+    workers."""
     order = sorted(range(len(utterances)), key=lambda i: (durations[i], i))
-    batches = [[(utterances[i].index, str(root / utterances[i].file))
-                for i in order[lo:lo + _BATCH]]
-               for lo in range(0, len(order), _BATCH)]
+    batches = [[(utterances[i].index, str(root / utterances[i].file)) for i in part]
+               for part in _split(order, jobs)]
     if jobs == 1:
         encoder = CochleaEncoder(config)
         for batch in progress(batches, "encode"):
             yield from _encode_batch(encoder, batch)
         return
-    per_task = -(-len(batches) // (4 * jobs))  # about 4 tasks per worker
-    tasks = [(config, batches[lo:lo + per_task]) for lo in range(0, len(batches), per_task)]
+    tasks = [(config, batch) for batch in reversed(batches)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for part in progress(pool.map(_encode_chunk, tasks), "encode", total=len(tasks)):
-            yield from part
+        yield from itertools.chain.from_iterable(
+            progress(pool.map(_encode_task, tasks), "encode", total=len(tasks)))
 
 
-def _encode_chunk(task: tuple[CochleaConfig, list[list[tuple[int, str]]]]
-                  ) -> list[tuple[int, np.ndarray]]:
-    config, batches = task
-    encoder = _worker_encoder(config)
-    return [pair for batch in batches for pair in _encode_batch(encoder, batch)]
+def _split(order: list[int], jobs: int) -> list[list[int]]:
+    """`order` cut into runs of nearly equal size, at most _BATCH each: a whole number
+    of them per job (so the last ones, taken longest first, leave no worker idle)."""
+    per_job = -(-len(order) // (jobs * _BATCH))
+    parts = jobs * per_job if jobs > 1 else per_job
+    bounds = np.linspace(0, len(order), parts + 1).round().astype(int)
+    return [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
+def _encode_task(task: tuple[CochleaConfig, list[tuple[int, str]]]
+                 ) -> list[tuple[int, np.ndarray]]:
+    config, batch = task
+    return _encode_batch(_worker_encoder(config), batch)
 
 
 @functools.lru_cache(maxsize=1)

@@ -475,7 +475,7 @@ class CochleaEncoder:
         for g, ((*_, config), rows) in enumerate(zip(groups, index)):
             rngs.append([np.random.Generator(np.random.SFC64([*np.atleast_1d(s), g]))
                          for s in seeds])
-            bushy = _Bushy(config, rows.shape[1])
+            bushy = _Bushy(config, rows.shape[1], rows.shape[0])
             stages.append((_HairCell(self, rows.shape[1], config), _Nerve(config, bushy.i_to_v),
                            bushy))
         for start in range(0, steps, block):
@@ -603,7 +603,7 @@ class _Bushy:
     next period counts. `step` takes arrivals already multiplied by `i_to_v` (the voltage
     one arrival's current adds over a step)."""
 
-    def __init__(self, config: CochleaConfig, width: int):
+    def __init__(self, config: CochleaConfig, width: int, steps: int):
         c = config
         dt = 1.0 / c.rate_hz
         a_syn, a_mem = np.exp(-dt / c.tau_syn_s), np.exp(-dt / c.tau_mem_s)
@@ -617,60 +617,51 @@ class _Bushy:
         period = max(1.0, c.refractory_s * c.rate_hz)         # in steps
         self.refrac = int(round(period))
         self.cur, self.v = np.zeros(width, np.float32), np.zeros(width, np.float32)
-        self.recent = np.zeros((self.refrac, width), dtype=bool)  # the last `refrac` steps
-        self.period = None  # whole steps: holds from `recent`; else the time left per cell
+        self.period = None  # whole steps: holds from the last spikes; else time left per cell
         if not np.isclose(period, self.refrac, rtol=0, atol=1e-6):
             self.period = np.float32(period)
+            self.after = np.float32(self.period + 1.0)  # time left after a spike, +1 step
             self.left, self.held = np.zeros(width, np.float32), np.zeros(width, np.float32)
-            self.recent = np.zeros((1, width), dtype=bool)
-        self.times: list[np.ndarray] = []
-        self.columns: list[np.ndarray] = []
+            self.refrac = 1
+        # every step's spikes, after `refrac` rows of none (the holds look back into them)
+        self.fired = np.zeros((self.refrac + steps, width), dtype=bool)
         self.t = 0
 
     def step(self, arrivals: np.ndarray) -> None:
-        cur, v, t, recent = self.cur, self.v, self.t, self.recent
+        """One step for all cells; at most `steps` (the constructor's) in all."""
+        cur, v, row = self.cur, self.v, self.t + self.refrac
         cur *= self.a_syn
         cur += arrivals
         v *= self.a_mem
         v += cur
         if self.period is not None:
-            self._step_fractional(v)
-            return
-        for back in range(1, self.refrac):
-            np.putmask(v, recent[(t - back) % self.refrac], 0.0)
-        spike = recent[t % self.refrac]
-        np.greater_equal(v, np.float32(1.0), out=spike)
-        if self.refrac == 1:  # otherwise the next step's hold resets v
-            np.putmask(v, spike, 0.0)
-        self._record(spike)
+            self._step_fractional(v, self.fired[row])
+        else:
+            for back in range(1, self.refrac):
+                np.copyto(v, np.float32(0.0), where=self.fired[row - back])
+            np.greater_equal(v, np.float32(1.0), out=self.fired[row])
+            if self.refrac == 1:  # otherwise the next step's hold resets v
+                np.copyto(v, np.float32(0.0), where=self.fired[row])
+        self.t += 1
 
-    def _step_fractional(self, v: np.ndarray) -> None:
+    def _step_fractional(self, v: np.ndarray, spike: np.ndarray) -> None:
         """The rest of `step` for a period of a fractional number of steps."""
         held, left = self.held, self.left
         np.minimum(left, np.float32(1.0), out=held)         # part of this step still held
         np.subtract(np.float32(1.0), held, out=held)
         v *= held                                           # voltage gained after it
-        spike = self.recent[0]
         np.greater_equal(v, np.float32(1.0), out=spike)
-        np.putmask(v, spike, 0.0)
+        np.copyto(v, np.float32(0.0), where=spike)
         # a spike at the period's end (1 - held into the step): the next ends `period` on
-        np.putmask(left, spike, (self.period + 1.0) - held)
+        np.subtract(self.after, held, out=held)
+        np.copyto(left, held, where=spike)
         left -= np.float32(1.0)
         np.maximum(left, np.float32(0.0), out=left)
-        self._record(spike)
-
-    def _record(self, spike: np.ndarray) -> None:
-        columns = np.flatnonzero(spike)
-        if columns.size:
-            self.times.append(np.full(columns.size, self.t, dtype=np.int64))
-            self.columns.append(columns)
-        self.t += 1
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray]:
         """(step, column) of every spike so far, in time order."""
-        if not self.times:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(self.times), np.concatenate(self.columns)
+        t, col = np.nonzero(self.fired[self.refrac:self.refrac + self.t])
+        return t.astype(np.int64, copy=False), col.astype(np.int64, copy=False)
 
 
 def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
@@ -682,7 +673,7 @@ def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 
     compares with lauscher's."""
     steps = int(round(seconds * config.rate_hz))
     rng = np.random.Generator(np.random.SFC64(seed))
-    bushy = _Bushy(config, cells)
+    bushy = _Bushy(config, cells, steps)
     nerve = _Nerve(config, bushy.i_to_v)
     for step in range(steps):
         rate = fibre_rate_hz
