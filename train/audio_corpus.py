@@ -35,7 +35,7 @@ from spiketime.train.cochlea import CochleaConfig, CochleaEncoder, read_wav
 HEADER = ["file", "label", "speaker", "split"]
 SPLITS = ("train", "test")
 FORMAT = "spiketime-cochlea-2"
-_BATCH = 16   # utterances simulated side by side
+_BATCH = 32   # at most this many utterances simulated side by side
 
 
 @dataclass(frozen=True)
@@ -187,13 +187,13 @@ def _write_split(path: Path, members: list[Utterance], spikes: list[np.ndarray],
                  config: CochleaConfig) -> None:
     step_s = 1.0 / config.rate_hz
     with h5py.File(path, "w") as f:
-        times = f.create_dataset("spikes/times", (len(members),),
-                                 dtype=h5py.vlen_dtype(np.dtype("float32")))
-        units = f.create_dataset("spikes/units", (len(members),),
-                                 dtype=h5py.vlen_dtype(np.dtype("uint16")))
+        times = np.empty(len(members), dtype=object)  # written in one call each
+        units = np.empty(len(members), dtype=object)
         for i, s in enumerate(spikes):
             times[i] = ((s[:, 0] + 0.5) * step_s).astype(np.float32)
             units[i] = s[:, 1].astype(np.uint16)
+        f.create_dataset("spikes/times", data=times, dtype=h5py.vlen_dtype(np.dtype("float32")))
+        f.create_dataset("spikes/units", data=units, dtype=h5py.vlen_dtype(np.dtype("uint16")))
         f["labels"] = np.array([u.label for u in members], dtype=np.uint16)
         extra = f.create_group("extra")
         extra["keys"] = np.array([c.encode("utf-8") for c in classes])

@@ -95,7 +95,7 @@ _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
-_BLOCK = 64  # steps of stages 3-5 computed together (nerve noise, tables)
+_BLOCK = 32  # steps of stages 3-5 computed together (nerve noise, tables)
 
 
 @dataclass(frozen=True)
@@ -265,14 +265,15 @@ class CochleaEncoder:
         velocity = np.zeros((N_UNITS - lock, steps), np.float32)
         if lock < N_UNITS:                                   # back to the carrier: velocity
             V = scipy.fft.ifft(Z[lock - first:], axis=1, overwrite_x=True)[:, :steps]
-            velocity[:] = (V * carrier[:, :steps]).real
+            velocity[:] = np.multiply(V, carrier[:, :steps], out=V).real
         # the envelope channels every f-th step: bins folded f-fold (aliasing in frequency
         # is decimation in time), a transform f times shorter (its scale 1/f is in H)
         env_steps = -(-steps // f)
         Z = Z[:lock - first]
         if f > 1 and m % f == 0:
-            fold, short = Z[:, :m // f].copy(), m // f
-            for j in range(1, f):
+            short = m // f
+            fold = np.add(Z[:, :short], Z[:, short:2 * short])
+            for j in range(2, f):
                 fold += Z[:, j * short:(j + 1) * short]
             Z = scipy.fft.ifft(fold, axis=1, overwrite_x=True)[:, :env_steps]
         else:
@@ -444,10 +445,10 @@ class CochleaEncoder:
             at_rest = np.zeros((hi - lo, 1), np.float32)
             rest = self._envelope_rows(at_rest) if lo < self.first_locked \
                 else self._signed_rows(at_rest)
-            rows[:] = np.tile(rest.T, n)
             for i, e in enumerate(drives):
                 r = self._group_rows(e, lo)
                 rows[:r.shape[1], i * w:(i + 1) * w] = r.T
+                rows[r.shape[1]:, i * w:(i + 1) * w] = rest.T   # padding at rest
             index.append(rows)
         steps, which, ch = self._run(index, seeds, T)
         key = (which * (T + 1) + steps) * N_UNITS + ch       # by utterance, time, channel
