@@ -34,7 +34,7 @@ from spiketime.train.cochlea import CochleaConfig, CochleaEncoder, read_wav
 
 HEADER = ["file", "label", "speaker", "split"]
 SPLITS = ("train", "test")
-FORMAT = "spiketime-cochlea-2"
+FORMAT = "spiketime-cochlea-3"
 _BATCH = 32   # at most this many utterances simulated side by side
 
 

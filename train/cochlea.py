@@ -19,10 +19,11 @@ The chain, per utterance (mono samples at any rate):
      only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd; the
      power of the response's low-frequency tail below that window (quarter-octave
      bands, weighted by the channel's gain there) is added to the envelope's. Channels
-     with CF <= `lock_hz` (500 Hz, channels 493-699) are shifted back to their carrier:
-     their signed membrane velocity, four or more samples per cycle, so hair cells and
-     bushy cells follow its cycles (phase locking, which doubles or triples their
-     output in lauscher at these frequencies). The others keep the envelope's magnitude.
+     with CF <= `lock_hz` (500 Hz, channels 493-699) give instead their signed membrane
+     velocity (the same window's bins at their own frequencies, all below rate_hz/2, by
+     one real inverse FFT), four or more samples per cycle, so hair cells and bushy
+     cells follow its cycles (phase locking, which doubles or triples their output in
+     lauscher at these frequencies). The others keep the envelope's magnitude.
   3. inner hair cell: Meddis (1986, 1988) transmitter pools with lauscher's parameters.
      The release permeability k(s) = g (s + a) / (s + a + b) is taken at the velocity in
      phase-locked channels and averaged over one cycle of a sinusoid of the envelope's
@@ -250,22 +251,23 @@ class CochleaEncoder:
         grid = whole * max(1, int(round(_GRID_S * rate / whole)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
-        first, H, carrier, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
+        first, H, H_real, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
         X = scipy.fft.rfft(x, n_fft)                         # complex64
         # channel c's bins centre_c - m//2 .. centre_c + m//2 - 1 are the row of m values
         # from X_pad[centre_c]: zeros pad the bins below 0 Hz and above Nyquist
         half = m // 2
         X_pad = np.zeros(X.size + half + m, np.complex64)
         X_pad[half + 1:half + X.size] = X[1:]                # no DC
-        starts = np.minimum(self._centre(rate, n_fft)[first:], X_pad.size - m)
+        lock, f = self.first_locked, self.envelope_factor
+        starts = np.minimum(self._centre(rate, n_fft)[first:lock], X_pad.size - m)
         Z = np.lib.stride_tricks.sliding_window_view(X_pad, m)[starts]
         Z *= H
-        # complex envelope at 0 Hz, times exp(2 pi i half n / m) from the rows' order
-        lock, f = self.first_locked, self.envelope_factor
+        # the phase-locked channels' velocity: a real signal below rate_hz / 2, one real
+        # inverse FFT of the spectrum's first bins through their filters (H_real)
         velocity = np.zeros((N_UNITS - lock, steps), np.float32)
-        if lock < N_UNITS:                                   # back to the carrier: velocity
-            V = scipy.fft.ifft(Z[lock - first:], axis=1, overwrite_x=True)[:, :steps]
-            velocity[:] = np.multiply(V, carrier[:, :steps], out=V).real
+        if lock < N_UNITS:
+            Y = X[:m // 2 + 1] * H_real
+            velocity[:] = scipy.fft.irfft(Y, m, axis=1, overwrite_x=True)[:, :steps]
         # the envelope channels every f-th step: bins folded f-fold (aliasing in frequency
         # is decimation in time), a transform f times shorter (its scale 1/f is in H)
         env_steps = -(-steps // f)
@@ -296,9 +298,9 @@ class CochleaEncoder:
     def _filter(self, rate: int, n_fft: int, m: int
                 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(first channel with any bin below Nyquist, the filter's gain on the m bins
-        around each CF from there on [channels, m] in frequency order, the carrier of each
-        phase-locked channel per output step with the rows' order undone, and
-        `_tail_bands`), cached per (rate, n_fft)."""
+        around each CF of the envelope channels from there on [channels, m] in frequency
+        order, the phase-locked channels' gain on bins 0 .. m//2 for a real inverse FFT,
+        and `_tail_bands`), cached per (rate, n_fft)."""
         key = (rate, n_fft)
         if key in self._filters:
             self._filters.move_to_end(key)
@@ -327,15 +329,17 @@ class CochleaEncoder:
         if self.config.delay_cycles:
             delay = self.config.delay_cycles / self.cf[first:, None]
             H *= np.exp(-2j * np.pi * df * delay * offset[None, :]).astype(np.complex64)
-        # carrier exp(2 pi i (f_c t - m//2 n / m)) per output step n (t = n / rate_hz),
-        # the minus undoing the rows' order; cycles reduced to [-1/2, 1/2] in float64
-        cycles = np.outer(centre[self.first_locked:] * df / self.config.rate_hz
-                          - (m // 2) / m, np.arange(m))
-        cycles -= np.rint(cycles)
-        turn = (2 * np.pi * cycles).astype(np.float32)
-        carrier = np.empty(turn.shape, np.complex64)
-        carrier.real, carrier.imag = np.cos(turn), np.sin(turn)
-        self._filters[key] = (first, H, carrier, *self._tail_bands(rate, n_fft, m, centre))
+        # the phase-locked channels' rows at their absolute bins 0 .. m//2: the same
+        # sum over the window once shifted back to CF (their gain is 0 above 2 CF <= m/2
+        # bins); halved below m/2 for the real inverse FFT, which counts those bins twice
+        lock = self.first_locked - first
+        k_lock = k[lock:]
+        H_real = np.zeros((N_UNITS - self.first_locked, m // 2 + 1), np.complex64)
+        keep = (k_lock >= 0) & (k_lock <= m // 2)
+        H_real[np.nonzero(keep)[0], k_lock[keep]] = H[lock:][keep]
+        H_real[:, 1:m // 2] *= np.float32(0.5)
+        H = np.ascontiguousarray(H[:lock])
+        self._filters[key] = (first, H, H_real, *self._tail_bands(rate, n_fft, m, centre))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
