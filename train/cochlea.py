@@ -224,7 +224,8 @@ class CochleaEncoder:
             if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
         self.envelope_factor = int(round(self.config.rate_hz / self.config.envelope_rate_hz))
         # per rate: (grid step, k, q's decay over a step, weight of q's inflow over a step)
-        self._tables = {r: self._hair_tables(r) for r in
+        release = self._release()
+        self._tables = {r: self._hair_tables(r, *release) for r in
                         (self.config.rate_hz, self.config.envelope_rate_hz)}
         self._step = self._tables[self.config.rate_hz][0]
 
@@ -373,24 +374,29 @@ class CochleaEncoder:
         return band_idx, band_gain, tail[:reach]
 
     # -- stage 3: inner hair cell release, averaged over a cycle -------------------------
-    def _hair_tables(self, rate_hz: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """The hair cell's per-step coefficients, tabulated on grids even in sqrt(drive)
-        (fine where k bends, coarse where it saturates): (grid step, k, q's decay over a
-        step, weight of q's inflow over a step). Rows 0.._KBAR_POINTS-1: k = g (s + a) /
-        (s + a + b), s >= -a, averaged over a cycle of a sinusoid of amplitude E (the
-        envelope channels); the next 2 _KBAR_POINTS - 1 rows: k at the signed velocity s
-        itself (the phase-locked channels). q' = y m + x w - (y + k) q is integrated exactly
-        over a step of 1 / rate_hz."""
+    def _release(self) -> tuple[float, np.ndarray]:
+        """The hair cell's release k, tabulated on grids even in sqrt(drive) (fine where k
+        bends, coarse where it saturates): (grid step, k). Rows 0.._KBAR_POINTS-1: k = g
+        (s + a) / (s + a + b), s >= -a, averaged over a cycle of a sinusoid of amplitude E
+        (the envelope channels); the next 2 _KBAR_POINTS - 1 rows: k at the signed
+        velocity s itself (the phase-locked channels)."""
         c = self.config
         root = np.linspace(0.0, _KBAR_ROOT_MAX, _KBAR_POINTS)
         s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 128, endpoint=False))
         signed = np.r_[-root[:0:-1] ** 2, root ** 2]
         u = np.maximum(np.r_[s.ravel(), signed] + c.ihc_a, 0.0)
         k_all = c.ihc_g * u / (u + c.ihc_b)
-        k = np.r_[k_all[:s.size].reshape(s.shape).mean(axis=1), k_all[s.size:]]
-        leave = c.ihc_y + k
+        return float(root[1]), np.r_[k_all[:s.size].reshape(s.shape).mean(axis=1),
+                                     k_all[s.size:]]
+
+    def _hair_tables(self, rate_hz: float, step: float, k: np.ndarray
+                     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """The hair cell's per-step coefficients on `_release`'s grid: (grid step, k, q's
+        decay over a step, weight of q's inflow over a step), q' = y m + x w - (y + k) q
+        integrated exactly over a step of 1 / rate_hz."""
+        leave = self.config.ihc_y + k
         keep_q = np.exp(-leave / rate_hz)
-        return (float(root[1]), k.astype(np.float32), keep_q.astype(np.float32),
+        return (step, k.astype(np.float32), keep_q.astype(np.float32),
                 ((1.0 - keep_q) / leave).astype(np.float32))
 
     def _grid_index(self, drive: np.ndarray) -> np.ndarray:
@@ -440,8 +446,10 @@ class CochleaEncoder:
         int or list of ints) seeds its nerve noise (an SFC64 generator). Utterances are
         laid side by side (columns) and padded at rest: no column touches another, so a
         file's spikes do not depend on its batch."""
-        lens = [e.steps for e in drives]
-        T, n = max(lens), len(drives)
+        n = len(drives)
+        slots = sorted(range(n), key=lambda i: -drives[i].steps)  # columns: longest first
+        lens = [drives[i].steps for i in slots]
+        T = lens[0]
         index = []
         for lo, hi, factor, _ in self._groups():  # rows stored step by step, per group
             w = hi - lo
@@ -449,12 +457,14 @@ class CochleaEncoder:
             at_rest = np.zeros((hi - lo, 1), np.float32)
             rest = self._envelope_rows(at_rest) if lo < self.first_locked \
                 else self._signed_rows(at_rest)
-            for i, e in enumerate(drives):
-                r = self._group_rows(e, lo)
-                rows[:r.shape[1], i * w:(i + 1) * w] = r.T
-                rows[r.shape[1]:, i * w:(i + 1) * w] = rest.T   # padding at rest
+            for j, i in enumerate(slots):
+                r = self._group_rows(drives[i], lo)
+                rows[:r.shape[1], j * w:(j + 1) * w] = r.T
+                rows[r.shape[1]:, j * w:(j + 1) * w] = rest.T   # padding at rest
             index.append(rows)
-        steps, which, ch = self._run(index, seeds, T)
+        steps, slot, ch = self._run(index, [seeds[i] for i in slots], lens)
+        which = np.array(slots, dtype=np.int64)[slot]
+        lens = [e.steps for e in drives]
         key = (which * (T + 1) + steps) * N_UNITS + ch       # by utterance, time, channel
         order = np.argsort(key)
         steps, which, ch = steps[order], which[order], ch[order]
@@ -466,14 +476,17 @@ class CochleaEncoder:
             out.append(np.stack([steps[pick][keep], ch[pick][keep]], axis=1))
         return out
 
-    def _run(self, index: list[np.ndarray], seeds: list, steps: int
+    def _run(self, index: list[np.ndarray], seeds: list, lens: list[int]
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Stages 3-5 of each channel group on its table rows index[g] [group steps,
         utterances x group channels], a block of steps at a time: the hair cells step
         through the block (the only recursion before the bushy cell), the nerve draws the
-        whole block at once, the bushy cells step through it. Group g's nerve noise for
-        utterance i comes from its own SFC64 stream seeded by (seeds[i], g), in time
-        order. Returns the (step of rate_hz, utterance, channel) of every spike."""
+        whole block at once, the bushy cells step through it. Utterance i lasts lens[i]
+        steps of rate_hz, longest first: a block leaves out the columns of those already
+        over. Group g's nerve noise for utterance i comes from its own SFC64 stream
+        seeded by (seeds[i], g), in time order. Returns the (step of rate_hz, utterance,
+        channel) of every spike."""
+        steps = lens[0]
         groups = self._groups()
         block = self.envelope_factor * max(1, _BLOCK // self.envelope_factor)
         stages, rngs = [], []
@@ -484,12 +497,13 @@ class CochleaEncoder:
             stages.append((_HairCell(self, rows.shape[1], config), _Nerve(config, bushy.i_to_v),
                            bushy))
         for start in range(0, steps, block):
+            alive = sum(n > start for n in lens)                # utterances not yet over
             for (lo, hi, factor, _), rows, (hair, nerve, bushy), group_rngs in zip(
                     groups, index, stages, rngs):
-                rows = rows[start // factor:(start + block) // factor]
                 w = hi - lo
+                rows = rows[start // factor:(start + block) // factor, :alive * w]
                 noise = np.empty(rows.shape, dtype=np.float32)
-                for i, rng in enumerate(group_rngs):
+                for i, rng in enumerate(group_rngs[:alive]):
                     noise[:, i * w:(i + 1) * w] = normal_deviates(rng, (rows.shape[0], w))
                 for arrivals in nerve.counts(hair.run(rows), noise):
                     bushy.step(arrivals)
@@ -533,7 +547,8 @@ class _HairCell:
         rows = self.table.take(rows, axis=0, mode="clip")  # rows are in range: no checks
         k, keep_q, gain_q = rows[..., 0], rows[..., 1], rows[..., 2]
         out = np.empty(k.shape, np.float32)
-        a, q, u = self.a, self.q, self.u
+        width = k.shape[1]                                  # the first columns only
+        a, q, u = self.a[:width], self.q[:width], self.u[:width]
         for t in range(out.shape[0]):
             np.add(u, self.ym, out=a)
             a *= gain_q[t]
@@ -633,25 +648,27 @@ class _Bushy:
         self.t = 0
 
     def step(self, arrivals: np.ndarray) -> None:
-        """One step for all cells; at most `steps` (the constructor's) in all."""
-        cur, v, row = self.cur, self.v, self.t + self.refrac
+        """One step for the first arrivals.size cells (the rest stay as they are, with no
+        spike); at most `steps` (the constructor's) in all."""
+        width, row = arrivals.shape[0], self.t + self.refrac
+        cur, v, fired = self.cur[:width], self.v[:width], self.fired[:, :width]
         cur *= self.a_syn
         cur += arrivals
         v *= self.a_mem
         v += cur
         if self.period is not None:
-            self._step_fractional(v, self.fired[row])
+            self._step_fractional(v, fired[row])
         else:
             for back in range(1, self.refrac):
-                np.copyto(v, np.float32(0.0), where=self.fired[row - back])
-            np.greater_equal(v, np.float32(1.0), out=self.fired[row])
+                np.copyto(v, np.float32(0.0), where=fired[row - back])
+            np.greater_equal(v, np.float32(1.0), out=fired[row])
             if self.refrac == 1:  # otherwise the next step's hold resets v
-                np.copyto(v, np.float32(0.0), where=self.fired[row])
+                np.copyto(v, np.float32(0.0), where=fired[row])
         self.t += 1
 
     def _step_fractional(self, v: np.ndarray, spike: np.ndarray) -> None:
         """The rest of `step` for a period of a fractional number of steps."""
-        held, left = self.held, self.left
+        held, left = self.held[:v.size], self.left[:v.size]
         np.minimum(left, np.float32(1.0), out=held)         # part of this step still held
         np.subtract(np.float32(1.0), held, out=held)
         v *= held                                           # voltage gained after it
