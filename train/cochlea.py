@@ -310,18 +310,18 @@ class CochleaEncoder:
         centre = self._centre(rate, n_fft)
         # channels before `first` have no bin below Nyquist: their envelope is 0
         first = min(int(np.argmax(centre - m // 2 <= n_fft // 2)), self.first_locked)
-        offset = np.arange(m, dtype=np.int32) - m // 2        # from CF, in frequency order
-        k = centre[first:, None].astype(np.int32) + offset[None, :]  # FFT bin per column
+        offset = np.arange(m) - m // 2                       # from CF, in frequency order
+        k = centre[first:, None] + offset[None, :]            # FFT bin per column
         # position on the shape's grid: log2 of each bin (a table) minus log2 of CF
         top = int(k.max()) + 1
         log2_bin = np.log2(np.maximum(np.arange(top), 1) * df).astype(np.float32)
-        pos = log2_bin.take(np.clip(k, 0, top - 1))
+        pos = log2_bin.take(k, mode="clip")                   # bins below 0 read bin 0
         pos -= (np.log2(self.cf[first:]) + _SHAPE_OCT[0]).astype(np.float32)[:, None]
         pos *= np.float32(_SHAPE_PER_OCTAVE)
         np.rint(pos, out=pos)
         # outside the spectrum, or above +1 octave (nothing passes): gain 0
         inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
-        H = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
+        H = self._shape.take(pos.astype(np.intp), mode="clip")  # gain 0 outside, below
         H *= (self.gain[first:] * 2.0 * m / n_fft).astype(np.float32)[:, None]  # one-sided
         H *= inside
         f = self.envelope_factor
