@@ -96,7 +96,8 @@ _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
-_BLOCK = 32  # steps of stages 3-5 computed together (nerve noise, tables)
+_BLOCK = 32  # steps of stages 3-5 computed together (nerve, tables)
+_NOISE_BLOCKS = 4  # blocks whose nerve noise is drawn together
 
 
 @dataclass(frozen=True)
@@ -496,16 +497,21 @@ class CochleaEncoder:
             bushy = _Bushy(config, rows.shape[1], rows.shape[0])
             stages.append((_HairCell(self, rows.shape[1], config), _Nerve(config, bushy.i_to_v),
                            bushy))
+        noise = [np.empty(0, np.float32)] * len(groups)
         for start in range(0, steps, block):
             alive = sum(n > start for n in lens)                # utterances not yet over
-            for (lo, hi, factor, _), rows, (hair, nerve, bushy), group_rngs in zip(
-                    groups, index, stages, rngs):
+            for g, ((lo, hi, factor, _), rows, (hair, nerve, bushy), group_rngs) in enumerate(
+                    zip(groups, index, stages, rngs)):
                 w = hi - lo
                 rows = rows[start // factor:(start + block) // factor, :alive * w]
-                noise = np.empty(rows.shape, dtype=np.float32)
-                for i, rng in enumerate(group_rngs[:alive]):
-                    noise[:, i * w:(i + 1) * w] = normal_deviates(rng, (rows.shape[0], w))
-                for arrivals in nerve.counts(hair.run(rows), noise):
+                at = start % (block * _NOISE_BLOCKS) // factor
+                if at == 0:  # the next few blocks' noise, one draw per utterance
+                    todo = min(block * _NOISE_BLOCKS // factor, index[g].shape[0] - start // factor)
+                    noise[g] = np.empty((todo, alive * w), dtype=np.float32)
+                    for i, rng in enumerate(group_rngs[:alive]):
+                        noise[g][:, i * w:(i + 1) * w] = normal_deviates(rng, (todo, w))
+                z = noise[g][at:at + rows.shape[0], :rows.shape[1]]
+                for arrivals in nerve.counts(hair.run(rows), z):
                     bushy.step(arrivals)
         out = []
         for (lo, hi, factor, _), (_, _, bushy) in zip(groups, stages):
