@@ -26,6 +26,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
@@ -145,11 +146,13 @@ def _encode_all(root: Path, utterances: list[Utterance], durations: list[float],
                for part in _split(order, jobs)]
     if jobs == 1:
         encoder = CochleaEncoder(config)
-        for batch in progress(batches, "encode"):
-            yield from _encode_batch(encoder, batch)
+        with threadpool_limits(1):  # BLAS threads would spin on the other core
+            for batch in progress(batches, "encode"):
+                yield from _encode_batch(encoder, batch)
         return
     tasks = [(config, batch) for batch in reversed(batches)]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=threadpool_limits,
+                             initargs=(1,)) as pool:  # one thread each: jobs use the cores
         yield from itertools.chain.from_iterable(
             progress(pool.map(_encode_task, tasks), "encode", total=len(tasks)))
 
