@@ -311,40 +311,48 @@ class CochleaEncoder:
         centre = self._centre(rate, n_fft)
         # channels before `first` have no bin below Nyquist: their envelope is 0
         first = min(int(np.argmax(centre - m // 2 <= n_fft // 2)), self.first_locked)
-        offset = np.arange(m) - m // 2                       # from CF, in frequency order
-        k = centre[first:, None] + offset[None, :]            # FFT bin per column
-        # position on the shape's grid: log2 of each bin (a table) minus log2 of CF
-        top = int(k.max()) + 1
+        lock, f = self.first_locked, self.envelope_factor
+        # the envelope channels' window: the m bins around CF, in frequency order
+        k = centre[first:lock, None] + (np.arange(m) - m // 2)[None, :]
+        # the phase-locked channels' rows at their absolute bins 0 .. m//2: the same sum
+        # as over their window once shifted back to CF (it spans those bins, and their
+        # gain is 0 above 2 CF <= m/2 bins)
+        k_real = np.broadcast_to(np.arange(m // 2 + 1), (N_UNITS - lock, m // 2 + 1))
+        top = max(int(k.max()) if k.size else 0, m // 2) + 1
         log2_bin = np.log2(np.maximum(np.arange(top), 1) * df).astype(np.float32)
-        pos = log2_bin.take(k, mode="clip")                   # bins below 0 read bin 0
-        pos -= (np.log2(self.cf[first:]) + _SHAPE_OCT[0]).astype(np.float32)[:, None]
-        pos *= np.float32(_SHAPE_PER_OCTAVE)
-        np.rint(pos, out=pos)
-        # outside the spectrum, or above +1 octave (nothing passes): gain 0
-        inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
-        H = self._shape.take(pos.astype(np.intp), mode="clip")  # gain 0 outside, below
-        H *= (self.gain[first:] * 2.0 * m / n_fft).astype(np.float32)[:, None]  # one-sided
-        H *= inside
-        f = self.envelope_factor
-        if f > 1 and m % f == 0:  # the envelope channels' folded transform is f times shorter
-            H[:self.first_locked - first] *= np.float32(1.0 / f)
-        if self.config.delay_cycles:
-            delay = self.config.delay_cycles / self.cf[first:, None]
-            H *= np.exp(-2j * np.pi * df * delay * offset[None, :]).astype(np.complex64)
-        # the phase-locked channels' rows at their absolute bins 0 .. m//2: the same
-        # sum over the window once shifted back to CF (their gain is 0 above 2 CF <= m/2
-        # bins); halved below m/2 for the real inverse FFT, which counts those bins twice
-        lock = self.first_locked - first
-        k_lock = k[lock:]
-        H_real = np.zeros((N_UNITS - self.first_locked, m // 2 + 1), np.complex64)
-        keep = (k_lock >= 0) & (k_lock <= m // 2)
-        H_real[np.nonzero(keep)[0], k_lock[keep]] = H[lock:][keep]
-        H_real[:, 1:m // 2] *= np.float32(0.5)
-        H = np.ascontiguousarray(H[:lock])
+        scale = (self.gain * 2.0 * m / n_fft).astype(np.float32)  # one-sided
+        # the envelope channels' folded transform is f times shorter
+        fold = np.float32(1.0 / f) if f > 1 and m % f == 0 else None
+        H = self._gain(k, first, n_fft, df, log2_bin, scale, centre, fold)
+        H_real = self._gain(k_real, lock, n_fft, df, log2_bin, scale, centre)
+        H_real[:, 1:m // 2] *= np.float32(0.5)  # the real inverse FFT counts them twice
         self._filters[key] = (first, H, H_real, *self._tail_bands(rate, n_fft, m, centre))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
+
+    def _gain(self, k: np.ndarray, lo: int, n_fft: int, df: float, log2_bin: np.ndarray,
+              scale: np.ndarray, centre: np.ndarray, fold: np.float32 | None = None
+              ) -> np.ndarray:
+        """The filter of channels lo, lo + 1, ... (rows of k) at FFT bins k (complex64):
+        times scale[channel] (and `fold`), 0 outside the spectrum and above +1 octave."""
+        hi = lo + k.shape[0]
+        # position on the shape's grid: log2 of each bin (a table) minus log2 of CF
+        pos = log2_bin.take(k, mode="clip")                   # bins below 0 read bin 0
+        pos -= (np.log2(self.cf[lo:hi]) + _SHAPE_OCT[0]).astype(np.float32)[:, None]
+        pos *= np.float32(_SHAPE_PER_OCTAVE)
+        np.rint(pos, out=pos)
+        inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
+        H = self._shape.take(pos.astype(np.intp), mode="clip")  # gain 0 outside, below
+        H *= scale[lo:hi, None]
+        H *= inside
+        if fold is not None:
+            H *= fold
+        if self.config.delay_cycles:  # a delay of the envelope: its phase from CF's bin
+            delay = self.config.delay_cycles / self.cf[lo:hi, None]
+            H *= np.exp(-2j * np.pi * df * delay * (k - centre[lo:hi, None])
+                        ).astype(np.complex64)
+        return H
 
     def _tail_bands(self, rate: int, n_fft: int, m: int, centre: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
