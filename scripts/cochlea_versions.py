@@ -1,8 +1,9 @@
 """Two versions of the cochlear encoder compared on the same words, as
 scripts/cochlea_fidelity.py compares ours with lauscher: spike-count spectrograms (700
 channels x 10 ms bins, and 35 groups of 20 channels), their Pearson correlation with the
-same seed, beside the old version's own ceiling (the old version with seed 0 against seed
-1: what its spike noise alone allows), and the spike counts.
+same seed and the sum of their bins' count differences, beside the old version's own
+ceiling (the old version with seed 0 against seed 1: what its spike noise alone allows),
+and the spike counts.
 
     .venv/bin/python scripts/cochlea_versions.py --old runs/cochlea_main.py \
         [--new train/cochlea.py] [--audio DIR] [--work runs/versions] [--json FILE]
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -73,15 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         versions, ceiling = corr(a, b), corr(a, again)
         rows.append({"file": path.name, "seconds": round(x.size / rate, 3),
                      "old_spikes": int(a.sum()), "new_spikes": int(b.sum()),
+                     "count_differences": int(np.abs(a - b).sum()),
                      "corr_channels": round(versions[0], 4), "corr_groups": round(versions[1], 4),
                      "corr_channels_old_two_seeds": round(ceiling[0], 4),
                      "corr_groups_old_two_seeds": round(ceiling[1], 4)})
     keys = ["corr_channels", "corr_groups", "corr_channels_old_two_seeds",
             "corr_groups_old_two_seeds"]
-    summary = {"old": args.old, "new": args.new, "words": len(rows), "bin_ms": BIN_S * 1000,
+    summary = {"old": os.path.relpath(args.old), "new": os.path.relpath(args.new),
+               "words": len(rows), "bin_ms": BIN_S * 1000,
                "group_channels": GROUP,
                "old_spikes": sum(r["old_spikes"] for r in rows),
                "new_spikes": sum(r["new_spikes"] for r in rows),
+               "count_differences": sum(r["count_differences"] for r in rows),
                **{f"min_{k}": min(r[k] for r in rows) for k in keys},
                **{f"mean_{k}": round(float(np.mean([r[k] for r in rows])), 4) for k in keys}}
     print(json.dumps(summary, indent=1))
