@@ -137,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=None, help="keep the corpus and outputs here")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.baseline_corpus and not args.baseline:
+        p.error("--baseline-corpus needs --baseline")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_cochlea_"))
     audio_s = make_corpus(work / "corpus", args.words)
     result = {"words": args.words, "audio_s": round(audio_s, 2), "cpus": os.cpu_count(),
               "load_before": [round(x, 2) for x in os.getloadavg()], "runs": []}
-    if args.baseline_corpus and not args.baseline:
-        p.error("--baseline-corpus needs --baseline")
     baseline = load_module(Path(args.baseline), "cochlea_baseline").CochleaEncoder \
         if args.baseline else None
     base_corpus = load_module(Path(args.baseline_corpus), "audio_corpus_baseline") \
