@@ -453,8 +453,8 @@ class CochleaEncoder:
         (steps of rate_hz; a spike in a slower envelope step is reported in the last of
         the rate_hz steps it spans). drives[i] is `membrane`'s output; seeds[i] (an
         int or list of ints) seeds its nerve noise (an SFC64 generator). Utterances are
-        laid side by side (columns) and padded at rest: no column touches another, so a
-        file's spikes do not depend on its batch."""
+        laid side by side (columns, the longest first), padded at rest and left out once
+        over: no column touches another, so a file's spikes do not depend on its batch."""
         n = len(drives)
         slots = sorted(range(n), key=lambda i: -drives[i].steps)  # columns: longest first
         lens = [drives[i].steps for i in slots]
