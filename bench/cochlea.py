@@ -1,7 +1,8 @@
 """Speed of `spiketime data encode-audio`: times faster than real time, and than lauscher.
 
     .venv/bin/python bench/cochlea.py [--words 80] [--jobs 1 2] [--lauscher-seconds 0.25]
-                                      [--baseline FILE] [--work DIR] [--json]
+                                      [--baseline FILE [--baseline-corpus FILE]]
+                                      [--work DIR] [--json]
 
 Speaks `--words` spoken digits with espeak-ng (English and German, several voices; tones
 if espeak-ng is missing) into a corpus folder, then times the whole command path
@@ -12,8 +13,9 @@ with ours, and prints the ratio. Wall time and CPU time (this process and its wo
 are both printed, with the machine's load average: other work on a shared machine
 stretches the wall time, much less the CPU time. `--baseline FILE` (another version of
 train/cochlea.py, e.g. `git show REV:train/cochlea.py > FILE`) times that encoder too,
-alternating with the current one run by run, and prints the CPU-time ratio. Not part of
-the test run.
+alternating with the current one run by run, and prints the CPU-time ratio;
+`--baseline-corpus FILE` (another train/audio_corpus.py: batching, workers, writing) runs
+that baseline through its own command path too. Not part of the test run.
 """
 from __future__ import annotations
 
@@ -28,12 +30,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from scipy.io import wavfile
 
 from spiketime.train import audio_corpus
-from spiketime.train.audio_corpus import encode_corpus
 from spiketime.train.cochlea import CochleaEncoder, read_wav
 
 DIGITS = {"en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
@@ -89,25 +91,27 @@ def time_lauscher(path: Path, seconds: float) -> dict:
             "ours_s": round(ours_s, 4), "ratio": round(lauscher_s / ours_s)}
 
 
-def load_encoder(path: Path) -> type:
-    """CochleaEncoder of another version of train/cochlea.py."""
-    spec = importlib.util.spec_from_file_location("cochlea_baseline", path)
+def load_module(path: Path, name: str) -> ModuleType:
+    """Another version of a module, loaded from `path` under `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    sys.modules[spec.name] = module  # its dataclasses (and the workers' pickles) find it
     spec.loader.exec_module(module)
-    return module.CochleaEncoder
+    return module
 
 
-def time_encode(corpus: Path, out: Path, jobs: int, encoder: type, audio_s: float) -> dict:
-    """Wall and CPU seconds of the command path with `encoder` as the cochlea."""
-    current = audio_corpus.CochleaEncoder
-    audio_corpus.CochleaEncoder = encoder  # the --jobs workers fork with it in place
+def time_encode(corpus: Path, out: Path, jobs: int, encoder: type, audio_s: float,
+                corpus_module: ModuleType = audio_corpus) -> dict:
+    """Wall and CPU seconds of the command path (`corpus_module.encode_corpus`) with
+    `encoder` as the cochlea."""
+    current = corpus_module.CochleaEncoder
+    corpus_module.CochleaEncoder = encoder  # the --jobs workers fork with it in place
     try:
         cpu0, start = _cpu_s(), time.perf_counter()
-        encode_corpus(corpus, out, jobs=jobs)
+        corpus_module.encode_corpus(corpus, out, jobs=jobs)
         wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
     finally:
-        audio_corpus.CochleaEncoder = current
+        corpus_module.CochleaEncoder = current
     return {"jobs": jobs, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
             "x_real_time": round(audio_s / wall, 1),
             "x_real_time_per_cpu_s": round(audio_s / cpu, 1)}
@@ -127,18 +131,27 @@ def main(argv: list[str] | None = None) -> int:
                    help="0 skips lauscher; it needs the bench extra")
     p.add_argument("--baseline", default=None,
                    help="another train/cochlea.py to time beside this one")
+    p.add_argument("--baseline-corpus", default=None,
+                   help="with --baseline: another train/audio_corpus.py (the batching and "
+                        "workers) for the baseline; by default it runs through this one")
     p.add_argument("--work", default=None, help="keep the corpus and outputs here")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.baseline_corpus and not args.baseline:
+        p.error("--baseline-corpus needs --baseline")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_cochlea_"))
     audio_s = make_corpus(work / "corpus", args.words)
     result = {"words": args.words, "audio_s": round(audio_s, 2), "cpus": os.cpu_count(),
               "load_before": [round(x, 2) for x in os.getloadavg()], "runs": []}
-    baseline = load_encoder(Path(args.baseline)) if args.baseline else None
+    baseline = load_module(Path(args.baseline), "cochlea_baseline").CochleaEncoder \
+        if args.baseline else None
+    base_corpus = load_module(Path(args.baseline_corpus), "audio_corpus_baseline") \
+        if args.baseline_corpus else audio_corpus
     for jobs in args.jobs:
         if baseline is not None:
             result.setdefault("baseline_runs", []).append(
-                time_encode(work / "corpus", work / f"base{jobs}", jobs, baseline, audio_s))
+                time_encode(work / "corpus", work / f"base{jobs}", jobs, baseline, audio_s,
+                            base_corpus))
         result["runs"].append(time_encode(work / "corpus", work / f"out{jobs}", jobs,
                                           audio_corpus.CochleaEncoder, audio_s))
     if args.lauscher_seconds > 0:

@@ -12,6 +12,7 @@ import pytest
 from scipy.io import wavfile
 from support import assert_one_line_error, call, spiketime
 
+from spiketime.train import audio_corpus
 from spiketime.train.cochlea import (
     CochleaConfig,
     CochleaEncoder,
@@ -101,10 +102,15 @@ def test_deterministic_for_a_seed_and_independent_of_the_batch(encoder):
     alone = encoder.spikes([a], [[7, 1]])[0]
     again = CochleaEncoder().spikes([a], [[7, 1]])[0]
     batched = encoder.spikes([b, a], [[7, 0], [7, 1]])[1]
+    # the shorter one first: columns go longest first, and end before the longer's
+    first, longer = encoder.spikes([a, b], [[7, 1], [7, 0]])
     other_seed = encoder.spikes([a], [[8, 1]])[0]
     assert len(alone) > 0
     np.testing.assert_array_equal(alone, again)
     np.testing.assert_array_equal(alone, batched)
+    np.testing.assert_array_equal(alone, first)
+    np.testing.assert_array_equal(longer, encoder.spikes([b], [[7, 0]])[0])
+    assert a.steps < b.steps and longer[:, 0].max() > a.steps  # b goes on after a ends
     assert not np.array_equal(alone, other_seed)
 
 
@@ -128,6 +134,16 @@ def make_corpus(root: Path, per_class: int = 1) -> Path:
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     (root / "classes.txt").write_text("\n".join(f"tone{c}" for c in range(CLASSES)) + "\n")
     return root
+
+
+@pytest.mark.parametrize("n, jobs", [(1, 1), (80, 1), (80, 2), (200, 2), (5000, 2), (7, 3)])
+def test_batches_are_runs_of_the_order_a_whole_number_per_job(n, jobs):
+    parts = audio_corpus._split(list(range(n)), jobs)
+    assert [i for p in parts for i in p] == list(range(n))  # contiguous runs, all of them
+    assert max(map(len, parts)) <= audio_corpus._BATCH
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    if jobs > 1 and n >= jobs:
+        assert len(parts) % jobs == 0
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,11 @@ The chain, per utterance (mono samples at any rate):
      only bins within rate_hz/2 of CF are kept, shifted to 0 Hz, inverse-FFT'd; the
      power of the response's low-frequency tail below that window (quarter-octave
      bands, weighted by the channel's gain there) is added to the envelope's. Channels
-     with CF <= `lock_hz` (500 Hz, channels 493-699) are shifted back to their carrier:
-     their signed membrane velocity, four or more samples per cycle, so hair cells and
-     bushy cells follow its cycles (phase locking, which doubles or triples their
-     output in lauscher at these frequencies). The others keep the envelope's magnitude.
+     with CF <= `lock_hz` (500 Hz, channels 493-699) give instead their signed membrane
+     velocity (the same window's bins at their own frequencies, all below rate_hz/2, by
+     one real inverse FFT), four or more samples per cycle, so hair cells and bushy
+     cells follow its cycles (phase locking, which doubles or triples their output in
+     lauscher at these frequencies). The others keep the envelope's magnitude.
   3. inner hair cell: Meddis (1986, 1988) transmitter pools with lauscher's parameters.
      The release permeability k(s) = g (s + a) / (s + a + b) is taken at the velocity in
      phase-locked channels and averaged over one cycle of a sinusoid of the envelope's
@@ -95,7 +96,8 @@ _KBAR_ROOT_MAX = 100.0  # release table up to an envelope of 1e4 (saturated long
 _KBAR_POINTS = 4001
 _SHAPE_PER_OCTAVE = 128  # resolution of the resampled shape table
 _TAIL_LOW_HZ, _TAIL_TOP_HZ = 40.0, 8000.0  # quarter-octave bands for the low tail
-_BLOCK = 64  # steps of stages 3-5 computed together (nerve noise, tables)
+_BLOCK = 32  # steps of stages 3-5 computed together (nerve, tables)
+_NOISE_BLOCKS = 4  # blocks whose nerve noise is drawn together
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,8 @@ class CochleaEncoder:
             if self.cf[-1] <= self.config.lock_hz else N_UNITS  # channels from here on
         self.envelope_factor = int(round(self.config.rate_hz / self.config.envelope_rate_hz))
         # per rate: (grid step, k, q's decay over a step, weight of q's inflow over a step)
-        self._tables = {r: self._hair_tables(r) for r in
+        release = self._release()
+        self._tables = {r: self._hair_tables(r, *release) for r in
                         (self.config.rate_hz, self.config.envelope_rate_hz)}
         self._step = self._tables[self.config.rate_hz][0]
 
@@ -250,29 +253,31 @@ class CochleaEncoder:
         grid = whole * max(1, int(round(_GRID_S * rate / whole)))
         n_fft = int(np.ceil((x.size + _PAD_S * rate) / grid) * grid)
         m = int(round(n_fft * c.rate_hz / rate))
-        first, H, carrier, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
+        first, H, H_real, band_idx, band_gain, tail = self._filter(rate, n_fft, m)
         X = scipy.fft.rfft(x, n_fft)                         # complex64
         # channel c's bins centre_c - m//2 .. centre_c + m//2 - 1 are the row of m values
         # from X_pad[centre_c]: zeros pad the bins below 0 Hz and above Nyquist
         half = m // 2
         X_pad = np.zeros(X.size + half + m, np.complex64)
         X_pad[half + 1:half + X.size] = X[1:]                # no DC
-        starts = np.minimum(self._centre(rate, n_fft)[first:], X_pad.size - m)
+        lock, f = self.first_locked, self.envelope_factor
+        starts = np.minimum(self._centre(rate, n_fft)[first:lock], X_pad.size - m)
         Z = np.lib.stride_tricks.sliding_window_view(X_pad, m)[starts]
         Z *= H
-        # complex envelope at 0 Hz, times exp(2 pi i half n / m) from the rows' order
-        lock, f = self.first_locked, self.envelope_factor
+        # the phase-locked channels' velocity: a real signal below rate_hz / 2, one real
+        # inverse FFT of the spectrum's first bins through their filters (H_real)
         velocity = np.zeros((N_UNITS - lock, steps), np.float32)
-        if lock < N_UNITS:                                   # back to the carrier: velocity
-            V = scipy.fft.ifft(Z[lock - first:], axis=1, overwrite_x=True)[:, :steps]
-            velocity[:] = (V * carrier[:, :steps]).real
+        if lock < N_UNITS:
+            Y = X[:m // 2 + 1] * H_real
+            velocity[:] = scipy.fft.irfft(Y, m, axis=1, overwrite_x=True)[:, :steps]
         # the envelope channels every f-th step: bins folded f-fold (aliasing in frequency
         # is decimation in time), a transform f times shorter (its scale 1/f is in H)
         env_steps = -(-steps // f)
         Z = Z[:lock - first]
         if f > 1 and m % f == 0:
-            fold, short = Z[:, :m // f].copy(), m // f
-            for j in range(1, f):
+            short = m // f
+            fold = np.add(Z[:, :short], Z[:, short:2 * short])
+            for j in range(2, f):
                 fold += Z[:, j * short:(j + 1) * short]
             Z = scipy.fft.ifft(fold, axis=1, overwrite_x=True)[:, :env_steps]
         else:
@@ -295,9 +300,9 @@ class CochleaEncoder:
     def _filter(self, rate: int, n_fft: int, m: int
                 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(first channel with any bin below Nyquist, the filter's gain on the m bins
-        around each CF from there on [channels, m] in frequency order, the carrier of each
-        phase-locked channel per output step with the rows' order undone, and
-        `_tail_bands`), cached per (rate, n_fft)."""
+        around each CF of the envelope channels from there on [channels, m] in frequency
+        order, the phase-locked channels' gain on bins 0 .. m//2 for a real inverse FFT,
+        and `_tail_bands`), cached per (rate, n_fft)."""
         key = (rate, n_fft)
         if key in self._filters:
             self._filters.move_to_end(key)
@@ -306,38 +311,48 @@ class CochleaEncoder:
         centre = self._centre(rate, n_fft)
         # channels before `first` have no bin below Nyquist: their envelope is 0
         first = min(int(np.argmax(centre - m // 2 <= n_fft // 2)), self.first_locked)
-        offset = np.arange(m, dtype=np.int32) - m // 2        # from CF, in frequency order
-        k = centre[first:, None].astype(np.int32) + offset[None, :]  # FFT bin per column
-        # position on the shape's grid: log2 of each bin (a table) minus log2 of CF
-        top = int(k.max()) + 1
+        lock, f = self.first_locked, self.envelope_factor
+        # the envelope channels' window: the m bins around CF, in frequency order
+        k = centre[first:lock, None] + (np.arange(m) - m // 2)[None, :]
+        # the phase-locked channels' rows at their absolute bins 0 .. m//2: the same sum
+        # as over their window once shifted back to CF (it spans those bins, and their
+        # gain is 0 above 2 CF <= m/2 bins)
+        k_real = np.broadcast_to(np.arange(m // 2 + 1), (N_UNITS - lock, m // 2 + 1))
+        top = max(int(k.max()) if k.size else 0, m // 2) + 1
         log2_bin = np.log2(np.maximum(np.arange(top), 1) * df).astype(np.float32)
-        pos = log2_bin.take(np.clip(k, 0, top - 1))
-        pos -= (np.log2(self.cf[first:]) + _SHAPE_OCT[0]).astype(np.float32)[:, None]
-        pos *= np.float32(_SHAPE_PER_OCTAVE)
-        np.rint(pos, out=pos)
-        # outside the spectrum, or above +1 octave (nothing passes): gain 0
-        inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
-        H = self._shape.take(np.clip(pos, 0, len(self._shape) - 1).astype(np.int32))
-        H *= (self.gain[first:] * 2.0 * m / n_fft).astype(np.float32)[:, None]  # one-sided
-        H *= inside
-        f = self.envelope_factor
-        if f > 1 and m % f == 0:  # the envelope channels' folded transform is f times shorter
-            H[:self.first_locked - first] *= np.float32(1.0 / f)
-        if self.config.delay_cycles:
-            delay = self.config.delay_cycles / self.cf[first:, None]
-            H *= np.exp(-2j * np.pi * df * delay * offset[None, :]).astype(np.complex64)
-        # carrier exp(2 pi i (f_c t - m//2 n / m)) per output step n (t = n / rate_hz),
-        # the minus undoing the rows' order; cycles reduced to [-1/2, 1/2] in float64
-        cycles = np.outer(centre[self.first_locked:] * df / self.config.rate_hz
-                          - (m // 2) / m, np.arange(m))
-        cycles -= np.rint(cycles)
-        turn = (2 * np.pi * cycles).astype(np.float32)
-        carrier = np.empty(turn.shape, np.complex64)
-        carrier.real, carrier.imag = np.cos(turn), np.sin(turn)
-        self._filters[key] = (first, H, carrier, *self._tail_bands(rate, n_fft, m, centre))
+        scale = (self.gain * 2.0 * m / n_fft).astype(np.float32)  # one-sided
+        # the envelope channels' folded transform is f times shorter
+        fold = np.float32(1.0 / f) if f > 1 and m % f == 0 else None
+        H = self._gain(k, first, n_fft, df, log2_bin, scale, centre, fold)
+        H_real = self._gain(k_real, lock, n_fft, df, log2_bin, scale, centre)
+        H_real[:, 1:m // 2] *= np.float32(0.5)  # the real inverse FFT counts them twice
+        self._filters[key] = (first, H, H_real, *self._tail_bands(rate, n_fft, m, centre))
         while len(self._filters) > _CACHE:
             self._filters.popitem(last=False)
         return self._filters[key]
+
+    def _gain(self, k: np.ndarray, lo: int, n_fft: int, df: float, log2_bin: np.ndarray,
+              scale: np.ndarray, centre: np.ndarray, fold: np.float32 | None = None
+              ) -> np.ndarray:
+        """The filter of channels lo, lo + 1, ... (rows of k) at FFT bins k (complex64):
+        times scale[channel] (and `fold`), 0 outside the spectrum and above +1 octave."""
+        hi = lo + k.shape[0]
+        # position on the shape's grid: log2 of each bin (a table) minus log2 of CF
+        pos = log2_bin.take(k, mode="clip")                   # bins below 0 read bin 0
+        pos -= (np.log2(self.cf[lo:hi]) + _SHAPE_OCT[0]).astype(np.float32)[:, None]
+        pos *= np.float32(_SHAPE_PER_OCTAVE)
+        np.rint(pos, out=pos)
+        inside = (k >= 1) & (k <= n_fft // 2) & (pos <= len(self._shape) - 1)
+        H = self._shape.take(pos.astype(np.intp), mode="clip")  # gain 0 outside, below
+        H *= scale[lo:hi, None]
+        H *= inside
+        if fold is not None:
+            H *= fold
+        if self.config.delay_cycles:  # a delay of the envelope: its phase from CF's bin
+            delay = self.config.delay_cycles / self.cf[lo:hi, None]
+            H *= np.exp(-2j * np.pi * df * delay * (k - centre[lo:hi, None])
+                        ).astype(np.complex64)
+        return H
 
     def _tail_bands(self, rate: int, n_fft: int, m: int, centre: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -368,24 +383,29 @@ class CochleaEncoder:
         return band_idx, band_gain, tail[:reach]
 
     # -- stage 3: inner hair cell release, averaged over a cycle -------------------------
-    def _hair_tables(self, rate_hz: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """The hair cell's per-step coefficients, tabulated on grids even in sqrt(drive)
-        (fine where k bends, coarse where it saturates): (grid step, k, q's decay over a
-        step, weight of q's inflow over a step). Rows 0.._KBAR_POINTS-1: k = g (s + a) /
-        (s + a + b), s >= -a, averaged over a cycle of a sinusoid of amplitude E (the
-        envelope channels); the next 2 _KBAR_POINTS - 1 rows: k at the signed velocity s
-        itself (the phase-locked channels). q' = y m + x w - (y + k) q is integrated exactly
-        over a step of 1 / rate_hz."""
+    def _release(self) -> tuple[float, np.ndarray]:
+        """The hair cell's release k, tabulated on grids even in sqrt(drive) (fine where k
+        bends, coarse where it saturates): (grid step, k). Rows 0.._KBAR_POINTS-1: k = g
+        (s + a) / (s + a + b), s >= -a, averaged over a cycle of a sinusoid of amplitude E
+        (the envelope channels); the next 2 _KBAR_POINTS - 1 rows: k at the signed
+        velocity s itself (the phase-locked channels)."""
         c = self.config
         root = np.linspace(0.0, _KBAR_ROOT_MAX, _KBAR_POINTS)
         s = (root ** 2)[:, None] * np.sin(np.linspace(0, 2 * np.pi, 128, endpoint=False))
         signed = np.r_[-root[:0:-1] ** 2, root ** 2]
         u = np.maximum(np.r_[s.ravel(), signed] + c.ihc_a, 0.0)
         k_all = c.ihc_g * u / (u + c.ihc_b)
-        k = np.r_[k_all[:s.size].reshape(s.shape).mean(axis=1), k_all[s.size:]]
-        leave = c.ihc_y + k
+        return float(root[1]), np.r_[k_all[:s.size].reshape(s.shape).mean(axis=1),
+                                     k_all[s.size:]]
+
+    def _hair_tables(self, rate_hz: float, step: float, k: np.ndarray
+                     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """The hair cell's per-step coefficients on `_release`'s grid: (grid step, k, q's
+        decay over a step, weight of q's inflow over a step), q' = y m + x w - (y + k) q
+        integrated exactly over a step of 1 / rate_hz."""
+        leave = self.config.ihc_y + k
         keep_q = np.exp(-leave / rate_hz)
-        return (float(root[1]), k.astype(np.float32), keep_q.astype(np.float32),
+        return (step, k.astype(np.float32), keep_q.astype(np.float32),
                 ((1.0 - keep_q) / leave).astype(np.float32))
 
     def _grid_index(self, drive: np.ndarray) -> np.ndarray:
@@ -433,10 +453,12 @@ class CochleaEncoder:
         (steps of rate_hz; a spike in a slower envelope step is reported in the last of
         the rate_hz steps it spans). drives[i] is `membrane`'s output; seeds[i] (an
         int or list of ints) seeds its nerve noise (an SFC64 generator). Utterances are
-        laid side by side (columns) and padded at rest: no column touches another, so a
-        file's spikes do not depend on its batch."""
-        lens = [e.steps for e in drives]
-        T, n = max(lens), len(drives)
+        laid side by side (columns, the longest first), padded at rest and left out once
+        over: no column touches another, so a file's spikes do not depend on its batch."""
+        n = len(drives)
+        slots = sorted(range(n), key=lambda i: -drives[i].steps)  # columns: longest first
+        lens = [drives[i].steps for i in slots]
+        T = lens[0]
         index = []
         for lo, hi, factor, _ in self._groups():  # rows stored step by step, per group
             w = hi - lo
@@ -444,12 +466,14 @@ class CochleaEncoder:
             at_rest = np.zeros((hi - lo, 1), np.float32)
             rest = self._envelope_rows(at_rest) if lo < self.first_locked \
                 else self._signed_rows(at_rest)
-            rows[:] = np.tile(rest.T, n)
-            for i, e in enumerate(drives):
-                r = self._group_rows(e, lo)
-                rows[:r.shape[1], i * w:(i + 1) * w] = r.T
+            for j, i in enumerate(slots):
+                r = self._group_rows(drives[i], lo)
+                rows[:r.shape[1], j * w:(j + 1) * w] = r.T
+                rows[r.shape[1]:, j * w:(j + 1) * w] = rest.T   # padding at rest
             index.append(rows)
-        steps, which, ch = self._run(index, seeds, T)
+        steps, slot, ch = self._run(index, [seeds[i] for i in slots], lens)
+        which = np.array(slots, dtype=np.int64)[slot]
+        lens = [e.steps for e in drives]
         key = (which * (T + 1) + steps) * N_UNITS + ch       # by utterance, time, channel
         order = np.argsort(key)
         steps, which, ch = steps[order], which[order], ch[order]
@@ -461,32 +485,41 @@ class CochleaEncoder:
             out.append(np.stack([steps[pick][keep], ch[pick][keep]], axis=1))
         return out
 
-    def _run(self, index: list[np.ndarray], seeds: list, steps: int
+    def _run(self, index: list[np.ndarray], seeds: list, lens: list[int]
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Stages 3-5 of each channel group on its table rows index[g] [group steps,
         utterances x group channels], a block of steps at a time: the hair cells step
         through the block (the only recursion before the bushy cell), the nerve draws the
-        whole block at once, the bushy cells step through it. Group g's nerve noise for
-        utterance i comes from its own SFC64 stream seeded by (seeds[i], g), in time
-        order. Returns the (step of rate_hz, utterance, channel) of every spike."""
+        whole block at once, the bushy cells step through it. Utterance i lasts lens[i]
+        steps of rate_hz, longest first: a block leaves out the columns of those already
+        over. Group g's nerve noise for utterance i comes from its own SFC64 stream
+        seeded by (seeds[i], g), in time order. Returns the (step of rate_hz, utterance,
+        channel) of every spike."""
+        steps = lens[0]
         groups = self._groups()
         block = self.envelope_factor * max(1, _BLOCK // self.envelope_factor)
         stages, rngs = [], []
         for g, ((*_, config), rows) in enumerate(zip(groups, index)):
             rngs.append([np.random.Generator(np.random.SFC64([*np.atleast_1d(s), g]))
                          for s in seeds])
-            bushy = _Bushy(config, rows.shape[1])
+            bushy = _Bushy(config, rows.shape[1], rows.shape[0])
             stages.append((_HairCell(self, rows.shape[1], config), _Nerve(config, bushy.i_to_v),
                            bushy))
+        noise = [np.empty(0, np.float32)] * len(groups)
         for start in range(0, steps, block):
-            for (lo, hi, factor, _), rows, (hair, nerve, bushy), group_rngs in zip(
-                    groups, index, stages, rngs):
-                rows = rows[start // factor:(start + block) // factor]
+            alive = sum(n > start for n in lens)                # utterances not yet over
+            for g, ((lo, hi, factor, _), rows, (hair, nerve, bushy), group_rngs) in enumerate(
+                    zip(groups, index, stages, rngs)):
                 w = hi - lo
-                noise = np.empty(rows.shape, dtype=np.float32)
-                for i, rng in enumerate(group_rngs):
-                    noise[:, i * w:(i + 1) * w] = normal_deviates(rng, (rows.shape[0], w))
-                for arrivals in nerve.counts(hair.run(rows), noise):
+                rows = rows[start // factor:(start + block) // factor, :alive * w]
+                at = start % (block * _NOISE_BLOCKS) // factor
+                if at == 0:  # the next few blocks' noise, one draw per utterance
+                    todo = min(block * _NOISE_BLOCKS // factor, index[g].shape[0] - start // factor)
+                    noise[g] = np.empty((todo, alive * w), dtype=np.float32)
+                    for i, rng in enumerate(group_rngs[:alive]):
+                        noise[g][:, i * w:(i + 1) * w] = normal_deviates(rng, (todo, w))
+                z = noise[g][at:at + rows.shape[0], :rows.shape[1]]
+                for arrivals in nerve.counts(hair.run(rows), z):
                     bushy.step(arrivals)
         out = []
         for (lo, hi, factor, _), (_, _, bushy) in zip(groups, stages):
@@ -528,7 +561,8 @@ class _HairCell:
         rows = self.table.take(rows, axis=0, mode="clip")  # rows are in range: no checks
         k, keep_q, gain_q = rows[..., 0], rows[..., 1], rows[..., 2]
         out = np.empty(k.shape, np.float32)
-        a, q, u = self.a, self.q, self.u
+        width = k.shape[1]                                  # the first columns only
+        a, q, u = self.a[:width], self.q[:width], self.u[:width]
         for t in range(out.shape[0]):
             np.add(u, self.ym, out=a)
             a *= gain_q[t]
@@ -603,7 +637,7 @@ class _Bushy:
     next period counts. `step` takes arrivals already multiplied by `i_to_v` (the voltage
     one arrival's current adds over a step)."""
 
-    def __init__(self, config: CochleaConfig, width: int):
+    def __init__(self, config: CochleaConfig, width: int, steps: int):
         c = config
         dt = 1.0 / c.rate_hz
         a_syn, a_mem = np.exp(-dt / c.tau_syn_s), np.exp(-dt / c.tau_mem_s)
@@ -617,60 +651,54 @@ class _Bushy:
         period = max(1.0, c.refractory_s * c.rate_hz)         # in steps
         self.refrac = int(round(period))
         self.cur, self.v = np.zeros(width, np.float32), np.zeros(width, np.float32)
-        self.recent = np.zeros((self.refrac, width), dtype=bool)  # the last `refrac` steps
-        self.period = None  # whole steps: holds from `recent`; else the time left per cell
+        self.period = None  # whole steps: holds from the last spikes; else time left per cell
         if not np.isclose(period, self.refrac, rtol=0, atol=1e-6):
             self.period = np.float32(period)
+            self.after = np.float32(self.period + 1.0)  # time left after a spike, +1 step
             self.left, self.held = np.zeros(width, np.float32), np.zeros(width, np.float32)
-            self.recent = np.zeros((1, width), dtype=bool)
-        self.times: list[np.ndarray] = []
-        self.columns: list[np.ndarray] = []
+            self.refrac = 1
+        # every step's spikes, after `refrac` rows of none (the holds look back into them)
+        self.fired = np.zeros((self.refrac + steps, width), dtype=bool)
         self.t = 0
 
     def step(self, arrivals: np.ndarray) -> None:
-        cur, v, t, recent = self.cur, self.v, self.t, self.recent
+        """One step for the first arrivals.size cells (the rest stay as they are, with no
+        spike); at most `steps` (the constructor's) in all."""
+        width, row = arrivals.shape[0], self.t + self.refrac
+        cur, v, fired = self.cur[:width], self.v[:width], self.fired[:, :width]
         cur *= self.a_syn
         cur += arrivals
         v *= self.a_mem
         v += cur
         if self.period is not None:
-            self._step_fractional(v)
-            return
-        for back in range(1, self.refrac):
-            np.putmask(v, recent[(t - back) % self.refrac], 0.0)
-        spike = recent[t % self.refrac]
-        np.greater_equal(v, np.float32(1.0), out=spike)
-        if self.refrac == 1:  # otherwise the next step's hold resets v
-            np.putmask(v, spike, 0.0)
-        self._record(spike)
+            self._step_fractional(v, fired[row])
+        else:
+            for back in range(1, self.refrac):
+                np.copyto(v, np.float32(0.0), where=fired[row - back])
+            np.greater_equal(v, np.float32(1.0), out=fired[row])
+            if self.refrac == 1:  # otherwise the next step's hold resets v
+                np.copyto(v, np.float32(0.0), where=fired[row])
+        self.t += 1
 
-    def _step_fractional(self, v: np.ndarray) -> None:
+    def _step_fractional(self, v: np.ndarray, spike: np.ndarray) -> None:
         """The rest of `step` for a period of a fractional number of steps."""
-        held, left = self.held, self.left
+        held, left = self.held[:v.size], self.left[:v.size]
         np.minimum(left, np.float32(1.0), out=held)         # part of this step still held
         np.subtract(np.float32(1.0), held, out=held)
         v *= held                                           # voltage gained after it
-        spike = self.recent[0]
         np.greater_equal(v, np.float32(1.0), out=spike)
-        np.putmask(v, spike, 0.0)
+        np.copyto(v, np.float32(0.0), where=spike)
         # a spike at the period's end (1 - held into the step): the next ends `period` on
-        np.putmask(left, spike, (self.period + 1.0) - held)
+        np.subtract(self.after, held, out=held)
+        np.copyto(left, held, where=spike)
         left -= np.float32(1.0)
         np.maximum(left, np.float32(0.0), out=left)
-        self._record(spike)
-
-    def _record(self, spike: np.ndarray) -> None:
-        columns = np.flatnonzero(spike)
-        if columns.size:
-            self.times.append(np.full(columns.size, self.t, dtype=np.int64))
-            self.columns.append(columns)
-        self.t += 1
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray]:
         """(step, column) of every spike so far, in time order."""
-        if not self.times:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(self.times), np.concatenate(self.columns)
+        fired = self.fired[self.refrac:self.refrac + self.t]
+        t, col = np.divmod(np.flatnonzero(fired), fired.shape[1])  # 8x faster than nonzero
+        return t.astype(np.int64, copy=False), col.astype(np.int64, copy=False)
 
 
 def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 2.0,
@@ -682,7 +710,7 @@ def bushy_rate(config: CochleaConfig, fibre_rate_hz: float, *, seconds: float = 
     compares with lauscher's."""
     steps = int(round(seconds * config.rate_hz))
     rng = np.random.Generator(np.random.SFC64(seed))
-    bushy = _Bushy(config, cells)
+    bushy = _Bushy(config, cells, steps)
     nerve = _Nerve(config, bushy.i_to_v)
     for step in range(steps):
         rate = fibre_rate_hz
