@@ -175,8 +175,7 @@ def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
     counts, positions, y = audit_features(ds)
     result = {**_rate(ds, counts, y, folds, seed), **_position(ds, positions, y, folds, seed)}
     chance = result["chance"]
-    speech = ds.meta.task in SPEECH_TASKS
-    open_ = [s for s in open_shortcuts(result) if not (speech and s == "position")]
+    open_ = open_shortcuts(result)
     result["shortcuts"] = open_
     result["best_audit_accuracy"] = max(result["rate_accuracy"], result["position_accuracy"])
     if open_:
@@ -184,7 +183,7 @@ def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
         result["verdict"] = (f"shortcut open: {detail} beats chance ({chance:.3f}) by more "
                              f"than {SHORTCUT_MARGIN:.2f} (p < {SHORTCUT_P}); accuracy here "
                              f"does not show timing")
-    elif speech:
+    elif result["task"] in SPEECH_TASKS:
         result["verdict"] = (f"no rate shortcut found: counts do not beat chance ({chance:.3f}) "
                              f"by more than {SHORTCUT_MARGIN:.2f} at p < {SHORTCUT_P}; first/"
                              f"last spike times reach {result['position_accuracy']:.3f}, a "
@@ -198,8 +197,10 @@ def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
 
 
 def open_shortcuts(result: dict[str, Any]) -> list[str]:
-    """The shortcuts an audit result leaves open (see the module docstring)."""
+    """The shortcuts an audit result leaves open (see the module docstring): on speech
+    tasks only rate can be one."""
     p_of = {"rate": result["p_value"], "position": result["position_p_value"]}
-    return [name for name in ("rate", "position")
+    names = ("rate",) if result.get("task") in SPEECH_TASKS else ("rate", "position")
+    return [name for name in names
             if result[f"{name}_accuracy"] - result["chance"] > SHORTCUT_MARGIN
             and p_of[name] < SHORTCUT_P]

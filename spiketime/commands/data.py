@@ -195,13 +195,9 @@ def _prepare(args: argparse.Namespace) -> int:
     from spiketime.train.speech import load_speech, write_speech_events
 
     if args.storage == "events":
-        meta = write_speech_events(args.raw, args.out, args.dataset, args.variant,
-                                   dt_ms=args.dt_ms, steps=args.steps, seed=args.seed,
-                                   coverage=args.part_coverage)
-        ds = open_dataset(args.out)
-        print(f"wrote {args.out} (events): {meta.task}/{meta.variant}, {len(ds.train)} train + "
-              f"{len(ds.test)} test samples, {ds.channels} channels x {ds.steps} steps "
-              f"of {meta.dt_ms:g} ms, {ds.n_classes} classes{_left_out(meta.params)}")
+        write_speech_events(args.raw, args.out, args.dataset, args.variant, dt_ms=args.dt_ms,
+                            steps=args.steps, seed=args.seed, coverage=args.part_coverage)
+        _summary(open_dataset(args.out), f"{args.out} (events)")
         return 0
 
     ds = load_speech(args.raw, args.dataset, args.variant, dt_ms=args.dt_ms, steps=args.steps,
