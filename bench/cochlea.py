@@ -1,21 +1,24 @@
 """Speed of `spiketime data encode-audio`: times faster than real time, and than lauscher.
 
-    .venv/bin/python bench/cochlea.py [--words 80] [--jobs 1 2] [--lauscher-seconds 0.25]
+    .venv/bin/python bench/cochlea.py [--words 80 | --corpus DIR] [--jobs 1 2]
+                                      [--lauscher-seconds 0.25]
                                       [--baseline FILE [--baseline-corpus FILE]]
                                       [--work DIR] [--json]
 
 Speaks `--words` spoken digits with espeak-ng (English and German, several voices; tones
-if espeak-ng is missing) into a corpus folder, then times the whole command path
-(`encode_corpus`: reading, encoding, writing both HDF5 files) once per `--jobs` value,
-side by side in one run. With lauscher installed (the bench extra), it also encodes the
-first `--lauscher-seconds` of one word with lauscher's Wave2Spike(700) on one worker and
-with ours, and prints the ratio. Wall time and CPU time (this process and its workers)
-are both printed, with the machine's load average: other work on a shared machine
-stretches the wall time, much less the CPU time. `--baseline FILE` (another version of
-train/cochlea.py, e.g. `git show REV:train/cochlea.py > FILE`) times that encoder too,
-alternating with the current one run by run, and prints the CPU-time ratio;
-`--baseline-corpus FILE` (another train/audio_corpus.py: batching, workers, writing) runs
-that baseline through its own command path too. Not part of the test run.
+if espeak-ng is missing) into a corpus folder, or takes an existing corpus folder
+(`--corpus`, e.g. the 5,200 utterances of `spiketime data spoken-digits`' defaults: the
+workload the encoder is for, where the start-up of a run weighs less than on 80 words),
+then times the whole command path (`encode_corpus`: reading, encoding, writing both HDF5
+files) once per `--jobs` value, side by side in one run. With lauscher installed (the
+bench extra), it also encodes the first `--lauscher-seconds` of one word with lauscher's
+Wave2Spike(700) on one worker and with ours, and prints the ratio. Wall time and CPU time
+(this process and its workers) are both printed, with the machine's load average: other
+work on a shared machine stretches the wall time, much less the CPU time. `--baseline
+FILE` (another version of train/cochlea.py, e.g. `git show REV:train/cochlea.py > FILE`)
+times that encoder too, alternating with the current one run by run, and prints the CPU-
+time ratio; `--baseline-corpus FILE` (another train/audio_corpus.py: batching, workers,
+writing) runs that baseline through its own command path too. Not part of the test run.
 """
 from __future__ import annotations
 
@@ -126,6 +129,8 @@ def _cpu_s() -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--words", type=int, default=80)
+    p.add_argument("--corpus", default=None,
+                   help="an existing corpus folder to encode instead of speaking --words")
     p.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--lauscher-seconds", type=float, default=0.25,
                    help="0 skips lauscher; it needs the bench extra")
@@ -140,8 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_corpus and not args.baseline:
         p.error("--baseline-corpus needs --baseline")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_cochlea_"))
-    audio_s = make_corpus(work / "corpus", args.words)
-    result = {"words": args.words, "audio_s": round(audio_s, 2), "cpus": os.cpu_count(),
+    if args.corpus:
+        corpus = Path(args.corpus)
+        _, utterances = audio_corpus.read_corpus(corpus)
+        words = len(utterances)
+        audio_s = sum(audio_corpus.audio_seconds(corpus / u.file) for u in utterances)
+    else:
+        corpus, words = work / "corpus", args.words
+        audio_s = make_corpus(corpus, words)
+    result = {"words": words, "audio_s": round(audio_s, 2), "cpus": os.cpu_count(),
               "load_before": [round(x, 2) for x in os.getloadavg()], "runs": []}
     baseline = load_module(Path(args.baseline), "cochlea_baseline").CochleaEncoder \
         if args.baseline else None
@@ -150,13 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     for jobs in args.jobs:
         if baseline is not None:
             result.setdefault("baseline_runs", []).append(
-                time_encode(work / "corpus", work / f"base{jobs}", jobs, baseline, audio_s,
+                time_encode(corpus, work / f"base{jobs}", jobs, baseline, audio_s,
                             base_corpus))
-        result["runs"].append(time_encode(work / "corpus", work / f"out{jobs}", jobs,
+        result["runs"].append(time_encode(corpus, work / f"out{jobs}", jobs,
                                           audio_corpus.CochleaEncoder, audio_s))
     if args.lauscher_seconds > 0:
         try:
-            result["lauscher"] = time_lauscher(work / "corpus" / "u0007.wav",
+            word = corpus / (utterances[0].file if args.corpus else "u0007.wav")
+            result["lauscher"] = time_lauscher(word,
                                                args.lauscher_seconds)
         except ImportError:
             result["lauscher"] = "not installed (pip install -e .[bench])"
@@ -166,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{args.words} words, {audio_s:.1f} s of audio, {result['cpus']} CPUs, "
+    print(f"{words} words, {audio_s:.1f} s of audio, {result['cpus']} CPUs, "
           f"load average before {result['load_before']}, after {result['load_after']}")
     for i, run in enumerate(result["runs"]):
         base = result["baseline_runs"][i] if baseline is not None else None

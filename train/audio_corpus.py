@@ -115,7 +115,7 @@ def encode_corpus(audio_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     root = Path(audio_dir)
     classes, utterances = read_corpus(root)
-    durations = [_check_audio(root / u.file) for u in utterances]
+    durations = [audio_seconds(root / u.file) for u in utterances]
     spikes = dict(_encode_all(root, utterances, durations, config, jobs))
     speakers = sorted({u.speaker for u in utterances})
     out = Path(out_dir)
@@ -131,7 +131,8 @@ def encode_corpus(audio_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     return summary
 
 
-def _check_audio(path: Path) -> float:
+def audio_seconds(path: Path) -> float:
+    """The duration of an audio file, read (and so checked) in full."""
     x, rate = read_wav(path)
     return x.size / rate
 
