@@ -38,6 +38,7 @@ from types import ModuleType
 import numpy as np
 from scipy.io import wavfile
 
+from spiketime.errors import UserError
 from spiketime.train import audio_corpus
 from spiketime.train.cochlea import CochleaEncoder, read_wav
 
@@ -202,4 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as exc:  # a bad --corpus: one line, as the CLI says it
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
