@@ -62,7 +62,8 @@ def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
     return [a[s] - b[s] for s in sorted(set(a) & set(b))]
 
 
-def _status(effect: Stat) -> str:
+def claim_status(effect: Stat) -> str:
+    """reproduced (interval above 0), not reproduced (mean <= 0), inconclusive, or why none."""
     if effect.n == 0:
         return "not measured"
     if effect.lo is None:
@@ -141,7 +142,7 @@ def _claims(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
             rand = _per_seed(cells, t.name, m, label)
             drop = stat_of(_paired(orig, rand))
             at_f1 = stat_of(rand.values())
-            status = _status(drop)
+            status = claim_status(drop)
             if status == "reproduced" and at_f1.mean > a.rate.mean + RATE_TOLERANCE:
                 status = "not reproduced"
             claims.append(Claim(
@@ -157,7 +158,7 @@ def _claims(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
         claims.append(Claim("trainable delays add accuracy on CCISI (the grid's longest "
                             "intervals)",
                             longest.name, "tau+delay vs tau", "accuracy gain", gain,
-                            _status(gain)))
+                            claim_status(gain)))
     for t in grid.tasks:
         if not {"tau", "tau+delay"} <= set(grid.models):
             break
@@ -166,7 +167,7 @@ def _claims(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
         diff = stat_of(_paired(sens["tau+delay"], sens["tau"]))
         claims.append(Claim("delay networks are more sensitive to time reversal", t.name,
                             "tau+delay vs tau", "difference in (original - reversed)", diff,
-                            _status(diff)))
+                            claim_status(diff)))
         # 4. per-neuron jitter hurts delay networks more than per-spike jitter
         sig = _common_sigma(cells)
         if sig is not None:
@@ -177,7 +178,7 @@ def _claims(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
             claims.append(Claim(
                 "per-neuron jitter hurts delay networks more than per-spike jitter", t.name,
                 "tau+delay", f"accuracy(spike jitter) - accuracy(neuron jitter), sigma={sig:g}",
-                effect, _status(effect), f"original {stat_of(orig.values()).text()}"))
+                effect, claim_status(effect), f"original {stat_of(orig.values()).text()}"))
     return claims
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import assert_one_line_error, call
 
-from spiketime.parity.claims import _claims, _status, stat_of
+from spiketime.parity.claims import _claims, claim_status, stat_of
 from spiketime.parity.experiment import GRIDS, cells, override
 
 TINY = ["--grid", "quick", "--tasks", "ccisi", "--seeds", "0", "--epochs", "1",
@@ -136,10 +136,10 @@ def test_stat_is_the_mean_with_a_t_interval():
     assert s.lo == pytest.approx(0.9 - 0.24841, abs=1e-4)
     assert s.hi == pytest.approx(0.9 + 0.24841, abs=1e-4)
     one = stat_of([0.7])
-    assert one.lo is None and _status(one) == "not enough seeds"
-    assert _status(stat_of([0.1, 0.12, 0.11])) == "reproduced"
-    assert _status(stat_of([-0.1, 0.3, 0.1])) == "inconclusive"
-    assert _status(stat_of([-0.1, -0.2, 0.0])) == "not reproduced"
+    assert one.lo is None and claim_status(one) == "not enough seeds"
+    assert claim_status(stat_of([0.1, 0.12, 0.11])) == "reproduced"
+    assert claim_status(stat_of([-0.1, 0.3, 0.1])) == "inconclusive"
+    assert claim_status(stat_of([-0.1, -0.2, 0.0])) == "not reproduced"
 
 
 def _cell(model: str, seed: int, accs: dict[str, float]) -> dict:
