@@ -195,6 +195,7 @@ def _summarise(results: Path, args: argparse.Namespace) -> None:
             values = np.array([c[key] for c in cs])
             row[key] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1))
                         if len(values) > 1 else None, "values": values.tolist()}
+        row["emulator_spike_exact"] = min(c["emulator_spike_exact"] for c in cs)
         row["lava_spike_exact"] = min((c["lava_spike_exact"] for c in cs
                                        if c["lava_spike_exact"] is not None), default=None)
         rows.append(row)
@@ -257,15 +258,20 @@ def _table(rows: list[dict], audits: dict, cells: list[dict], settings: dict,
                      f"(p={a['p_value']:.2g}) | {100 * a['position_accuracy']:.1f}% "
                      f"(p={a['position_p_value']:.2g}) | {100 * a['chance']:.1f}% |")
     lines += ["", "Accuracy on the whole test split (held-out voices), % mean ± sd over seeds; "
-              "reversal sensitivity = original minus time-reversed accuracy, points.", "",
+              "reversal sensitivity = original minus time-reversed accuracy, points; "
+              "spike-identical: the lowest share over seeds of samples (all conditions) whose "
+              "every spike the emulator reproduces (trained = emulator), and of Lava's subset "
+              "(emulator = Lava).", "",
               "| variant | model | seeds | trained | deployed (emulator) | reversal trained | "
-              "reversal deployed | Lava spike-exact |", "|---|---|---|---|---|---|---|---|"]
+              "reversal deployed | trained = emulator | emulator = Lava |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         exact = "-" if r["lava_spike_exact"] is None else f"{100 * r['lava_spike_exact']:.0f}%"
         lines.append(f"| {r['variant']} | {r['model']} | {','.join(map(str, r['seeds']))} | "
                      f"{_pct(r['trained_accuracy'])} | {_pct(r['deployed_accuracy'])} | "
                      f"{_pct(r['trained_reversal_sensitivity'])} | "
-                     f"{_pct(r['deployed_reversal_sensitivity'])} | {exact} |")
+                     f"{_pct(r['deployed_reversal_sensitivity'])} | "
+                     f"{100 * r['emulator_spike_exact']:.1f}% | {exact} |")
     lines += ["", "tau+delay minus tau, paired by seed (deployed): mean [95% t-interval]; "
               "reproduced only when the interval lies above 0.", "",
               "| variant | seeds | accuracy gain | | reversal sensitivity gain | |",
@@ -277,13 +283,14 @@ def _table(rows: list[dict], audits: dict, cells: list[dict], settings: dict,
     if cells:
         labels = list(cells[0]["deployed_under"])
         lines += ["", "Deployed accuracy (emulator, %) per cell under each condition:", "",
-                  "| cell | " + " | ".join(labels) + " | s (train, parity, sweep) |",
-                  "|---" * (len(labels) + 2) + "|"]
+                  "| cell | " + " | ".join(labels) + " | parity | s (train, parity, sweep) |",
+                  "|---" * (len(labels) + 3) + "|"]
         for c in cells:
             s = c["seconds"]
             lines.append(f"| {c['variant']} {c['model']} s{c['seed']} | " + " | ".join(
                 f"{100 * c['deployed_under'].get(k, float('nan')):.1f}" for k in labels)
-                + f" | {s.get('train', '-')}, {s.get('parity', '-')}, {s.get('sweep', '-')} |")
+                + f" | {c['parity_verdict']} | {s.get('train', '-')}, {s.get('parity', '-')}, "
+                f"{s.get('sweep', '-')} |")
     return "\n".join(lines) + "\n"
 
 
