@@ -15,6 +15,7 @@ import torch
 from spiketime import loihi2
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
+from spiketime.train.registers import use_chip_registers
 from spiketime.train.surrogate import use_fast_sigmoid
 
 CHECKPOINT_VERSION = 2  # 2 added the trainer's resume state
@@ -83,6 +84,7 @@ class SpikingNet(torch.nn.Module):
                 neuron, n_in, n_out, weight_scale=config.weight_scale,
                 delay=config.delays and is_hidden,
             )
+            use_chip_registers(block.neuron)  # u and v in the chip's 24 bits
             if config.surrogate == "fast-sigmoid":
                 use_fast_sigmoid(block.neuron, config.alpha)
             if block.delay is not None:
