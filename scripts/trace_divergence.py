@@ -26,7 +26,7 @@ from spiketime.train.dataset import load_dataset
 from spiketime.train.evaluate import run_trained_layers
 from spiketime.train.model import load_checkpoint
 
-WRAP = 1 << (loihi2.STATE_BITS - 1)  # u wraps into (-WRAP, WRAP]
+WRAP = loihi2.STATE_WRAP  # u wraps into (-WRAP, WRAP]
 HISTORY = 12  # steps of u and v shown before the first difference
 
 

@@ -35,8 +35,8 @@ from spiketime.export.netx import DenseLayer, NetxNetwork, read_netx
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.lava_weights import lava_weights
 
-_HALF = float(1 << (loihi2.STATE_BITS - 1))  # Lava's max_uv_val: u wraps above it
-_V_LIMIT = _HALF - 1  # v clips to +-(2**23 - 1)
+_HALF = float(loihi2.STATE_WRAP)  # Lava's max_uv_val: u wraps above it
+_V_LIMIT = float(loihi2.STATE_MAX)  # v clips to +-(2**23 - 1)
 _ACT = float(1 << loihi2.ACT_SHIFT)  # synaptic input is MSB-aligned by 6 bits
 _EXACT_FLOAT32 = 1 << 24  # float32 holds every integer up to this exactly
 

@@ -52,6 +52,7 @@ WEIGHT_MANTISSA_BITS = 8  # Loihi synaptic weight mantissa (netx optimize_weight
 STATE_BITS = 24
 STATE_MAX = (1 << (STATE_BITS - 1)) - 1
 STATE_MIN = -STATE_MAX
+STATE_WRAP = STATE_MAX + 1  # u wraps into (-STATE_WRAP, STATE_WRAP]; v saturates instead
 VTH_SHIFT = 6
 ACT_SHIFT = 6
 # Threshold mantissa: 17-bit unsigned register (v = vth_mant << 6 must fit in 24 bits).

@@ -22,8 +22,8 @@ import torch
 
 from spiketime import loihi2
 
-WRAP = 1 << (loihi2.STATE_BITS - 1)  # u wraps into (-WRAP, WRAP]
 _SHIFT = loihi2.DECAY_BITS
+WRAP = loihi2.STATE_WRAP
 
 
 def _decay(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -38,7 +38,7 @@ def chip_integrate(x: torch.Tensor, decay: torch.Tensor, scale: int, *, wrap: bo
     scale * x), reset to 0 after y >= threshold) but in the chip's 24 bits: y wraps
     (wrap=True, the current) or saturates (the voltage, before the threshold test).
     x float [..., T] in slayer's units; decay [neurons] in 1/4096; returns float like x."""
-    keep = (1 << _SHIFT) - decay.detach().to(torch.int64).reshape(-1, *([1] * (x.dim() - 3)))
+    keep = loihi2.DECAY_SCALE - decay.detach().to(torch.int64).reshape(-1, *([1] * (x.dim() - 3)))
     xs = (scale * x.detach()).to(torch.int64)
     out = torch.empty_like(xs)
     y = torch.zeros_like(xs[..., 0])
@@ -76,10 +76,11 @@ def _dynamics(neuron: torch.nn.Module, slayer_dynamics, x: torch.Tensor):
 
     current, voltage = slayer_dynamics(x)
     scale = int(neuron.s_scale)
-    if not (_outside(current, scale) or _outside(voltage, scale)):
+    current_outside = _outside(current, scale)
+    if not (current_outside or _outside(voltage, scale)):
         return current, voltage
     threshold = float(neuron.threshold + neuron.threshold_eps)
-    if _outside(current, scale):  # the chip's current, then slayer's voltage from it
+    if current_outside:  # the chip's current, then slayer's voltage from it
         chip = chip_integrate(x, quantize(neuron.current_decay), scale, wrap=True)
         current = _straight_through(chip, current)
         voltage = leaky_integrator.dynamics(
