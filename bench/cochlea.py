@@ -15,9 +15,9 @@ bench extra), it also encodes the first `--lauscher-seconds` of one word with la
 Wave2Spike(700) on one worker and with ours, and prints the ratio. Wall time and CPU time
 (this process and its workers) are both printed, with the machine's load average: other
 work on a shared machine stretches the wall time, much less the CPU time. `--baseline
-FILE` (another version of train/cochlea.py, e.g. `git show REV:train/cochlea.py > FILE`)
+FILE` (another version of data/cochlea.py, e.g. `git show REV:data/cochlea.py > FILE`)
 times that encoder too, alternating with the current one run by run, and prints the CPU-
-time ratio; `--baseline-corpus FILE` (another train/audio_corpus.py: batching, workers,
+time ratio; `--baseline-corpus FILE` (another data/audio_corpus.py: batching, workers,
 writing) runs that baseline through its own command path too. Not part of the test run.
 """
 from __future__ import annotations
@@ -38,9 +38,9 @@ from types import ModuleType
 import numpy as np
 from scipy.io import wavfile
 
+from spiketime.data import audio_corpus
+from spiketime.data.cochlea import CochleaEncoder, read_wav
 from spiketime.errors import UserError
-from spiketime.train import audio_corpus
-from spiketime.train.cochlea import CochleaEncoder, read_wav
 
 DIGITS = {"en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
                  "nine"],
@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lauscher-seconds", type=float, default=0.25,
                    help="0 skips lauscher; it needs the bench extra")
     p.add_argument("--baseline", default=None,
-                   help="another train/cochlea.py to time beside this one")
+                   help="another data/cochlea.py to time beside this one")
     p.add_argument("--baseline-corpus", default=None,
-                   help="with --baseline: another train/audio_corpus.py (the batching and "
+                   help="with --baseline: another data/audio_corpus.py (the batching and "
                         "workers) for the baseline; by default it runs through this one")
     p.add_argument("--work", default=None, help="keep the corpus and outputs here")
     p.add_argument("--json", action="store_true")

@@ -38,7 +38,7 @@ LIMIT_GB = 4.0
 CHILD = {
     "load_epoch": r"""
 import sys, time, numpy as np
-from spiketime.train.dataset import open_dataset
+from spiketime.data.dataset import open_dataset
 src = open_dataset(sys.argv[1]).train
 order = np.random.default_rng(0).permutation(len(src))
 spikes = 0
@@ -51,7 +51,7 @@ import sys, numpy as np, torch
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import write_netx
 from spiketime.sim.emulator import EmulatorBackend
-from spiketime.train.dataset import open_dataset
+from spiketime.data.dataset import open_dataset
 from spiketime.train.model import ModelConfig, SpikingNet
 ds = open_dataset(sys.argv[1])
 model = SpikingNet(ModelConfig(inputs=700, hidden=(128, 128), outputs=ds.n_classes,
@@ -67,8 +67,8 @@ print(correct, spikes)
 """,
     "audit_features": r"""
 import sys
-from spiketime.train.audit import audit_features
-from spiketime.train.dataset import open_dataset
+from spiketime.data.audit import audit_features
+from spiketime.data.dataset import open_dataset
 counts, positions, y = audit_features(open_dataset(sys.argv[1]))
 print(counts.shape, positions.shape, int(counts.sum()))
 """,

@@ -12,7 +12,7 @@ import math
 import platform
 import time
 
-from spiketime.train.synthetic import TASKS, VARIANTS, generate
+from spiketime.data.synthetic import TASKS, VARIANTS, generate
 
 
 def bench(samples: int, steps: int, seed: int) -> list[dict]:

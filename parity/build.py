@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from spiketime.data.dataset import Dataset
+from spiketime.data.sources import ArraySource
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import write_netx
-from spiketime.train.dataset import Dataset
 from spiketime.train.model import ModelConfig, SpikingNet, load_checkpoint, save_checkpoint
 from spiketime.train.run import FILES, train_run
-from spiketime.train.sources import ArraySource
 from spiketime.train.trainer import TrainConfig
 
 BUILT_FILES = (*FILES, "model.pt", "model.net")  # what train_and_export writes in its folder

@@ -24,8 +24,8 @@ from dataclasses import asdict
 
 import numpy as np
 
+from spiketime.data.audit import open_shortcuts
 from spiketime.parity.reports import Claim, ExperimentResults, Row, Stat, TaskAudit
-from spiketime.train.audit import open_shortcuts
 
 RATE_TOLERANCE = 0.05  # accuracy at f = 1 this close to the rate audit counts as "fell to it"
 # The targets for the deployed tau+delay network (fractions, not points).

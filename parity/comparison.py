@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from spiketime import guards
+from spiketime.data.dataset import Dataset, load_dataset
 from spiketime.deploy.registry import BACKENDS, select_backend
 from spiketime.errors import UserError
 from spiketime.export.from_slayer import check_architecture
@@ -63,7 +64,6 @@ from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
 from spiketime.sim.backend import Backend, check_input
 from spiketime.sim.nir_reference import NirReference
 from spiketime.sim.registry import SIM_BACKENDS
-from spiketime.train.dataset import Dataset, load_dataset
 from spiketime.train.foreign import load_factory
 from spiketime.train.model import SpikingNet, check_finite, load_checkpoint
 

@@ -1,6 +1,6 @@
 """Conditions: named transforms of a test set that both sides of a comparison see.
 
-Light on purpose (numpy and `train.perturb`, no torch), so the CLI can list the
+Light on purpose (numpy and `data.perturb`, no torch), so the CLI can list the
 sweep's defaults without importing the model. Results are found by a condition's
 `label` (name and level), never by their position in a list.
 """
@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from spiketime.train.perturb import reverse
+from spiketime.data.perturb import reverse
 
 LEVEL_NAMES = MappingProxyType({"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p",
                                 "timing": "f"})

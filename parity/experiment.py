@@ -42,7 +42,7 @@ _PAPER_TIMING = dict(steps=1000, rate_range=(2.0, 10.0), circular=True)
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
-    generator: dict  # keyword arguments of train.synthetic.generate, seed aside
+    generator: dict  # keyword arguments of data.synthetic.generate, seed aside
     n_per_class: int = 400
     neuron: dict = field(default_factory=dict)  # ModelConfig overrides (initial decays)
 
@@ -143,9 +143,9 @@ def _say(msg: str) -> None:
 
 def dataset_for(task: TaskSpec, seed: int, out: Path):
     """The task's dataset for this seed and its shortcut audit, cached under out/data/."""
-    from spiketime.train.audit import shortcut_audit
-    from spiketime.train.dataset import load_dataset, save_dataset
-    from spiketime.train.synthetic import generate
+    from spiketime.data.audit import shortcut_audit
+    from spiketime.data.dataset import load_dataset, save_dataset
+    from spiketime.data.synthetic import generate
 
     path = out / "data" / f"{task.name}-s{seed}.h5"
     audit_path = path.with_suffix(".audit.json")

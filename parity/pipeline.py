@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from spiketime.data.dataset import Dataset, load_dataset, save_dataset
+from spiketime.data.synthetic import generate
 from spiketime.export.netx import FORMAT_VERSION
 from spiketime.parity import verdict
 from spiketime.parity.build import BUILT_FILES, train_and_export
@@ -34,9 +36,7 @@ from spiketime.parity.reports import (
     write_report,
 )
 from spiketime.sim.registry import get_backend
-from spiketime.train.dataset import Dataset, load_dataset, save_dataset
 from spiketime.train.model import ModelConfig
-from spiketime.train.synthetic import generate
 from spiketime.train.trainer import TrainConfig
 
 # The built-in task, shared with the quick grid: rate-free, cue-free CCISI (see

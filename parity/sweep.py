@@ -23,7 +23,7 @@ DEFAULT_LEVELS: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "neuron_jitter": (2.0, 5.0, 10.0),
     "deletion": (0.1, 0.2, 0.4),
 })
-FAMILIES = (*DEFAULT_LEVELS, "timing")  # the keys of train.perturb.PERTURBATIONS
+FAMILIES = (*DEFAULT_LEVELS, "timing")  # the keys of data.perturb.PERTURBATIONS
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -33,7 +33,7 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 
 def _perturbation(family: str, level: float, seed: int):
-    from spiketime.train.perturb import PERTURBATIONS
+    from spiketime.data.perturb import PERTURBATIONS
 
     fn = PERTURBATIONS[family]
     return lambda X: fn(X, level, seed)

@@ -1,4 +1,4 @@
-"""Where train/cochlea.py's measured constants come from: lauscher 1.0.1, measured.
+"""Where data/cochlea.py's measured constants come from: lauscher 1.0.1, measured.
 
     .venv/bin/python scripts/cochlea_calibrate.py [--skip-bushy]
 
@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from spiketime.train.cochlea import (
+from spiketime.data.cochlea import (
     _KNOT_CHANNELS,
     _SHAPE_OCT,
     CochleaConfig,

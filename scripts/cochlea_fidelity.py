@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from spiketime.data.cochlea import CochleaEncoder, read_wav
+from spiketime.data.speech import N_UNITS
 from spiketime.fileio import atomic_path, write_text
-from spiketime.train.cochlea import CochleaEncoder, read_wav
-from spiketime.train.speech import N_UNITS
 
 WORDS = [("en", "one"), ("en", "seven"), ("de", "drei"), ("de", "neun")]
 BIN_S = 0.01

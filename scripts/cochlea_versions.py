@@ -6,7 +6,7 @@ ceiling (the old version with seed 0 against seed 1: what its spike noise alone 
 and the spike counts.
 
     .venv/bin/python scripts/cochlea_versions.py --old runs/cochlea_main.py \
-        [--new train/cochlea.py] [--audio DIR] [--work runs/versions] [--json FILE]
+        [--new data/cochlea.py] [--audio DIR] [--work runs/versions] [--json FILE]
 
 `--audio DIR` takes every WAV in DIR (e.g. the bench's corpus: bench/cochlea.py --work
 DIR keeps it in DIR/corpus); without it, the fidelity script's four words are spoken
@@ -26,9 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cochlea_fidelity import BIN_S, GROUP, speak, spectrogram  # noqa: E402
 
+from spiketime.data.cochlea import read_wav  # noqa: E402
+from spiketime.data.speech import N_UNITS  # noqa: E402
 from spiketime.fileio import write_text  # noqa: E402
-from spiketime.train.cochlea import read_wav  # noqa: E402
-from spiketime.train.speech import N_UNITS  # noqa: E402
 
 
 def load_encoder(path: Path, name: str):
@@ -54,7 +54,7 @@ def corr(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--old", required=True, help="the other train/cochlea.py")
+    p.add_argument("--old", required=True, help="the other data/cochlea.py")
     p.add_argument("--new", default=str(Path(__file__).resolve().parents[1] / "train" /
                                         "cochlea.py"))
     p.add_argument("--audio", default=None, help="a folder of WAVs (default: speak 4 words)")

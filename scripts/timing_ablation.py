@@ -24,7 +24,7 @@ def load(path: str) -> tuple[np.ndarray, ...]:
     if path.endswith(".npz"):
         d = np.load(path)
         return d["Xtr"], d["ytr"], d["Xte"], d["yte"]
-    from spiketime.train.dataset import load_dataset
+    from spiketime.data.dataset import load_dataset
 
     ds = load_dataset(path)
     return ds.train.X, ds.train.y, ds.test.X, ds.test.y

@@ -20,9 +20,9 @@ import sys
 import numpy as np
 
 from spiketime import loihi2
+from spiketime.data.dataset import load_dataset
 from spiketime.errors import UserError
 from spiketime.sim.emulator import EmulatorBackend
-from spiketime.train.dataset import load_dataset
 from spiketime.train.evaluate import run_trained_layers
 from spiketime.train.model import load_checkpoint
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spiketime.errors import UserError
-from spiketime.train.audit import (
+from spiketime.data.audit import (
     SHORTCUT_MARGIN,
     count_features,
     open_shortcuts,
@@ -14,8 +13,9 @@ from spiketime.train.audit import (
     rate_audit,
     shortcut_audit,
 )
-from spiketime.train.dataset import Dataset, DatasetMeta, Split
-from spiketime.train.synthetic import generate
+from spiketime.data.dataset import Dataset, DatasetMeta, Split
+from spiketime.data.synthetic import generate
+from spiketime.errors import UserError
 
 SMALL = {"isi": dict(steps=400, interval_range=(1, 100), rate_range=(1.0, 8.0)),
          "ccisi": dict(steps=400, interval_range=(1, 100), rate_range=(1.0, 8.0)),

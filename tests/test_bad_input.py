@@ -21,14 +21,14 @@ import pytest
 import torch
 from support import assert_one_line_error, spiketime
 
+from spiketime.data.dataset import save_dataset
+from spiketime.data.synthetic import generate
 from spiketime.deploy.chip_check import check_network
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import read_netx, write_netx
 from spiketime.export.nir_out import to_nir, write_nir
 from spiketime.parity.experiment import BUILTIN_CCISI
-from spiketime.train.dataset import save_dataset
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
-from spiketime.train.synthetic import generate
 
 MEMORY_LIMIT = 4 << 30  # every case runs under it; torch and Lava map about 1 GB
 WORKERS = 3

@@ -1,4 +1,4 @@
-"""The cochlear encoder (train/cochlea.py) and `spiketime data encode-audio`.
+"""The cochlear encoder (data/cochlea.py) and `spiketime data encode-audio`.
 
 Tones and chirps are made here (no audio files in the repo); the written files are read
 back through `data prepare --dataset shd`, the path a user takes.
@@ -12,16 +12,16 @@ import pytest
 from scipy.io import wavfile
 from support import assert_one_line_error, call, spiketime
 
-from spiketime.train import audio_corpus
-from spiketime.train.cochlea import (
+from spiketime.data import audio_corpus
+from spiketime.data.cochlea import (
     CochleaConfig,
     CochleaEncoder,
     bushy_rate,
     channel_cf_hz,
     normal_deviates,
 )
-from spiketime.train.dataset import load_dataset
-from spiketime.train.speech import N_UNITS
+from spiketime.data.dataset import load_dataset
+from spiketime.data.speech import N_UNITS
 
 FS = 16000
 

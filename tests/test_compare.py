@@ -15,15 +15,15 @@ import pytest
 import torch
 from support import assert_one_line_error, call, spiketime
 
+from spiketime.data.dataset import save_dataset
+from spiketime.data.synthetic import generate
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import NetxNetwork, read_netx, write_netx
 from spiketime.parity.comparison import CompareConfig, ModelSpec, run_compare
 from spiketime.readout import predict
 from spiketime.sim.emulator import EmulatorBackend
-from spiketime.train.dataset import save_dataset
 from spiketime.train.evaluate import run_trained
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
-from spiketime.train.synthetic import generate
 from spiketime.train.trainer import TrainConfig, train
 
 
@@ -154,7 +154,7 @@ def test_exact_option_catches_spike_differences_alone(verdicts):
 
 def test_emulator_matches_trained_side_on_perturbed_input(solved):
     """The harness's premise, checked directly: exact deployment, same spikes on jittered input."""
-    from spiketime.train.perturb import jitter_spikes
+    from spiketime.data.perturb import jitter_spikes
 
     X = jitter_spikes(solved["ds"].test.X[:40], 2.0, seed=1)
     out = EmulatorBackend().run(solved["netx"]["exact"], X).output

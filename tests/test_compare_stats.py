@@ -113,8 +113,8 @@ def test_sweep_conditions_are_seeded_by_name_and_level_not_position():
 
 
 def test_sweep_families_are_the_perturbations():
+    from spiketime.data.perturb import PERTURBATIONS
     from spiketime.parity.sweep import FAMILIES
-    from spiketime.train.perturb import PERTURBATIONS
 
     assert set(FAMILIES) == set(PERTURBATIONS)
     assert set(DEFAULT_LEVELS) == set(PERTURBATIONS) - {"timing"}  # asked for explicitly

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from support import assert_one_line_error, call, spiketime
 
-from spiketime.train.dataset import load_dataset
+from spiketime.data.dataset import load_dataset
 
 GEN = ["data", "generate", "--task", "isi", "--samples-per-class", "12", "--steps", "120",
        "--param", "interval_range=[1, 40]", "--param", "rate_range=[5, 20]"]

@@ -7,8 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from spiketime.errors import UserError
-from spiketime.train.dataset import (
+from spiketime.data.dataset import (
     FORMAT,
     FORMAT_VERSION,
     Dataset,
@@ -18,6 +17,7 @@ from spiketime.train.dataset import (
     load_dataset,
     save_dataset,
 )
+from spiketime.errors import UserError
 
 
 def _split(n: int = 6, c: int = 3, t: int = 5, k: int = 2, seed: int = 0) -> Split:

@@ -10,12 +10,12 @@ import pytest
 from support import random_layer, random_spikes, spiketime
 
 from spiketime.cli import main
+from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
 from spiketime.deploy import loihi2_hw, registry
 from spiketime.deploy.loihi2_hw import Availability, Loihi2Backend
 from spiketime.errors import UserError
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
 from spiketime.sim.lava_stream import LavaParts
-from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
 NOT_THERE = Availability(False, "lava-loihi is not installed (faked)")
 

@@ -15,22 +15,22 @@ import torch
 from support import assert_one_line_error, call, random_layer
 from test_speech import shd  # noqa: F401  (the fixture: small files in the official layout)
 
-from spiketime.export.netx import NetxNetwork, write_netx
-from spiketime.parity.activity import measure
-from spiketime.readout import predict
-from spiketime.sim.emulator import EmulatorBackend
-from spiketime.train import audit
-from spiketime.train import dataset as dataset_module
-from spiketime.train.dataset import (
+from spiketime.data import audit
+from spiketime.data import dataset as dataset_module
+from spiketime.data.dataset import (
     DatasetError,
     EventSource,
     load_dataset,
     open_dataset,
     save_dataset,
 )
+from spiketime.data.speech import load_speech
+from spiketime.export.netx import NetxNetwork, write_netx
+from spiketime.parity.activity import measure
+from spiketime.readout import predict
+from spiketime.sim.emulator import EmulatorBackend
 from spiketime.train.evaluate import run_trained, run_trained_layers
 from spiketime.train.model import ModelConfig, SpikingNet, read_checkpoint
-from spiketime.train.speech import load_speech
 
 
 @pytest.mark.parametrize("variant", ["whole", "part", "norm"])

@@ -9,8 +9,8 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("spiketime", "spiketime.train", "spiketime.export", "spiketime.sim", "spiketime.deploy",
-          "spiketime.parity", "spiketime.cli")
+STAGES = ("spiketime", "spiketime.data", "spiketime.train", "spiketime.export", "spiketime.sim",
+          "spiketime.deploy", "spiketime.parity", "spiketime.cli")
 
 
 def test_wheel_installs_and_every_stage_imports(tmp_path):

@@ -1,6 +1,6 @@
 """The import graph follows the data flow: no stage imports a later one.
 
-Layers, earliest first: the shared core (spiketime/*.py but the CLI) < train <
+Layers, earliest first: the shared core (spiketime/*.py but the CLI) < data < train <
 export < sim < deploy < parity < the CLI (spiketime/cli.py, __main__.py,
 commands/). A module may import its own layer and earlier ones; every `import` and
 `from` statement counts, function-local ones included. sim/ and deploy/ run NetX
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("core", "train", "export", "sim", "deploy", "parity", "cli")
-STAGE_FOLDERS = ("train", "export", "sim", "deploy", "parity")
+LAYERS = ("core", "data", "train", "export", "sim", "deploy", "parity", "cli")
+STAGE_FOLDERS = ("data", "train", "export", "sim", "deploy", "parity")
 FORBIDDEN = {"sim": {"train"}, "deploy": {"train"}}  # beyond the order: NetX side, no torch model
 
 
@@ -100,6 +100,8 @@ def test_no_import_runs_against_the_data_flow():
     ("train/trainer.py", "def f():\n    from spiketime.sim.progress import progress\n",
      "train/trainer.py:2: train imports spiketime.sim.progress (sim, a later layer)"),
     ("spiketime/readout.py", "import spiketime.train.model\n", "core imports spiketime.train"),
+    ("data/dataset.py", "from spiketime.train.model import SpikingNet\n",
+     "data imports spiketime.train"),
     ("export/netx.py", "from ..parity import reports\n", "export imports spiketime.parity"),
     ("sim/emulator.py", "from spiketime.train.model import SpikingNet\n", "torch side"),
     ("deploy/chip_check.py", "from spiketime.commands import check\n", "cli, a later layer"),

@@ -14,8 +14,8 @@ import pytest
 import torch
 from support import assert_one_line_error, call
 
+from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
 from spiketime.export.netx import read_netx
-from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTORY = "examples.lava_dl_network:trained"

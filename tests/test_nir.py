@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from support import assert_one_line_error, call
 
+from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, read_netx, write_netx
 from spiketime.export.nir_graph import chain, read_nir
 from spiketime.export.nir_in import quantize
@@ -28,7 +29,6 @@ from spiketime.parity.comparison import CompareConfig, ModelSpec, run_compare
 from spiketime.parity.layer_agreement import nir_vs_netx
 from spiketime.sim.emulator import EmulatorBackend
 from spiketime.sim.nir_reference import NirReference
-from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
 nir = pytest.importorskip("nir")
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from spiketime.train.dataset import DatasetError
-from spiketime.train.perturb import (
+from spiketime.data.dataset import DatasetError
+from spiketime.data.perturb import (
     PERTURBATIONS,
     delete_spikes,
     jitter_neurons,
@@ -133,7 +133,7 @@ def test_bad_batches_are_refused(bad):
 
 
 def test_reflection_folds_steps_back_inside():
-    from spiketime.train.perturb import _reflect
+    from spiketime.data.perturb import _reflect
 
     got = _reflect(np.array([-1, -2, 0, 9, 10, 11, 20, -19]), 10)
     assert got.tolist() == [1, 2, 0, 9, 8, 7, 2, 1]

@@ -7,8 +7,8 @@ import h5py
 import numpy as np
 from support import assert_one_line_error, call, spiketime
 
+from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
-from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 
 TINY = ("--samples-per-class", "6", "--epochs", "1", "--hidden", "6", "--steps", "60")
 

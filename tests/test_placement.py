@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spiketime.data import synthetic
+from spiketime.data.synthetic import _event_keys, _place_events
 from spiketime.errors import UserError
-from spiketime.train import synthetic
-from spiketime.train.synthetic import _event_keys, _place_events
 
 
 def _reference_starts(rng, counts, d, steps, pairs_in_channel, circular):

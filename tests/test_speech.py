@@ -7,8 +7,8 @@ import h5py
 import numpy as np
 import pytest
 
+from spiketime.data.speech import load_speech, part_channels
 from spiketime.errors import UserError
-from spiketime.train.speech import load_speech, part_channels
 
 DT = 2.0  # ms
 
@@ -216,7 +216,7 @@ def test_part_coverage_lets_quiet_samples_go_from_both_splits(tmp_path):
 
 def test_prepare_with_part_coverage_writes_the_same_dense_and_events_files(tmp_path, capsys):
     from spiketime.cli import main
-    from spiketime.train.dataset import load_dataset
+    from spiketime.data.dataset import load_dataset
 
     samples = [{7: [0] if i == 3 else [0, 2], 2: [1, 5]} for i in range(40)]
     for name in ("train", "test"):

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from support import assert_one_line_error, call, spiketime
 
-from spiketime.errors import UserError
-from spiketime.train.dataset import load_dataset
-from spiketime.train.spoken_digits import (
+from spiketime.data.dataset import load_dataset
+from spiketime.data.spoken_digits import (
     CLASS_NAMES,
     SAMPLE_RATE,
     CorpusConfig,
     plan,
     split_voices,
 )
+from spiketime.errors import UserError
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng not installed (apt-get install espeak-ng)")
@@ -133,7 +133,7 @@ def test_an_unknown_voice_is_refused_not_spoken_by_the_default(tmp_path, capsys)
 
 @needs_espeak
 def test_an_espeak_failure_midway_leaves_nothing(tmp_path, capsys, monkeypatch):
-    from spiketime.train import spoken_digits
+    from spiketime.data import spoken_digits
 
     real, calls = spoken_digits.render, []
 

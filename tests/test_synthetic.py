@@ -6,8 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
+from spiketime.data.synthetic import TASKS, VARIANTS, generate
 from spiketime.errors import UserError
-from spiketime.train.synthetic import TASKS, VARIANTS, generate
 
 SMALL = {"isi": dict(steps=200, interval_range=(1, 60)),
          "ccisi": dict(steps=200, interval_range=(1, 60)),

@@ -17,7 +17,7 @@ import pytest
 import torch
 from support import assert_one_line_error, call, spiketime
 
-from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
+from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
 from spiketime.train.model import ModelConfig, SpikingNet, load_checkpoint, read_checkpoint
 
 # Runs `spiketime` after arranging its own SIGKILL: "step N" dies inside the N-th

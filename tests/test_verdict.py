@@ -14,6 +14,7 @@ import pytest
 import torch
 from support import call, random_spikes
 
+from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import CubaNeuron, DenseLayer, NetxNetwork, write_netx
 from spiketime.parity import verdict
@@ -22,7 +23,6 @@ from spiketime.parity.conditions import ORIGINAL, REVERSED
 from spiketime.parity.harness import Deployment, Rows, run_grid, summarize
 from spiketime.parity.reports import FAILED, INCONCLUSIVE, PASSED, Decision, from_dict
 from spiketime.sim.emulator import EmulatorBackend
-from spiketime.train.dataset import Dataset, DatasetMeta, Split, save_dataset
 from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
 from spiketime.train.trainer import TrainConfig, train
 

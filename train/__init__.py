@@ -1,2 +1,2 @@
-"""Training side: datasets, audits, perturbations, the lava-dl SLAYER model, trainer and
-PyTorch evaluation. Imports only the shared core (spiketime/*.py)."""
+"""Training side: the lava-dl SLAYER model, its kernels, trainer, run folders and PyTorch
+evaluation. Imports the shared core and spiketime.data."""

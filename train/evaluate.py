@@ -1,6 +1,6 @@
 """PyTorch-side evaluation of the trained model: the 'trained' half of parity.
 
-The input is dense spikes uint8 [N, C, T] or a batch source (`spiketime.train.sources`:
+The input is dense spikes uint8 [N, C, T] or a batch source (`spiketime.data.sources`:
 an `EventSource` of an events file, say): a source is read `batch_size` samples at a
 time, so a whole split never needs to be dense; the outputs are the same either way.
 """
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from spiketime.data.sources import Source
 from spiketime.train.model import SpikingNet
-from spiketime.train.sources import Source
 
 
 def _batches(X: np.ndarray | Source, batch_size: int) -> Iterator[torch.Tensor]:

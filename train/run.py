@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from spiketime import guards
+from spiketime.data.sources import Source
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path, write_text
 from spiketime.train.distributed import Comm
@@ -35,7 +36,6 @@ from spiketime.train.model import (
     read_checkpoint,
     save_checkpoint,
 )
-from spiketime.train.sources import Source
 from spiketime.train.trainer import Resume, TrainConfig, fit
 
 HISTORY_VERSION = 1

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spiketime.data.sources import ArraySource, Source, Subset, validation_split
 from spiketime.errors import UserError
 from spiketime.readout import predict
 from spiketime.train.distributed import Comm
 from spiketime.train.model import SpikingNet
-from spiketime.train.sources import ArraySource, Source, Subset, validation_split
 
 
 @dataclass(frozen=True)

@@ -197,10 +197,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _layers(cfg) -> None:
     """The per-layer spike agreement of the NIR reference and the deployment (original inputs)."""
+    from spiketime.data.dataset import load_dataset
     from spiketime.export.netx import read_netx
     from spiketime.parity import layer_agreement
     from spiketime.parity.comparison import nir_reference
-    from spiketime.train.dataset import load_dataset
 
     spec = cfg.models[0]
     ds = load_dataset(cfg.data)

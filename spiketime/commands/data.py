@@ -98,8 +98,8 @@ def _encode_audio(args: argparse.Namespace) -> int:
     guards.input_folder(args.audio, "--audio")
     guards.output_folder(args.out, [f"{args.name}_{split}.h5" for split in ("train", "test")],
                          "--out")
-    from spiketime.train.audio_corpus import encode_corpus
-    from spiketime.train.cochlea import CochleaConfig
+    from spiketime.data.audio_corpus import encode_corpus
+    from spiketime.data.cochlea import CochleaConfig
 
     summary = encode_corpus(args.audio, args.out, name=args.name, jobs=args.jobs,
                             config=CochleaConfig(seed=args.seed))
@@ -123,7 +123,7 @@ def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:
                         "1,000 test with the 52 default voices)")
     p.add_argument("--voices", default=None, metavar="V[,V...]",
                    help="espeak-ng variants to use as speakers (default: the 52 listed in "
-                        "spiketime.train.spoken_digits.VOICES)")
+                        "spiketime.data.spoken_digits.VOICES)")
     p.add_argument("--test-fraction", type=float, default=0.2,
                    help="share of the voices held out for the test split (default %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="espeak-ng processes at a time")
@@ -133,8 +133,8 @@ def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:
 def _spoken_digits(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
     guards.output_folder(args.out, (), "--out")
+    from spiketime.data.spoken_digits import VOICES, CorpusConfig, build_corpus
     from spiketime.progress import progress
-    from spiketime.train.spoken_digits import VOICES, CorpusConfig, build_corpus
 
     voices = tuple(v for v in args.voices.split(",") if v) if args.voices else VOICES
     config = CorpusConfig(seed=args.seed, repeats=args.repeats, voices=voices,
@@ -171,8 +171,8 @@ def _generate(args: argparse.Namespace) -> int:
     guards.output_file(args.out, "--out")
     kwargs = _parse_params(args.param)
 
-    from spiketime.train.dataset import save_dataset
-    from spiketime.train.synthetic import generate
+    from spiketime.data.dataset import save_dataset
+    from spiketime.data.synthetic import generate
 
     for key, value in (("n_per_class", args.samples_per_class), ("steps", args.steps),
                        ("dt_ms", args.dt_ms)):
@@ -191,8 +191,8 @@ def _prepare(args: argparse.Namespace) -> int:
     guards.input_folder(args.raw, "--raw")
     guards.output_file(args.out, "--out")
 
-    from spiketime.train.dataset import open_dataset, save_dataset
-    from spiketime.train.speech import load_speech, write_speech_events
+    from spiketime.data.dataset import open_dataset, save_dataset
+    from spiketime.data.speech import load_speech, write_speech_events
 
     if args.storage == "events":
         write_speech_events(args.raw, args.out, args.dataset, args.variant, dt_ms=args.dt_ms,
@@ -224,12 +224,12 @@ def _left_out(params: dict) -> str:
 
 def _audit(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
-    from spiketime.train.dataset import open_dataset
+    from spiketime.data.dataset import open_dataset
 
     # an events file stays on disk: the audit's features are read a batch at a time
     ds = open_dataset(args.file)  # a bad file is refused before scikit-learn loads
 
-    from spiketime.train.audit import shortcut_audit
+    from spiketime.data.audit import shortcut_audit
 
     result = shortcut_audit(ds, folds=args.folds, seed=args.seed)
     if args.json:

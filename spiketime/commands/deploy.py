@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from spiketime.data.dataset import open_dataset
     from spiketime.export.netx import read_netx
-    from spiketime.train.dataset import open_dataset
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
@@ -124,10 +124,10 @@ def _run_backend(backend: Any, args: argparse.Namespace, net: Any, src: Any, n: 
     at once, up to `DENSE_LIMIT_BYTES`."""
     import numpy as np
 
+    from spiketime.data.dataset import DENSE_LIMIT_BYTES
     from spiketime.parity.activity import ActivityTally
     from spiketime.readout import predict
     from spiketime.sim.backend import check_input
-    from spiketime.train.dataset import DENSE_LIMIT_BYTES
 
     tally = ActivityTally()
     if hasattr(backend, "run_batches"):

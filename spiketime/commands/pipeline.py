@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data is not None and args.steps is not None:
         raise UserError("--steps applies to the built-in task only, not to --data")
     if args.data is not None:
-        from spiketime.train.dataset import dataset_path
+        from spiketime.data.dataset import dataset_path
 
         dataset_path(args.data)
     guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports

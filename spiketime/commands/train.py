@@ -130,13 +130,13 @@ def set_threads(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
-    from spiketime.train.dataset import dataset_path
+    from spiketime.data.dataset import dataset_path
 
     dataset_path(args.data)
     guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
 
+    from spiketime.data.dataset import open_dataset
     from spiketime.parity.build import metadata
-    from spiketime.train.dataset import open_dataset
     from spiketime.train.distributed import from_environment, launched, shutdown
     from spiketime.train.run import FILES, resolve_device, train_run
 

@@ -29,10 +29,10 @@ import h5py
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from spiketime.data.cochlea import CochleaConfig, CochleaEncoder, read_wav
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 from spiketime.progress import progress
-from spiketime.train.cochlea import CochleaConfig, CochleaEncoder, read_wav
 
 HEADER = ["file", "label", "speaker", "split"]
 SPLITS = ("train", "test")

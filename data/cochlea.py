@@ -67,8 +67,8 @@ import scipy.fft
 import scipy.special
 from scipy.io import wavfile
 
+from spiketime.data.speech import N_UNITS
 from spiketime.errors import UserError
-from spiketime.train.speech import N_UNITS
 
 # --- basilar membrane, measured from lauscher 1.0.1 by scripts/cochlea_calibrate.py -------
 _KNOT_CHANNELS = (0, 50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 550, 600, 650, 699)

@@ -26,7 +26,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from spiketime.train.dataset import DatasetError
+from spiketime.data.dataset import DatasetError
 
 _RANDOMIZE_ROWS = 4096  # (sample, channel) rows per block: bounds memory to rows x T
 

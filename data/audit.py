@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from spiketime.data.dataset import Dataset, OpenDataset, Split
+from spiketime.data.sources import ArraySource, Source
+from spiketime.data.speech import N_CLASSES
 from spiketime.errors import UserError
-from spiketime.train.dataset import Dataset, OpenDataset, Split
-from spiketime.train.sources import ArraySource, Source
-from spiketime.train.speech import N_CLASSES
 
 SHORTCUT_MARGIN = 0.03  # accuracy above chance that counts as an open shortcut ...
 SHORTCUT_P = 0.01  # ... when a guess at chance would do that well less often than this

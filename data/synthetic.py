@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from spiketime import guards
+from spiketime.data.dataset import Dataset, DatasetMeta, Split
 from spiketime.errors import UserError
-from spiketime.train.dataset import Dataset, DatasetMeta, Split
 
 TASKS = ("isi", "ccisi", "coincidence")
 VARIANTS = ("standard", "ratefree")

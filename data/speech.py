@@ -38,8 +38,8 @@ import h5py
 import numpy as np
 
 from spiketime import guards
+from spiketime.data.dataset import Dataset, DatasetMeta, EventWriter, Split
 from spiketime.errors import UserError
-from spiketime.train.dataset import Dataset, DatasetMeta, EventWriter, Split
 
 N_CLASSES = {"shd": 20, "ssc": 35}
 SPEECH_VARIANTS = ("whole", "part", "norm")
@@ -73,7 +73,7 @@ def load_speech(raw_dir: str | os.PathLike, dataset: str, variant: str, *, dt_ms
 def write_speech_events(raw_dir: str | os.PathLike, out: str | os.PathLike, dataset: str,
                         variant: str, *, dt_ms: float = 14.0, steps: int = 100,
                         seed: int = 0, coverage: float = 1.0) -> DatasetMeta:
-    """`load_speech`, written as an events file (`spiketime.train.dataset`, version 2)
+    """`load_speech`, written as an events file (`spiketime.data.dataset`, version 2)
     chunk by chunk: never a dense array of the whole set. Densified, it is exactly
     `load_speech`'s X (the same binning and, for norm, the same random draws)."""
     plan = _plan(raw_dir, dataset, variant, dt_ms, steps, coverage)

@@ -415,7 +415,7 @@ class OpenDataset:
     """A dataset file of either layout, its splits as batch sources."""
 
     meta: DatasetMeta
-    train: Any  # a spiketime.train.sources.Source
+    train: Any  # a spiketime.data.sources.Source
     test: Any
 
     @property
@@ -434,7 +434,7 @@ class OpenDataset:
 def open_dataset(path: str | os.PathLike) -> OpenDataset:
     """Dense files are read whole (they are small); events files stay on disk and are
     read a batch at a time."""
-    from spiketime.train.sources import ArraySource
+    from spiketime.data.sources import ArraySource
 
     p = dataset_path(path)
     if not h5py.is_hdf5(p):
