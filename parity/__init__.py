@@ -10,4 +10,5 @@ reports     report.json as typed dataclasses: the one reader and writer
 render      report.md and the PNG plots, from those dataclasses
 pipeline    `spiketime pipeline`: data -> train -> NetX -> deployed run -> verdict
 comparison  `spiketime compare`: a perturbation sweep with a statistical verdict
+deployment  `spiketime deploy`: one NetX network on a backend, its accuracy and verdict
 """
