@@ -23,6 +23,11 @@ The features come from one pass over the data, `AUDIT_BATCH` samples made dense 
 a time (`audit_features`): given an `OpenDataset`, an events file is never dense
 whole. The classifier then holds the feature matrix, N x 3C float64 (1.6 GB for
 SSC's 95,382 samples x 700 channels), and the copies scikit-learn makes of it.
+
+Beside the shortcuts, what the data allows: `reference_audit` trains a small
+non-spiking recurrent network (`spiketime.data.reference`) on the train split and
+scores it on the test split, so a spiking network's accuracy has a ceiling to be read
+against as well as a floor.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from spiketime.data.dataset import Dataset, OpenDataset, Split
+from spiketime.data.reference import ReferenceConfig, train_reference
 from spiketime.data.sources import ArraySource, Source
 from spiketime.data.speech import N_CLASSES
 from spiketime.errors import UserError
@@ -166,14 +172,18 @@ def position_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
     return _position(ds, *position_features(ds), folds, seed)
 
 
-def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
-                   seed: int = 0) -> dict[str, Any]:
+def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5, seed: int = 0,
+                   reference: ReferenceConfig | None = None) -> dict[str, Any]:
     """Both audits (their features from one pass over the data), the shortcuts they
     leave open, and a one-line verdict. `ds` may be an `OpenDataset`: an events file
-    is then read a batch at a time and never made dense whole."""
+    is then read a batch at a time and never made dense whole. With `reference`, also
+    the non-spiking reference trained on the train split and scored on the test split
+    (`reference_audit`) under the key "reference"."""
     _check_cv(folds, seed)  # before a pass over a large file, not after
     counts, positions, y = audit_features(ds)
     result = {**_rate(ds, counts, y, folds, seed), **_position(ds, positions, y, folds, seed)}
+    if reference is not None:
+        result["reference"] = reference_audit(ds, seed=seed, config=reference)
     chance = result["chance"]
     open_ = open_shortcuts(result)
     result["shortcuts"] = open_
@@ -194,6 +204,15 @@ def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
                              f"({chance:.3f}) by more than {SHORTCUT_MARGIN:.2f} at p < "
                              f"{SHORTCUT_P}")
     return result
+
+
+def reference_audit(ds: Dataset | OpenDataset, *, seed: int = 0,
+                    config: ReferenceConfig | None = None) -> dict[str, Any]:
+    """The non-spiking reference (`spiketime.data.reference`; its defaults without
+    `config`) on the dataset's own train/test split, its batches read from the split's
+    source (never dense whole)."""
+    train, test = _sources(ds)
+    return train_reference(train, test, ds.n_classes, seed=seed, config=config)
 
 
 def open_shortcuts(result: dict[str, Any]) -> list[str]:
