@@ -18,10 +18,12 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
 from spiketime import guards
 from spiketime.data.dataset import Dataset, load_dataset
@@ -29,7 +31,7 @@ from spiketime.deploy.registry import BACKENDS, select_backend
 from spiketime.errors import UserError
 from spiketime.export.from_slayer import check_architecture
 from spiketime.export.netx import FORMAT_VERSION, NetxNetwork, read_netx
-from spiketime.export.nir_graph import read_nir
+from spiketime.export.nir_graph import chain, read_nir
 from spiketime.parity import verdict
 from spiketime.parity.conditions import REVERSED
 from spiketime.parity.harness import (
@@ -64,7 +66,7 @@ from spiketime.parity.sweep import DEFAULT_LEVELS, derive_seed, sweep_conditions
 from spiketime.sim.backend import Backend, check_input
 from spiketime.sim.nir_reference import NirReference
 from spiketime.sim.registry import SIM_BACKENDS
-from spiketime.train.foreign import load_factory
+from spiketime.train.foreign import ForeignNet, load_factory
 from spiketime.train.model import SpikingNet, check_finite, load_checkpoint
 
 FULL_SET_BACKENDS = ("emulator",)  # every other backend runs the subset
@@ -72,18 +74,21 @@ FULL_SET_BACKENDS = ("emulator",)  # every other backend runs the subset
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """The trained side (exactly one of checkpoint, factory, module, nir) and its deployment."""
+
     name: str
-    checkpoint: Path | None  # a spiketime checkpoint, or None with `factory`
+    checkpoint: Path | None  # a spiketime checkpoint, or None with another source
     netx: Path
     factory: str | None = None  # package.module:function returning a lava-dl network
-    nir: Path | None = None  # instead of a checkpoint: a NIR graph, run by its float reference
+    nir: Any = None  # a NIR graph (a .nir path or a nir.NIRGraph), run by its float reference
+    module: torch.nn.Module | None = None  # a network in memory: a SpikingNet or lava-dl's
 
 
 @dataclass(frozen=True)
 class CompareConfig:
     models: tuple[ModelSpec, ...]
     data: Path
-    out: Path
+    out: Path | None = None  # the report's folder: its paths are relative to it (None: cwd)
     backends: tuple[str, ...] = ("emulator", "lava-cpu")
     tolerance_pp: float = 1.0  # percentage points
     lava_subset: int = 32
@@ -160,12 +165,12 @@ def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Lo
             loaded.append(_Loaded(spec, nir_reference(spec.nir, net, ds, cfg.data), net))
             check_input(net, X[:1], f"{cfg.data} ({cfg.split} split)")
             continue
-        key = spec.factory or Path(spec.checkpoint).resolve()
+        key = spec.factory or (id(spec.module) if spec.module is not None
+                               else Path(spec.checkpoint).resolve())
         if key not in checkpoints:  # one model object per checkpoint file
-            checkpoints[key] = (load_factory(spec.factory) if spec.factory
-                                else load_checkpoint(spec.checkpoint))
+            checkpoints[key] = _trained(spec)
         model = checkpoints[key]
-        c, source = model.config, spec.factory or spec.checkpoint
+        c, source = model.config, spec.factory or spec.checkpoint or _source(spec, None)
         check_finite(model.named_parameters(), source)
         check_architecture(model, net, source, spec.netx)
         if c.inputs != ds.channels:
@@ -182,11 +187,24 @@ def _load(cfg: CompareConfig) -> tuple[Dataset, np.ndarray, np.ndarray, list[_Lo
     return ds, X, y, loaded
 
 
-def nir_reference(path: Path, net: NetxNetwork, ds: Dataset, data: Path) -> NirReference:
-    """The float reference of a NIR graph at the deployment's time step (the NetX file's
-    dt_ms, which `spiketime import` records; else the graph's), checked against the
-    deployment and the dataset."""
-    graph = read_nir(path)
+def _trained(spec: ModelSpec) -> SpikingNet | ForeignNet:
+    if spec.factory:
+        return load_factory(spec.factory)
+    if spec.module is None:
+        return load_checkpoint(spec.checkpoint)
+    if isinstance(spec.module, (SpikingNet, ForeignNet)):
+        return spec.module.eval()
+    return ForeignNet(spec.module.eval(), f"the model ({type(spec.module).__name__})")
+
+
+def nir_reference(path: Any, net: NetxNetwork, ds: Dataset, data: Path) -> NirReference:
+    """The float reference of a NIR graph (a .nir path or a nir.NIRGraph) at the
+    deployment's time step (the NetX file's dt_ms, which `spiketime import` records; else
+    the graph's), checked against the deployment and the dataset."""
+    if isinstance(path, (str, os.PathLike)):
+        graph = read_nir(path)
+    else:
+        graph, path = chain(path), "the NIR graph"
     dt_ms = net.metadata.get("dt_ms", None if graph.dt is None else graph.dt * 1000)
     if dt_ms is None:
         raise UserError(f"neither {path} nor the NetX file records a time step (dt)")
@@ -216,6 +234,7 @@ def _backends(names: tuple[str, ...]) -> list[Backend]:
 def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
     """Run the sweep; return the report (not yet written) and the raster sample for it."""
     started = time.perf_counter()
+    base = cfg.out if cfg.out is not None else Path.cwd()
     ds, X, y, loaded = _load(cfg)
     backends = _backends(cfg.backends)
     try:
@@ -242,8 +261,8 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
                if s.verdict == "fail"]
     decision = verdict.decide(failed, *_unresolved(entries, sens, summaries),
                               allow_degenerate=cfg.allow_degenerate)
-    models = tuple(ModelResult(m.spec.name, _source(m.spec, cfg.out),
-                               relative(m.spec.netx, cfg.out), summaries[m.spec.name])
+    models = tuple(ModelResult(m.spec.name, _source(m.spec, base),
+                               relative(m.spec.netx, base), summaries[m.spec.name])
                    for m in loaded)
     rule = (f"every {100 * cfg.confidence:g}% paired bootstrap interval of deployed minus "
             f"trained (accuracy per condition, reversal sensitivity per model) lies within "
@@ -253,7 +272,7 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
             + "; rows judged by their interval alone must have enough samples to detect a "
               "difference of the tolerance, and no network may be degenerate")
     report = CompareReport(
-        task=_task(ds, cfg, len(y)),
+        task=_task(ds, cfg, len(y), base),
         models=models,
         conditions=tuple(entries),
         sensitivity=tuple(sens),
@@ -272,13 +291,29 @@ def run_compare(cfg: CompareConfig) -> tuple[CompareReport, tuple]:
     return report, raster
 
 
-def _source(spec: ModelSpec, out: Path) -> str:
-    """What a report names as the trained side."""
+def rebase(report: CompareReport, cfg: CompareConfig, folder: str | os.PathLike
+           ) -> CompareReport:
+    """`report` (of `run_compare(cfg)`) with its file paths relative to `folder`."""
+    models = tuple(replace(m, checkpoint=_source(spec, folder), netx=relative(spec.netx, folder))
+                   for m, spec in zip(report.models, cfg.models))
+    return replace(report, models=models,
+                   task=replace(report.task, data=relative(cfg.data, folder)))
+
+
+def _source(spec: ModelSpec, out: str | os.PathLike | None) -> str:
+    """What a report names as the trained side (paths relative to `out`; None: as given)."""
+    def rel(path: str | os.PathLike) -> str:
+        return str(path) if out is None else relative(path, out)
+
     if spec.nir is not None:
-        return f"NIR {relative(spec.nir, out)} (float reference)"
+        if not isinstance(spec.nir, (str, os.PathLike)):
+            return "NIR graph in memory (float reference)"
+        return f"NIR {rel(spec.nir)} (float reference)"
     if spec.factory:
         return f"factory {spec.factory}"
-    return relative(spec.checkpoint, out)
+    if spec.module is not None:
+        return f"{type(spec.module).__name__} in memory"
+    return rel(spec.checkpoint)
 
 
 def _grid_bytes(X: np.ndarray, classes: int, conditions: int, models: int,
@@ -387,8 +422,8 @@ def _sensitivity_verdict(model: str, backend: str, s: SensitivityComparison, tol
         resolution=res)
 
 
-def _task(ds: Dataset, cfg: CompareConfig, samples: int) -> Task:
+def _task(ds: Dataset, cfg: CompareConfig, samples: int, base: Path) -> Task:
     return Task(name=ds.meta.task, variant=ds.meta.variant, classes=ds.n_classes,
                 class_names=tuple(ds.meta.class_names), channels=ds.channels, steps=ds.steps,
-                data=relative(cfg.data, cfg.out), split=cfg.split, test_samples=samples,
+                data=relative(cfg.data, base), split=cfg.split, test_samples=samples,
                 netx_format_version=FORMAT_VERSION)

@@ -5,7 +5,8 @@ networks, a sensitivity at chance, or too few samples for the tolerance: see
 `spiketime.parity.verdict`), 2 on bad input (one `error:` line).
 
 With --nir, the trained side is a NIR graph's float reference (`sim.nir_reference`),
-judged by the statistics alone, and a per-layer spike agreement table is added.
+judged by the statistics alone, and a per-layer spike agreement table is added. The work
+is `spiketime.parity.compare_job`'s; this module parses the options and prints.
 """
 from __future__ import annotations
 
@@ -128,30 +129,6 @@ def _out(args: argparse.Namespace) -> Path:
     return args.out if args.out is not None else default_out
 
 
-def _config(args: argparse.Namespace, out: Path):
-    from spiketime.export.netx import read_netx
-    from spiketime.parity.comparison import CompareConfig, ModelSpec, model_name, models_from_report
-
-    if args.report is not None:
-        models, data = models_from_report(args.report)
-        data = args.data if args.data is not None else data
-    else:
-        name = model_name(read_netx(args.netx).metadata, args.netx)
-        models = (ModelSpec(name, args.model, args.netx, factory=args.model_factory,
-                            nir=args.nir),)
-        data = args.data
-    # --nir is judged statistically: Lava's --lava-subset rows could not resolve the tolerance
-    chosen = args.backends or ("emulator" if args.nir is not None else "emulator,lava-cpu")
-    backends = tuple(b.strip() for b in chosen.split(",") if b.strip())
-    return CompareConfig(
-        models=models, data=data, out=out, backends=backends, tolerance_pp=args.tolerance,
-        lava_subset=args.lava_subset, seed=args.seed,
-        levels={"jitter": args.jitter, "neuron_jitter": args.neuron_jitter,
-                "deletion": args.deletion, "timing": args.timing},
-        resamples=args.resamples, confidence=args.confidence, split=args.split, limit=args.limit,
-        exact=args.exact and args.nir is None, allow_degenerate=args.allow_degenerate)
-
-
 def run(args: argparse.Namespace) -> int:
     from spiketime.parity.layer_agreement import LAYER_FILES
     from spiketime.parity.reports import REPORT_FILES
@@ -160,55 +137,24 @@ def run(args: argparse.Namespace) -> int:
     files = REPORT_FILES + (LAYER_FILES if args.nir is not None else ())
     out = guards.output_folder(_out(args), files, "--out")  # before any work
 
-    from spiketime.parity.comparison import run_compare
-    from spiketime.parity.reports import write_report
+    from spiketime.parity import compare_job
     from spiketime.parity.verdict import announce
-    from spiketime.sim.registry import SIM_BACKENDS
 
-    cfg = _config(args, out)
-    with guards.undo_on_failure(cfg.out):
-        report, raster = run_compare(cfg)
-        write_report(cfg.out, report, raster=raster)
-        if args.nir is not None:
-            print("NIR float reference vs the integer deployment: spikes may differ by the "
-                  "chip's rounding, so the statistics alone decide (the 'trained' side in the "
-                  "report is the NIR reference)")
-            _layers(cfg)
-    tol = cfg.tolerance_pp
-    for s in report.sensitivity:
-        mine = [e for e in report.conditions if e.model == s.model and e.backend == s.backend]
-        ok = sum(e.verdict == "pass" for e in mine)
-        within = sum(e.within_tolerance for e in mine)
-        unresolved = sum(e.verdict == "inconclusive" for e in mine)
-        print(f"{s.model:>10} on {s.backend:<8} ({s.samples} samples): {within}/{len(mine)} "
-              f"conditions within +/-{tol:g} pp, {ok} pass"
-              + (f", {unresolved} too few samples to tell" if unresolved else "")
-              + "; reversal sensitivity trained "
-              f"{100 * s.trained:+.1f} / deployed {100 * s.deployed:+.1f} pp"
-              + ("" if s.verdict == "pass" else f" ({s.verdict.upper()})"))
-    simulated = [e for e in report.conditions if e.backend in SIM_BACKENDS]
-    inexact = [e for e in simulated if e.spike_exact_fraction < 1]
-    if inexact and not cfg.exact and args.nir is None:
-        print(f"note: output spikes differ from the trained model's in {len(inexact)} of "
-              f"{len(simulated)} simulator runs (spike-exact column); the simulators are "
-              f"bit-exact, so this deployment is not the trained network, whatever its accuracy")
-    return announce(report.parity.decision, cfg.out / "report.md")
-
-
-def _layers(cfg) -> None:
-    """The per-layer spike agreement of the NIR reference and the deployment (original inputs)."""
-    from spiketime.data.dataset import load_dataset
-    from spiketime.export.netx import read_netx
-    from spiketime.parity import layer_agreement
-    from spiketime.parity.comparison import nir_reference
-
-    spec = cfg.models[0]
-    ds = load_dataset(cfg.data)
-    X = ds.splits()[cfg.split].X[:cfg.limit]
-    rows = layer_agreement.nir_vs_netx(
-        nir_reference(spec.nir, read_netx(spec.netx), ds, cfg.data), spec.netx, X)
-    heading = (f"NIR float reference ({spec.nir}) vs {spec.netx} on the emulator, "
-               f"{len(X)} {cfg.split} samples, original inputs.")
-    path = layer_agreement.write(cfg.out, rows, heading)
-    print(f"per-layer spike agreement ({path}):")
-    print(layer_agreement.table(rows))
+    if args.report is not None:
+        models, data = compare_job.report_models(args.report, args.data)
+    else:
+        models = (compare_job.model_spec(args.netx, checkpoint=args.model,
+                                         factory=args.model_factory, nir=args.nir),)
+        data = args.data
+    cfg = compare_job.config(
+        models, data, out=out, backends=args.backends, tolerance_pp=args.tolerance,
+        lava_subset=args.lava_subset, seed=args.seed, jitter=args.jitter,
+        neuron_jitter=args.neuron_jitter, deletion=args.deletion, timing=args.timing,
+        resamples=args.resamples, confidence=args.confidence, split=args.split,
+        limit=args.limit, exact=args.exact, allow_degenerate=args.allow_degenerate)
+    with guards.undo_on_failure(out):
+        result = compare_job.compare(cfg)
+        report_md = result.save(out)
+    for line in result.lines(out):
+        print(line)
+    return announce(result.report.parity.decision, report_md)
