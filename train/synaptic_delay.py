@@ -1,0 +1,121 @@
+"""Per-synapse delays learned DCLS-style (Hammouamri et al. 2024), exact on the chip.
+
+Every synapse (o, i) of a layer has a weight w[o, i] (slayer's 8-bit quantization, as
+in cuba.Dense) and a real-valued delay position p[o, i] in [0, MAX_DELAY] steps. The
+synaptic input of output neuron o at step t is
+
+    z[o, t] = sum_i sum_k w[o, i] K[o, i, k] x[i, t - k],   k = 0..MAX_DELAY
+
+- Gaussian mode (training, while annealing): K[o, i, :] is a Gaussian of width sigma
+  centred on p[o, i], normalised over k, so the loss has a gradient in p; a causal
+  conv1d computes it.
+- Exact mode (evaluation, export, and training once annealed): K is one-hot at
+  round(p) and positions no longer move; z is a sum of whole-step shifted matrix
+  products of the quantized weights, the integer arithmetic of Lava's DelayDense, so
+  the deployed network is spike-exact with the trained one.
+
+`on_epoch(epoch, epochs)` sets the width: sigma_start * (SIGMA_END / sigma_start) **
+(epoch / (annealing epochs - 1)) over the first `anneal` fraction of epochs (from
+sigma_start to SIGMA_END), exact after.
+The rest of the block is slayer's CUBA neuron and its one-step output shift, so a
+layer with all delays 0 equals slayer's cuba.Dense.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from spiketime import loihi2
+
+SIGMA_END = 0.5  # steps: the last Gaussian width before positions are rounded
+
+
+class SynapticDelay(torch.nn.Module):
+    """The delay positions of one layer's synapses and the annealing width."""
+
+    def __init__(self, n_out: int, n_in: int, init_max: float, sigma_start: float,
+                 anneal: float) -> None:
+        super().__init__()
+        self.position = torch.nn.Parameter(torch.rand(n_out, n_in) * init_max)
+        self.sigma_start = float(sigma_start)
+        self.anneal = float(anneal)
+        # 0 = exact; a buffer, so a checkpoint saved mid-run resumes with its width
+        self.register_buffer("sigma", torch.tensor(float(sigma_start)))
+
+    def steps(self) -> torch.Tensor:
+        """The integer delays the chip runs: round(p) within [0, MAX_DELAY], int64."""
+        return self.position.detach().round().clamp(loihi2.MIN_DELAY, loihi2.MAX_DELAY).long()
+
+    def clamp(self) -> None:
+        with torch.no_grad():
+            self.position.clamp_(loihi2.MIN_DELAY, loihi2.MAX_DELAY)
+
+    def on_epoch(self, epoch: int, epochs: int) -> None:
+        """The width for (0-based) `epoch` of `epochs`: annealed, then 0 (exact)."""
+        annealing = max(1, round(self.anneal * epochs))
+        ratio = SIGMA_END / self.sigma_start
+        sigma = (self.sigma_start * ratio ** (epoch / max(1, annealing - 1))
+                 if epoch < annealing else 0.0)
+        self.sigma.fill_(sigma)
+
+    @property
+    def exact(self) -> bool:
+        return not self.training or float(self.sigma) == 0.0
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """x [N, in, T] spikes, weight [out, in] -> synaptic input [N, out, T]."""
+        if self.exact:
+            return delayed_input(x, weight, self.steps())
+        return self._gaussian(x, weight, float(self.sigma))
+
+    def _gaussian(self, x: torch.Tensor, weight: torch.Tensor, sigma: float) -> torch.Tensor:
+        taps = torch.arange(loihi2.MAX_DELAY + 1, dtype=x.dtype, device=x.device)
+        kernel = torch.exp(-0.5 * ((taps - self.position[..., None]) / sigma) ** 2)
+        kernel = kernel / (kernel.sum(dim=-1, keepdim=True) + 1e-7)
+        # causal conv1d: tap k reads x[t - k]; conv1d correlates, so flip the taps
+        w = (weight[..., None] * kernel).flip(-1)
+        return F.conv1d(F.pad(x, (loihi2.MAX_DELAY, 0)), w)
+
+
+def delayed_input(x: torch.Tensor, weight: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """sum_i weight[o, i] x[i, t - steps[o, i]] for x [N, in, T]: one matrix product per
+    distinct delay, shifted by whole steps. Exact in float32 for slayer's quantized
+    weights (multiples of 2/64: every partial sum is representable)."""
+    n, _, t = x.shape
+    z = x.new_zeros(n, weight.shape[0], t)
+    for d in torch.unique(steps[weight.detach() != 0]).tolist():
+        if d >= t:
+            continue
+        part = torch.matmul(torch.where(steps == d, weight, torch.zeros_like(weight)), x)
+        z = z + F.pad(part[..., :t - d], (d, 0))
+    return z
+
+
+class SynapticDelayDense(torch.nn.Module):
+    """A slayer cuba.Dense block whose synapses have learned delays: its quantized weights
+    and CUBA neuron, the synaptic input from `SynapticDelay`, slayer's one-step shift.
+    `synapse`, `neuron` and `delay` (None: no axonal delay) are the wrapped block's, so
+    export reads it like any other block."""
+
+    def __init__(self, block: torch.nn.Module, config) -> None:
+        super().__init__()
+        if block.delay is not None or not block.delay_shift:
+            raise ValueError("per-synapse delays replace axonal ones on a step-shifted block")
+        self.synapse = block.synapse
+        self.neuron = block.neuron
+        self.delay = None
+        n_out, n_in = block.synapse.weight.shape[:2]
+        self.synaptic_delay = SynapticDelay(n_out, n_in, config.delay_init_max,
+                                            config.delay_sigma, config.delay_anneal)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        syn = self.synapse
+        weight = syn.pre_hook_fx(syn.weight).reshape(syn.weight.shape[:2])  # slayer's 8 bits
+        spikes = self.neuron(self.synaptic_delay(x, weight))
+        return F.pad(spikes[..., :-1], (1, 0))  # slayer's step_delay: one step to the next layer
+
+
+def learned_delays(model: torch.nn.Module) -> list[torch.Tensor | None]:
+    """Per block, the integer delays [out, in] of a per-synapse-delay block, else None."""
+    return [block.synaptic_delay.steps() if isinstance(block, SynapticDelayDense) else None
+            for block in model.blocks]
