@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 
 import numpy as np
 
@@ -103,7 +102,7 @@ def assemble(grid, cells: list[dict], audits: dict, missing: list[str]) -> Exper
     confirmed_cells = {c["key"] for c in cells if any(x["confirm"] for x in c["conditions"])}
     agreed_cells = {c["key"] for c in cells if c["key"] in confirmed_cells and all(
         x["confirm"]["identical"] for x in c["conditions"] if x["confirm"])}
-    grid_dict = json.loads(json.dumps(asdict(grid)))
+    grid_dict = grid.to_json()
     return ExperimentResults(
         grid=grid_dict, audits=tuple(task_audits), rows=tuple(rows),
         claims=tuple(_claims(grid, cells, task_audits)),

@@ -24,13 +24,14 @@ import math
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
+from spiketime.train.config import ModelConfig, TrainConfig
 
 CELL_VERSION = 1
 
@@ -53,11 +54,35 @@ class GridSpec:
     tasks: tuple[TaskSpec, ...]
     models: tuple[str, ...] = ("tau", "tau+delay")
     seeds: tuple[int, ...] = (0, 1, 2)
-    hidden: int = 64
-    epochs: int = 30
-    loss: str = "count"
+    # the network every cell trains: inputs, outputs, delays (the model) and the seed are set
+    # per cell, the task's `neuron` settings on top
+    model: ModelConfig = ModelConfig(inputs=0, hidden=(64,), outputs=0)
+    train: TrainConfig = TrainConfig()  # its seed is set per cell
     levels: dict = field(default_factory=dict)  # sweep family -> levels
     confirm_lava: int = 8  # original and reversed samples rerun on Lava per cell
+
+    def training(self) -> dict:
+        """The training settings as results.json and cell fingerprints have always held them
+        (hidden as an int for one layer, epochs, loss), and under "settings" any other
+        ModelConfig / TrainConfig field this grid sets away from its default."""
+        hidden = self.model.hidden
+        keys = {"hidden": hidden[0] if len(hidden) == 1 else list(hidden),
+                "epochs": self.train.epochs, "loss": self.train.loss}
+        per_cell = {"inputs", "hidden", "outputs", "delays", "seed", "epochs", "loss"}
+        changed = {f.name: getattr(c, f.name) for c in (self.model, self.train)
+                   for f in fields(c) if f.name not in per_cell
+                   and getattr(c, f.name) != f.default}
+        return {**keys, **({"settings": changed} if changed else {})}
+
+    def to_json(self) -> dict:
+        """The grid as results.json's "grid" holds it."""
+        d = {}
+        for k, v in asdict(self).items():
+            if k == "model":
+                d.update(self.training())  # in the place hidden, epochs and loss always had
+            elif k != "train":
+                d[k] = v
+        return json.loads(json.dumps(d))
 
     def task(self, name: str) -> TaskSpec:
         for t in self.tasks:
@@ -92,7 +117,8 @@ GRIDS: dict[str, GridSpec] = {
         tasks=(replace(BUILTIN_CCISI, n_per_class=200),
                TaskSpec("coincidence", dict(task="coincidence", variant="ratefree"), 150,
                         _FAST_NEURONS)),
-        seeds=(0, 1, 2), hidden=32, epochs=20, levels=_LEVELS, confirm_lava=4),
+        seeds=(0, 1, 2), model=ModelConfig(inputs=0, hidden=(32,), outputs=0),
+        train=TrainConfig(epochs=20), levels=_LEVELS, confirm_lava=4),
     # The paper's scale: 1,000 steps of 1 ms. Tasks in the order their claims matter most,
     # so a run cut short has the long-interval CCISI (the delay claim) first.
     "full": GridSpec(
@@ -105,7 +131,7 @@ GRIDS: dict[str, GridSpec] = {
                                     **_PAPER_TIMING)),
                TaskSpec("ccisi", dict(task="ccisi", variant="ratefree", interval_range=(1, 50),
                                       **_PAPER_TIMING))),
-        epochs=20, levels=_LEVELS),
+        train=TrainConfig(epochs=20), levels=_LEVELS),
 }
 MODEL_DELAYS = {"tau": False, "tau+delay": True}  # model name -> trainable delays
 
@@ -131,8 +157,8 @@ def fingerprint(grid: GridSpec, cell: Cell) -> dict:
     """Everything that determines a cell's result; a cached cell must match it exactly."""
     return json.loads(json.dumps({
         "version": CELL_VERSION, "task": asdict(cell.task), "model": cell.model,
-        "seed": cell.seed, "hidden": grid.hidden, "epochs": grid.epochs, "loss": grid.loss,
-        "levels": grid.levels, "confirm_lava": grid.confirm_lava}))
+        "seed": cell.seed, **grid.training(), "levels": grid.levels,
+        "confirm_lava": grid.confirm_lava}))
 
 
 # ---------------------------------------------------------------- one cell
@@ -193,14 +219,12 @@ def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
     from spiketime.parity.sweep import derive_seed, sweep_conditions
     from spiketime.readout import predict
     from spiketime.sim.registry import get_backend
-    from spiketime.train.model import ModelConfig
-    from spiketime.train.trainer import TrainConfig
 
     start = time.perf_counter()
     ds, _ = dataset_for(cell.task, cell.seed, out)
-    mcfg = ModelConfig(inputs=ds.channels, hidden=(grid.hidden,), outputs=ds.n_classes,
-                       delays=MODEL_DELAYS[cell.model], seed=cell.seed, **cell.task.neuron)
-    tcfg = TrainConfig(epochs=grid.epochs, loss=grid.loss, seed=cell.seed)
+    mcfg = replace(grid.model, inputs=ds.channels, outputs=ds.n_classes,
+                   delays=MODEL_DELAYS[cell.model], seed=cell.seed, **cell.task.neuron)
+    tcfg = replace(grid.train, seed=cell.seed)
     built = train_and_export(cell.model, ds, mcfg, tcfg, out / "cells" / cell.key,
                              desc=f"train {cell.key}")
     trained_s = time.perf_counter() - start
@@ -232,7 +256,7 @@ def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
     last = built.history[-1]
     return {"key": cell.key, "task": cell.task.name, "model": cell.model, "seed": cell.seed,
             "test_samples": int(len(y)), "chance": float(np.bincount(y).max() / len(y)),
-            "training": {"epochs": grid.epochs, "final_loss": last["loss"],
+            "training": {"epochs": grid.train.epochs, "final_loss": last["loss"],
                          "final_train_accuracy": last["accuracy"], "seconds": trained_s},
             "conditions": conditions, "seconds": time.perf_counter() - start}
 
@@ -276,7 +300,7 @@ def override(grid: GridSpec, *, tasks: Sequence[str] | None = None,
     if epochs is not None:
         if epochs < 1:
             raise UserError(f"epochs must be >= 1, got {epochs}")
-        grid = replace(grid, epochs=epochs)
+        grid = replace(grid, train=replace(grid.train, epochs=epochs))
     if confirm_lava is not None:
         if confirm_lava < 0:
             raise UserError(f"confirm-lava must be >= 0, got {confirm_lava}")

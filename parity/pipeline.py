@@ -7,7 +7,6 @@ finished files intact and no half-written ones.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from spiketime.data.dataset import Dataset, load_dataset, save_dataset
@@ -25,6 +24,7 @@ from spiketime.parity.harness import (
     run_grid,
     summarize,
 )
+from spiketime.parity.pipeline_config import PipelineConfig, pipeline_model  # noqa: F401
 from spiketime.parity.reports import (
     REPORT_FILES,
     ExactParity,
@@ -36,36 +36,12 @@ from spiketime.parity.reports import (
     write_report,
 )
 from spiketime.sim.registry import get_backend
-from spiketime.train.model import ModelConfig
-from spiketime.train.trainer import TrainConfig
 
 # The built-in task, shared with the quick grid: rate-free, cue-free CCISI (see
-# parity.experiment.BUILTIN_CCISI); its initial voltage decay applies to it alone.
+# parity.experiment.BUILTIN_CCISI); its initial voltage decay applies to it alone
+# (pipeline_config.pipeline_model).
 DEFAULT_TASK = BUILTIN_CCISI.generator
 MODELS = {"tau": False, "tau+delay": True}  # name -> trainable delays
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    out: Path
-    data: Path | None = None  # a dataset file; None = the built-in task
-    samples_per_class: int = 400
-    steps: int | None = None  # built-in task only
-    hidden: tuple[int, ...] = (32,)  # hidden layer sizes, any depth
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 0.003
-    delay_lr: float = 0.1
-    decay_lr: float = 0.3
-    loss: str = "count"  # learns where SpikeMax's 1/T gradient stalls (train/trainer.py)
-    temperature: float = 1.0
-    val_fraction: float = 0.0  # > 0: hold out a validation split, export the best epoch
-    device: str = "cpu"
-    surrogate: str = "slayer"  # or "fast-sigmoid", the paper's
-    seed: int = 0
-    backend: str = "emulator"  # runs every test sample
-    confirm_lava: int = 32  # samples per condition rerun on Lava (0 = none)
-    allow_degenerate: bool = False  # degenerate evidence warns instead of INCONCLUSIVE
 
 
 def model_folder(name: str) -> str:
@@ -105,17 +81,12 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
     X, y = ds.test.X, ds.test.y
     confirming = None if confirm is None else Rows(confirm, confirm_subset(len(y), cfg.confirm_lava,
                                                                           cfg.seed))
-    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                            delay_lr=cfg.delay_lr, decay_lr=cfg.decay_lr, loss=cfg.loss,
-                            temperature=cfg.temperature, seed=cfg.seed,
-                            val_fraction=cfg.val_fraction)
+    train_cfg = cfg.train
     models, failed, degenerate = [], [], []
     for name, delays in MODELS.items():
         folder = out / model_folder(name)
-        neuron = BUILTIN_CCISI.neuron if cfg.data is None else {}
-        mcfg = ModelConfig(inputs=ds.channels, hidden=tuple(cfg.hidden), outputs=ds.n_classes,
-                           delays=delays, surrogate=cfg.surrogate, seed=cfg.seed, **neuron)
-        _say(f"{name}: training {cfg.epochs} epochs")
+        mcfg = cfg.model_for(ds.channels, ds.n_classes, delays=delays)
+        _say(f"{name}: training {train_cfg.epochs} epochs")
         built = train_and_export(name, ds, mcfg, train_cfg, folder, device=cfg.device)
         model, ckpt, netx_file, history = built.model, built.checkpoint, built.netx, built.history
         _say(f"{name}: exported {netx_file}; running {backend.name} on {len(X)} samples x 2 "
@@ -126,7 +97,7 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
         last = history[-1]
         models.append(ModelResult(
             name=name, checkpoint=relative(ckpt, out), netx=relative(netx_file, out),
-            summary=summary, training=Training(cfg.epochs, last["loss"], last["accuracy"],
+            summary=summary, training=Training(train_cfg.epochs, last["loss"], last["accuracy"],
                                                last.get("silent_fraction"),
                                                last.get("predicted_classes"))))
         _say(f"{name}: trained {summary.trained.accuracy:.3f} / deployed "

@@ -101,7 +101,8 @@ def train_delay_net(seed: int = 3):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     X = random_spikes(48, 12, 60, 0.15, seed=1)
     y = np.arange(48) % 3
-    train(model, X, y, TrainConfig(epochs=3, batch_size=16, lr=0.01, delay_lr=2.0, decay_lr=20.0))
+    train(model, X, y, TrainConfig(epochs=3, batch_size=16, lr=0.01, delay_lr=2.0, decay_lr=20.0,
+                                   loss="spikemax"))
     return model, before
 
 

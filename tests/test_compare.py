@@ -68,7 +68,8 @@ def solved(tmp_path_factory):
     model = SpikingNet(ModelConfig(inputs=8, hidden=(12,), outputs=2, delays=True,
                                    delay_init_max=20, seed=0))
     train(model, ds.train.X, ds.train.y,
-          TrainConfig(epochs=12, batch_size=16, lr=0.01, delay_lr=1.0, decay_lr=1.0))
+          TrainConfig(epochs=12, batch_size=16, lr=0.01, delay_lr=1.0, decay_lr=1.0,
+                      loss="spikemax"))
     save_checkpoint(model, d / "model.pt")
     net = to_netx(model, {"model": "tau+delay"})
     files = {"exact": write_netx(net, d / "exact.net")}

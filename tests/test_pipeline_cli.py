@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -117,11 +118,16 @@ def test_bad_option_is_one_line(tmp_path):
 
 
 def test_cli_defaults_are_the_pipeline_defaults():
-    from spiketime.commands.pipeline import DEFAULTS
-    from spiketime.parity.pipeline import PipelineConfig
+    from spiketime.cli import build_parser
+    from spiketime.commands.pipeline import OUT, pipeline_config
+    from spiketime.parity.pipeline import PipelineConfig, pipeline_model
 
-    cfg = PipelineConfig(out=DEFAULTS["out"])
-    assert {k: getattr(cfg, k) for k in DEFAULTS} == DEFAULTS
+    args = build_parser().parse_args(["pipeline"])
+    assert pipeline_config(args) == PipelineConfig(out=OUT, model=pipeline_model(True))
+    # the built-in task's networks start from its own voltage decay unless one is given
+    assert pipeline_config(args).model_for(20, 2) == PipelineConfig(OUT).model_for(20, 2)
+    assert PipelineConfig(OUT).model_for(20, 2).voltage_decay == 0.1
+    assert PipelineConfig(OUT, data=Path("d.h5")).model_for(20, 2).voltage_decay == 0.03
 
 
 def test_allow_degenerate_turns_inconclusive_into_a_warning(tmp_path, capsys):

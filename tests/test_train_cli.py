@@ -23,12 +23,10 @@ def _default(cls, name):
 
 
 def test_the_cli_defaults_are_the_configs_defaults():
-    assert train_cmd.CURRENT_DECAY == _default(ModelConfig, "current_decay")
-    assert train_cmd.VOLTAGE_DECAY == _default(ModelConfig, "voltage_decay")
-    assert (train_cmd.LR, train_cmd.DELAY_LR, train_cmd.DECAY_LR) == tuple(
-        _default(TrainConfig, n) for n in ("lr", "delay_lr", "decay_lr"))
-    mcfg, _ = train_cmd.configs(_args(), 10, 2)
+    mcfg, tcfg = train_cmd.configs(_args(), 10, 2)
     assert mcfg == ModelConfig(inputs=10, hidden=(128,), outputs=2)
+    assert tcfg == TrainConfig(val_fraction=0.1)  # train's one default of its own
+    assert _default(TrainConfig, "loss") == "count"  # the documented loss
 
 
 def test_initial_decays_reach_the_model_and_bad_ones_are_refused():

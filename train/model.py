@@ -7,7 +7,7 @@ the integer dynamics the chip runs. Delays sit after every hidden layer.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -15,45 +15,12 @@ import torch
 from spiketime import loihi2
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
+from spiketime.train.config import SURROGATES, ModelConfig  # noqa: F401 (re-exported)
 from spiketime.train.registers import use_chip_registers
 from spiketime.train.surrogate import use_fast_sigmoid
 
 CHECKPOINT_VERSION = 2  # 2 added the trainer's resume state
 READABLE_VERSIONS = (1, 2)
-SURROGATES = ("slayer", "fast-sigmoid")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    inputs: int
-    hidden: tuple[int, ...]
-    outputs: int
-    delays: bool = False  # trainable axonal delays after each hidden layer
-    delay_init_max: float = 30.0  # initial delays ~ U[0, delay_init_max) steps
-    threshold: float = 1.0  # slayer units; vThMant = threshold * THRESHOLD_SCALE
-    current_decay: float = 0.25  # fraction per step; learnable, 12-bit
-    voltage_decay: float = 0.03
-    surrogate: str = "slayer"  # "slayer" (exponential) or "fast-sigmoid" (the paper's)
-    alpha: float = 100.0  # fast-sigmoid steepness, 1 / (alpha |v - theta| + 1)^2
-    tau_grad: float = 1.0  # slayer surrogate-gradient width
-    scale_grad: float = 1.0
-    weight_scale: float = 2.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if not 0 <= self.delay_init_max <= loihi2.MAX_DELAY:
-            raise UserError(f"delay_init_max must be within [0, {loihi2.MAX_DELAY}] steps")
-        if self.surrogate not in SURROGATES:
-            raise UserError(f"unknown surrogate '{self.surrogate}'; choose from {', '.join(SURROGATES)}")
-        if not self.alpha > 0:
-            raise UserError(f"alpha must be positive, got {self.alpha}")
-        for name in ("current_decay", "voltage_decay"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:  # also refuses NaN
-                raise UserError(f"{name} must lie in [0, 1] (a fraction per step), got {value}")
-
-
 def _slayer():
     import lava.lib.dl.slayer as slayer  # heavy import, only when a model is built
 

@@ -21,41 +21,9 @@ import torch
 from spiketime.data.sources import ArraySource, Source, Subset, validation_split
 from spiketime.errors import UserError
 from spiketime.readout import predict
+from spiketime.train.config import LOSSES, TrainConfig  # noqa: F401 (re-exported)
 from spiketime.train.distributed import Comm
 from spiketime.train.model import SpikingNet
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 0.003
-    delay_lr: float = 0.1  # delays are in steps: they need a larger step size
-    decay_lr: float = 0.3  # slayer holds decays in 1/4096 units
-    loss: str = "spikemax"  # or "count"; see the module docstring
-    temperature: float = 1.0  # "count" loss: spikes per unit of logit
-    seed: int = 0
-    val_fraction: float = 0.0  # seeded per-class share of the training set held out
-    checkpoint_every: int = 0  # batches between mid-epoch resume points (0: epoch ends only)
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise UserError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}")
-        if not self.temperature > 0:
-            raise UserError(f"temperature must be positive, got {self.temperature}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "delay_lr", "decay_lr"):
-            if not getattr(self, name) >= 0:
-                raise UserError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if not 0 <= self.val_fraction < 1:
-            raise UserError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
-        if self.checkpoint_every < 0:
-            raise UserError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
-
-
-LOSSES = ("spikemax", "count")
 
 
 def loss_function(cfg: TrainConfig):

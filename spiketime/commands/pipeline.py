@@ -9,34 +9,43 @@ import argparse
 from pathlib import Path
 
 from spiketime import guards
-from spiketime.commands.train import add_architecture, add_loss
+from spiketime.commands.train import (
+    MODEL_OPTIONS,
+    add_architecture,
+    add_loss,
+    add_training,
+    settings,
+    train_config,
+)
 from spiketime.errors import UserError
+from spiketime.parity.experiment import BUILTIN_CCISI
+from spiketime.parity.pipeline_config import HIDDEN, PipelineConfig, pipeline_model
+from spiketime.train.config import default
 
-# PipelineConfig's defaults, kept here so that --help does not import torch.
-DEFAULTS = dict(out=Path("runs/demo"), samples_per_class=400, hidden=(32,), epochs=30,
-                surrogate="slayer", seed=0, backend="emulator", confirm_lava=32,
-                allow_degenerate=False)
+OUT = Path("runs/demo")  # the command's output folder when --out is not given
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = argparse.Namespace(**DEFAULTS)
+    def d(name: str):
+        return default(PipelineConfig, name)
+
     p = sub.add_parser("pipeline", help="train tau and tau+delay, export to NetX, run deployed, "
                                         "report parity")
-    p.add_argument("--out", type=guards.path, default=d.out,
+    p.add_argument("--out", type=guards.path, default=OUT,
                    help="output folder (default %(default)s)")
     p.add_argument("--data", type=guards.path,
                    help="dataset file (default: the built-in rate-free CCISI task)")
-    p.add_argument("--samples-per-class", type=int, default=d.samples_per_class)
+    p.add_argument("--samples-per-class", type=int, default=d("samples_per_class"))
     p.add_argument("--steps", type=int,
                    help="time steps of the built-in task (default 250, of 4 ms)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
     # the architecture and training options of `spiketime train` (delays: both models)
-    add_architecture(p, hidden=",".join(map(str, d.hidden)), delays=False, val_fraction=0.0)
-    add_loss(p, "count")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d.backend,
+    add_training(p)
+    add_architecture(p, hidden=",".join(map(str, HIDDEN)), delays=False, val_fraction=0.0,
+                     task_decays=BUILTIN_CCISI.neuron)
+    add_loss(p)
+    p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d("backend"),
                    help="backend for the whole test set (default %(default)s)")
-    p.add_argument("--confirm-lava", type=int, default=d.confirm_lava, metavar="N",
+    p.add_argument("--confirm-lava", type=int, default=d("confirm_lava"), metavar="N",
                    help="samples per condition rerun on Lava to confirm the emulator "
                         "(default %(default)s; 0 = none)")
     p.add_argument("--allow-degenerate", action="store_true",
@@ -61,30 +70,19 @@ def run(args: argparse.Namespace) -> int:
 
         dataset_path(args.data)
     guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
-    from spiketime.parity.experiment import BUILTIN_CCISI  # the built-in task (light import)
-
     shortest = BUILTIN_CCISI.generator["interval_range"][1] + 1
     if args.steps is not None and args.steps < shortest:
         raise UserError(f"--steps must be at least {shortest} for the built-in task (its "
                         f"intervals reach {shortest - 1} steps), got {args.steps}")
 
-    from spiketime.commands.train import configs, set_threads
-    from spiketime.parity.pipeline import PipelineConfig, output_files, run_pipeline
+    from spiketime.commands.train import set_threads
+    from spiketime.parity.pipeline import output_files, run_pipeline
     from spiketime.parity.verdict import announce
     from spiketime.train.run import resolve_device
 
     guards.output_folder(args.out, output_files(builtin=args.data is None), "--out")
     set_threads(args)
-    _, tcfg = configs(args, 1, 2, delays=False)  # validates the shared options
-    cfg = PipelineConfig(out=args.out, data=args.data, samples_per_class=args.samples_per_class,
-                         steps=args.steps, hidden=args.hidden, epochs=args.epochs,
-                         batch_size=tcfg.batch_size, lr=tcfg.lr, delay_lr=tcfg.delay_lr,
-                         decay_lr=tcfg.decay_lr, loss=tcfg.loss, temperature=tcfg.temperature,
-                         val_fraction=tcfg.val_fraction,
-                         device=str(resolve_device(args.device)),
-                         surrogate=args.surrogate, seed=args.seed,
-                         backend=args.backend, confirm_lava=args.confirm_lava,
-                         allow_degenerate=args.allow_degenerate)
+    cfg = pipeline_config(args, device=str(resolve_device(args.device)))
     with guards.undo_on_failure(args.out):  # a failed run leaves nothing new behind
         report = run_pipeline(cfg)
     for m in report.models:
@@ -94,3 +92,14 @@ def run(args: argparse.Namespace) -> int:
               f"{100 * dep.accuracy_reversed:.1f}%, "
               f"spike-exact {100 * m.summary.spike_exact_fraction:.1f}%")
     return announce(report.parity.decision, args.out / "report.md")
+
+
+def pipeline_config(args: argparse.Namespace, device: str = "cpu") -> PipelineConfig:
+    """The job's one config, from the options: the model's and the trainer's settings go
+    into the ModelConfig and TrainConfig it holds (a decay left out stays the task's own)."""
+    train = train_config(args)  # first: its errors name the options
+    return PipelineConfig(
+        out=args.out, data=args.data, samples_per_class=args.samples_per_class,
+        steps=args.steps, model=pipeline_model(args.data is None, **settings(args, MODEL_OPTIONS)),
+        train=train, device=device, backend=args.backend, confirm_lava=args.confirm_lava,
+        allow_degenerate=args.allow_degenerate)

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from spiketime import guards
 from spiketime.errors import UserError
+from spiketime.train.config import LOSSES, SURROGATES, ModelConfig, TrainConfig, default
 
-# TrainConfig's step sizes and ModelConfig's initial decays, kept here so that --help does
-# not import torch (tests/test_train_cli.py checks they equal the configs' defaults).
-LR, DELAY_LR, DECAY_LR = 0.003, 0.1, 0.3
-CURRENT_DECAY, VOLTAGE_DECAY = 0.25, 0.03
+# The options that set a ModelConfig or TrainConfig field of the same name (argparse dest);
+# every default below is the config's own (tests/test_options.py walks the parsers).
+MODEL_OPTIONS = ("hidden", "delay_init_max", "current_decay", "voltage_decay", "surrogate",
+                 "seed")
+TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "loss", "temperature",
+                 "seed", "checkpoint_every")
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -32,8 +35,15 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 
 
 def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = True,
-                     val_fraction: float = 0.1) -> None:
-    """The options `train` and `pipeline` share: architecture, loss and step sizes."""
+                     val_fraction: float = 0.1, task_decays: dict | None = None) -> None:
+    """The options `train` and `pipeline` share: architecture, loss and step sizes. The
+    initial decays default to None, the model's own (ModelConfig's, or the built-in task's
+    `task_decays`), so that only a decay given on the command line overrides it."""
+    m, t = (lambda name: default(ModelConfig, name)), (lambda name: default(TrainConfig, name))
+
+    def decay(name: str) -> str:
+        task = (task_decays or {}).get(name)
+        return f"{m(name)}" + ("" if task is None else f"; the built-in task's: {task:g}")
     p.add_argument("--hidden", type=hidden_sizes, default=hidden_sizes(hidden), metavar="N[,N...]",
                    help=f"hidden layer sizes, any depth (default {hidden}; the paper's speech "
                         f"network is 128,128)")
@@ -41,19 +51,21 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
         p.add_argument("--delays", choices=("none", "hidden"), default="none",
                        help="trainable axonal delays: none, or after every hidden layer "
                             "(0-62 steps, Loihi 2's range) (default %(default)s)")
-    p.add_argument("--current-decay", type=float, default=CURRENT_DECAY,
-                   help="initial synaptic current decay per step, a fraction in [0, 1]; "
-                        "learnable (default %(default)s)")
-    p.add_argument("--voltage-decay", type=float, default=VOLTAGE_DECAY,
-                   help="initial membrane voltage decay per step, a fraction in [0, 1]; "
-                        "learnable (default %(default)s)")
-    p.add_argument("--batch-size", type=int, default=32, help="global batch (default 32)")
-    p.add_argument("--lr", type=float, default=LR, help=f"weight step size (default {LR})")
-    p.add_argument("--delay-lr", type=float, default=DELAY_LR,
-                   help=f"delay step size, in steps (default {DELAY_LR})")
-    p.add_argument("--decay-lr", type=float, default=DECAY_LR,
-                   help=f"decay step size, slayer's 1/4096 units (default {DECAY_LR})")
-    p.add_argument("--surrogate", choices=["slayer", "fast-sigmoid"], default="slayer",
+    p.add_argument("--current-decay", type=float, default=None,
+                   help=f"initial synaptic current decay per step, a fraction in [0, 1]; "
+                        f"learnable (default {decay('current_decay')})")
+    p.add_argument("--voltage-decay", type=float, default=None,
+                   help=f"initial membrane voltage decay per step, a fraction in [0, 1]; "
+                        f"learnable (default {decay('voltage_decay')})")
+    p.add_argument("--batch-size", type=int, default=t("batch_size"),
+                   help="global batch (default %(default)s)")
+    p.add_argument("--lr", type=float, default=t("lr"),
+                   help="weight step size (default %(default)s)")
+    p.add_argument("--delay-lr", type=float, default=t("delay_lr"),
+                   help="delay step size, in steps (default %(default)s)")
+    p.add_argument("--decay-lr", type=float, default=t("decay_lr"),
+                   help="decay step size, slayer's 1/4096 units (default %(default)s)")
+    p.add_argument("--surrogate", choices=SURROGATES, default=m("surrogate"),
                    help="surrogate gradient: slayer's exponential (default) or the paper's "
                         "fast sigmoid 1/(100|v-theta|+1)^2")
     p.add_argument("--val-fraction", type=float, default=None,
@@ -66,14 +78,22 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
                         "only at the same thread count")
 
 
-def add_loss(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("--loss", choices=("count", "spikemax"), default=default,
-                   help=f"count: cross-entropy over output spike counts / --temperature; "
-                        f"spikemax: slayer's SpikeMax, the same over counts / T, whose gradient "
-                        f"shrinks like 1/T (measured: it stays at chance on 1,000-step tasks "
-                        f"where count learns) (default {default})")
-    p.add_argument("--temperature", type=float, default=1.0,
-                   help="count loss: output spikes per unit of logit (default 1)")
+def add_loss(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--loss", choices=LOSSES, default=default(TrainConfig, "loss"),
+                   help="count: cross-entropy over output spike counts / --temperature; "
+                        "spikemax: slayer's SpikeMax, the same over counts / T, whose gradient "
+                        "shrinks like 1/T (measured: it stays at chance on 1,000-step tasks "
+                        "where count learns) (default %(default)s)")
+    p.add_argument("--temperature", type=float, default=default(TrainConfig, "temperature"),
+                   help="count loss: output spikes per unit of logit (default %(default)g)")
+
+
+def add_training(p: argparse.ArgumentParser) -> None:
+    """--epochs and --seed, as `train` and `pipeline` take them."""
+    p.add_argument("--epochs", type=int, default=default(TrainConfig, "epochs"),
+                   help="default %(default)s")
+    p.add_argument("--seed", type=int, default=default(TrainConfig, "seed"),
+                   help="initialisation, split and data order (default %(default)s)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,40 +102,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=guards.path, required=True, help="dataset file (its train split)")
     p.add_argument("--out", type=guards.path, required=True, help="run folder")
     add_architecture(p, hidden="128")
-    add_loss(p, "count")
-    p.add_argument("--epochs", type=int, default=30, help="default %(default)s")
-    p.add_argument("--seed", type=int, default=0, help="initialisation, split and data order")
-    p.add_argument("--checkpoint-every", type=int, default=0, metavar="BATCHES",
+    add_loss(p)
+    add_training(p)
+    p.add_argument("--checkpoint-every", type=int, default=default(TrainConfig, "checkpoint_every"),
+                   metavar="BATCHES",
                    help="also save last.pt every BATCHES batches inside an epoch (default: at "
                         "epoch ends only)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last.pt (same options; --epochs "
                         "may grow); ends bit-identical to an uninterrupted run")
-    p.add_argument("--delay-init-max", type=float, default=30.0,
+    p.add_argument("--delay-init-max", type=float, default=default(ModelConfig, "delay_init_max"),
                    help="initial delays ~ U[0, this) steps (default %(default)s)")
     p.set_defaults(func=run, val_fraction_default=0.1)  # add_architecture's default
 
 
-def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bool | None = None):
-    """ModelConfig and TrainConfig from the shared options."""
-    from spiketime.train.model import ModelConfig
-    from spiketime.train.trainer import TrainConfig
+def settings(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    """The config fields `names` as the command line set them; an option the command does
+    not have, or left at None, leaves the field to the config's own default."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the options name, with errors that name the options."""
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     val = args.val_fraction if args.val_fraction is not None else args.val_fraction_default
     if not 0 <= val < 1:
         raise UserError(f"--val-fraction must lie in [0, 1), got {val:g}")
-    mcfg = ModelConfig(inputs=channels, hidden=args.hidden, outputs=classes,
+    return TrainConfig(**settings(args, TRAIN_OPTIONS), val_fraction=val)
+
+
+def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bool | None = None):
+    """ModelConfig and TrainConfig from the shared options."""
+    tcfg = train_config(args)
+    mcfg = ModelConfig(inputs=channels, outputs=classes,
                        delays=(args.delays == "hidden") if delays is None else delays,
-                       delay_init_max=getattr(args, "delay_init_max", 30.0),
-                       current_decay=args.current_decay, voltage_decay=args.voltage_decay,
-                       surrogate=args.surrogate, seed=args.seed)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       delay_lr=args.delay_lr, decay_lr=args.decay_lr, loss=args.loss,
-                       temperature=args.temperature, seed=args.seed, val_fraction=val,
-                       checkpoint_every=getattr(args, "checkpoint_every", 0))
+                       **settings(args, MODEL_OPTIONS))
     return mcfg, tcfg
 
 

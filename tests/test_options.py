@@ -1,0 +1,122 @@
+"""Every option of every command that builds a job config reaches the field it names.
+
+The walk reads the real parser (`spiketime.cli.build_parser`): an option that is neither
+routed to a config field here nor declared a run setting (a file, a device, a thread
+count) fails the test, so a new option is wired before it ships.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from spiketime.cli import build_parser
+from spiketime.commands.pipeline import pipeline_config
+from spiketime.commands.train import configs
+
+REQUIRED = {"train": ["--data", "d.h5", "--out", "run"], "pipeline": []}
+
+
+def _train(args: argparse.Namespace) -> dict:
+    model, train = configs(args, 20, 2)
+    return {"model": model, "train": train}
+
+
+def _pipeline(args: argparse.Namespace) -> dict:
+    cfg = pipeline_config(args)
+    return {"job": cfg, "model": cfg.model_for(20, 2), "train": cfg.train}
+
+
+BUILD = {"train": _train, "pipeline": _pipeline}
+
+# (option, its value on the command line, the config field it sets, the value there)
+SHARED = [
+    ("--hidden", "7,5", "model.hidden", (7, 5)),
+    ("--current-decay", "0.9", "model.current_decay", 0.9),
+    ("--voltage-decay", "0.2", "model.voltage_decay", 0.2),
+    ("--surrogate", "fast-sigmoid", "model.surrogate", "fast-sigmoid"),
+    ("--batch-size", "8", "train.batch_size", 8),
+    ("--lr", "0.01", "train.lr", 0.01),
+    ("--delay-lr", "0.5", "train.delay_lr", 0.5),
+    ("--decay-lr", "0.7", "train.decay_lr", 0.7),
+    ("--val-fraction", "0.25", "train.val_fraction", 0.25),
+    ("--loss", "spikemax", "train.loss", "spikemax"),
+    ("--temperature", "3", "train.temperature", 3.0),
+    ("--epochs", "4", "train.epochs", 4),
+    ("--seed", "5", "train.seed", 5),
+    ("--seed", "5", "model.seed", 5),
+]
+ROUTES = {
+    "train": SHARED + [
+        ("--delays", "hidden", "model.delays", True),
+        ("--delay-init-max", "12", "model.delay_init_max", 12.0),
+        ("--checkpoint-every", "3", "train.checkpoint_every", 3),
+    ],
+    "pipeline": SHARED + [
+        ("--out", "elsewhere", "job.out", Path("elsewhere")),
+        ("--data", "d.h5", "job.data", Path("d.h5")),
+        ("--samples-per-class", "9", "job.samples_per_class", 9),
+        ("--steps", "80", "job.steps", 80),
+        ("--backend", "lava-cpu", "job.backend", "lava-cpu"),
+        ("--confirm-lava", "3", "job.confirm_lava", 3),
+        ("--allow-degenerate", None, "job.allow_degenerate", True),
+        ("--seed", "5", "job.seed", 5),
+    ],
+}
+# Options that set how or where a job runs, not what it computes.
+RUN_SETTINGS = {"train": {"--data", "--out", "--resume", "--device", "--threads"},
+                "pipeline": {"--device", "--threads"}}
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {max(a.option_strings, key=len) for a in parser._actions
+            if a.option_strings and not isinstance(a, argparse._HelpAction)}
+
+
+def _get(built: dict, path: str):
+    head, field = path.split(".")
+    return getattr(built[head], field)
+
+
+@pytest.mark.parametrize("command", sorted(BUILD))
+def test_every_option_is_routed_or_declared(command):
+    options = _options(_commands()[command])
+    routed = {option for option, *_ in ROUTES[command]}
+    assert options - routed - RUN_SETTINGS[command] == set(), \
+        "options that reach no config field: route them in ROUTES (or RUN_SETTINGS)"
+    assert routed <= options and RUN_SETTINGS[command] <= options  # no stale rows
+
+
+@pytest.mark.parametrize("command,option,value,path,expected",
+                         [(c, *row) for c in sorted(ROUTES) for row in ROUTES[c]])
+def test_each_option_reaches_its_field(command, option, value, path, expected):
+    parser = build_parser()
+    given = [option] + ([] if value is None else [value])
+    before = _get(BUILD[command](parser.parse_args([command, *REQUIRED[command]])), path)
+    after = _get(BUILD[command](parser.parse_args([command, *REQUIRED[command], *given])), path)
+    assert after == expected and before != expected  # the option changed the field
+
+
+def test_the_pipeline_decays_reach_the_exported_network(tmp_path, capsys):
+    from support import call
+
+    out = tmp_path / "run"
+    proc = call(capsys, "pipeline", "--out", out, "--samples-per-class", "6", "--epochs", "1",
+                "--hidden", "6", "--steps", "60", "--confirm-lava", "0", "--allow-degenerate",
+                "--current-decay", "0.9", "--voltage-decay", "0.2", "--decay-lr", "0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for folder in ("tau", "tau_delay"):
+        with h5py.File(out / folder / "model.net") as f:
+            for i in range(len(f["layer"])):
+                neuron = f[f"layer/{i}/neuron"]
+                # 12-bit decays: round(4096 x decay), untouched at decay step size 0
+                assert np.all(neuron["iDecay"][()] == 3686), (folder, i)
+                assert np.all(neuron["vDecay"][()] == 819), (folder, i)

@@ -1,0 +1,96 @@
+"""The training job's settings: `ModelConfig` (the network) and `TrainConfig` (the loop).
+
+Every setting of a training job has its home here, and nowhere else: the CLI
+(`spiketime.commands.train.add_architecture`, `configs`) takes its defaults and help
+from these fields, `spiketime pipeline` and the experiment grid hold these classes
+rather than copies of their fields, checkpoints and history.json store them with
+`asdict`. No torch import, so `--help` stays fast.
+
+To add an option: add a field with its default (and a check in `__post_init__`) here;
+then one `add_argument` in `spiketime.commands.train.add_architecture` whose default is
+`default(ModelConfig, "name")` (or TrainConfig's), one keyword in `configs`, and one
+row in tests/test_options.py, which fails until every option of every command is
+shown to reach its field. Old checkpoints without the field read with its default.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
+
+from spiketime import loihi2
+from spiketime.errors import UserError
+
+SURROGATES = ("slayer", "fast-sigmoid")
+LOSSES = ("count", "spikemax")  # the first is the default
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    inputs: int
+    hidden: tuple[int, ...]
+    outputs: int
+    delays: bool = False  # trainable axonal delays after each hidden layer
+    delay_init_max: float = 30.0  # initial delays ~ U[0, delay_init_max) steps
+    threshold: float = 1.0  # slayer units; vThMant = threshold * THRESHOLD_SCALE
+    current_decay: float = 0.25  # fraction per step; learnable, 12-bit
+    voltage_decay: float = 0.03
+    surrogate: str = "slayer"  # "slayer" (exponential) or "fast-sigmoid" (the paper's)
+    alpha: float = 100.0  # fast-sigmoid steepness, 1 / (alpha |v - theta| + 1)^2
+    tau_grad: float = 1.0  # slayer surrogate-gradient width
+    scale_grad: float = 1.0
+    weight_scale: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not 0 <= self.delay_init_max <= loihi2.MAX_DELAY:
+            raise UserError(f"delay_init_max must be within [0, {loihi2.MAX_DELAY}] steps")
+        if self.surrogate not in SURROGATES:
+            raise UserError(f"unknown surrogate '{self.surrogate}'; choose from "
+                            f"{', '.join(SURROGATES)}")
+        if not self.alpha > 0:
+            raise UserError(f"alpha must be positive, got {self.alpha}")
+        for name in ("current_decay", "voltage_decay"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:  # also refuses NaN
+                raise UserError(f"{name} must lie in [0, 1] (a fraction per step), got {value}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 0.003
+    delay_lr: float = 0.1  # delays are in steps: they need a larger step size
+    decay_lr: float = 0.3  # slayer holds decays in 1/4096 units
+    loss: str = LOSSES[0]  # "count" or "spikemax"; see spiketime.train.trainer
+    temperature: float = 1.0  # "count" loss: spikes per unit of logit
+    seed: int = 0
+    val_fraction: float = 0.0  # seeded per-class share of the training set held out
+    checkpoint_every: int = 0  # batches between mid-epoch resume points (0: epoch ends only)
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}")
+        if not self.temperature > 0:
+            raise UserError(f"temperature must be positive, got {self.temperature}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "delay_lr", "decay_lr"):
+            if not getattr(self, name) >= 0:
+                raise UserError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not 0 <= self.val_fraction < 1:
+            raise UserError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if self.checkpoint_every < 0:
+            raise UserError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
+
+
+def default(config: type, name: str) -> Any:
+    """A config field's default: `default(TrainConfig, "epochs")` -> 30."""
+    for f in fields(config):
+        if f.name == name:
+            if f.default is MISSING:
+                raise KeyError(f"{config.__name__}.{name} has no default")
+            return f.default
+    raise KeyError(f"{config.__name__} has no field {name!r}")
