@@ -1,16 +1,18 @@
 """The training job's settings: `ModelConfig` (the network) and `TrainConfig` (the loop).
 
+Adding an option (spiketime.train.config, this file): a field with its default and its
+check in `__post_init__` here; one `add_argument` in spiketime/commands/train.py
+(`add_architecture`) with `default=default(ModelConfig, "name")` and the field's name as
+its dest; the name in that module's MODEL_OPTIONS or TRAIN_OPTIONS; one row in
+tests/test_options.py. `train`, `pipeline` and the grid then all carry it; a checkpoint
+without the field reads with its default.
+
 Every setting of a training job has its home here, and nowhere else: the CLI
 (`spiketime.commands.train.add_architecture`, `configs`) takes its defaults and help
 from these fields, `spiketime pipeline` and the experiment grid hold these classes
 rather than copies of their fields, checkpoints and history.json store them with
-`asdict`. No torch import, so `--help` stays fast.
-
-To add an option: add a field with its default (and a check in `__post_init__`) here;
-then one `add_argument` in `spiketime.commands.train.add_architecture` whose default is
-`default(ModelConfig, "name")` (or TrainConfig's), one keyword in `configs`, and one
-row in tests/test_options.py, which fails until every option of every command is
-shown to reach its field. Old checkpoints without the field read with its default.
+`asdict`. No torch import, so `--help` stays fast. tests/test_options.py fails until
+every option of every command is shown to reach its field.
 """
 from __future__ import annotations
 
