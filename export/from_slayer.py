@@ -21,6 +21,9 @@ def to_netx(model: torch.nn.Module, metadata: dict | None = None) -> NetxNetwork
             delay = None
             if block.delay is not None:
                 delay = loihi2.quantize_delay(block.delay.delay.detach().cpu().numpy().reshape(-1))
+            synaptic = getattr(block, "synaptic_delay", None)
+            if synaptic is not None:  # [out, in], the integers the exact forward pass uses
+                delay = synaptic.steps().cpu().numpy()
             layers.append(DenseLayer(
                 weight=np.round(w.cpu().numpy()).astype(np.int64),
                 neuron=CubaNeuron(
@@ -41,15 +44,23 @@ def check_architecture(model: torch.nn.Module, net: NetxNetwork, model_source: o
     and delays present or not, in every layer. Comparing them would report a parity
     failure where there is only a mix-up of files."""
     mine = [(int(b.synapse.weight.shape[1]), int(b.synapse.weight.shape[0]),
-             b.delay is not None) for b in model.blocks]
-    theirs = [(lay.in_features, lay.out_features, lay.delay is not None) for lay in net.layers]
+             _delay_kind(b.delay is not None, getattr(b, "synaptic_delay", None) is not None))
+            for b in model.blocks]
+    theirs = [(lay.in_features, lay.out_features,
+               _delay_kind(lay.delay is not None and not lay.synaptic_delays, lay.synaptic_delays))
+              for lay in net.layers]
     if mine != theirs:
         raise UserError(f"{model_source} holds the network {_shape(mine)} but {netx_source} "
                         f"holds {_shape(theirs)}: not the same network")
 
 
-def _shape(layers: list[tuple[int, int, bool]]) -> str:
+def _delay_kind(axonal: bool, synaptic: bool) -> str:
+    return "per-synapse delays" if synaptic else "delays" if axonal else ""
+
+
+def _shape(layers: list[tuple[int, int, str]]) -> str:
     sizes = "-".join(map(str, [layers[0][0], *(out for _, out, _ in layers)]))
-    delayed = [str(i) for i, (_, _, d) in enumerate(layers) if d]
-    return sizes + (f" with delays in layer {', '.join(delayed)}" if delayed else
-                    " without delays")
+    kinds = dict.fromkeys(kind for _, _, kind in layers if kind)
+    parts = [f"{kind} in layer " + ", ".join(str(i) for i, (_, _, k) in enumerate(layers)
+                                             if k == kind) for kind in kinds]
+    return sizes + (" with " + " and ".join(parts) if parts else " without delays")

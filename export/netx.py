@@ -11,7 +11,9 @@ mantissas at WEIGHT_SCALE (even, in [WEIGHT_MIN, WEIGHT_MAX]), decays are 12-bit
 registers, delays whole steps. Axonal delay semantics follow slayer: `delay[j]`
 postpones every output spike of neuron j of that layer; netx realises it as a
 synaptic delay on all inputs of neuron j, which is the same for a neuron that
-starts from rest and has no bias.
+starts from rest and has no bias. A per-synapse delay is a matrix of the weight's
+shape, `delay[o, i]` steps on the synapse from input i to neuron o of that layer;
+netx hands a 2-D `delay` to DelayDense as it is (lava-dl netx/hdf5.py create_dense).
 """
 from __future__ import annotations
 
@@ -44,11 +46,11 @@ class CubaNeuron:
 
 @dataclass(frozen=True)
 class DenseLayer:
-    """A fully connected layer of CUBA neurons with optional axonal delays."""
+    """A fully connected layer of CUBA neurons with optional axonal or per-synapse delays."""
 
     weight: np.ndarray  # int64 [out, in], weight mantissas at WEIGHT_SCALE
     neuron: CubaNeuron
-    delay: np.ndarray | None = None  # int64 [out], steps
+    delay: np.ndarray | None = None  # int64 steps: [out] axonal, or [out, in] per synapse
     bias: np.ndarray | None = None  # int64 [out], bias mantissas
 
     def __post_init__(self) -> None:
@@ -60,10 +62,22 @@ class DenseLayer:
             value = getattr(self, name)
             if value is None:
                 continue
-            arr = _as_int(np.asarray(value).reshape(-1), name)
+            arr = np.asarray(value)
+            if name == "delay" and arr.ndim == 2:  # per synapse
+                if arr.shape != w.shape:
+                    raise ValueError(f"a per-synapse delay must have the weight's shape "
+                                     f"{w.shape}, got {arr.shape}")
+                object.__setattr__(self, name, _as_int(arr, name))
+                continue
+            arr = _as_int(arr.reshape(-1), name)
             if arr.shape != (w.shape[0],):
                 raise ValueError(f"{name} must have shape ({w.shape[0]},), got {arr.shape}")
             object.__setattr__(self, name, arr)
+
+    @property
+    def synaptic_delays(self) -> bool:
+        """Whether `delay` holds one delay per synapse [out, in] (else one per neuron)."""
+        return self.delay is not None and self.delay.ndim == 2
 
     @property
     def in_features(self) -> int:

@@ -7,7 +7,8 @@ Per dense CUBA layer, with step dt (seconds) and the integers the chip holds:
              tau_mem  = dt * DECAY_SCALE / vDecay,   r    = tau_mem / dt
              v_threshold = vThMant / THRESHOLD_SCALE, v_reset = 0
              v_leak   = (bias / THRESHOLD_SCALE) * tau_mem / dt
-    Delay    delay    = delay steps * dt   (only where a layer has a non-zero delay)
+    Delay    delay    = delay steps * dt   (only where a layer has a non-zero delay; per-
+                                          synapse delays only when constant per neuron)
 
 so that the discretization `export.nir_graph` states gives back exactly the
 chip's per-step update: current kept (1 - iDecay/4096) and each spike adding the
@@ -42,13 +43,28 @@ def to_nir(net: NetxNetwork, dt_ms: float):
         nodes[f"linear_{i}"] = nir.Linear(
             weight=layer.weight.astype(np.float64) / loihi2.WEIGHT_SCALE)
         nodes[f"cuba_{i}"] = _cuba(layer, i, dt)
-        if layer.delay is not None and layer.delay.any():
-            nodes[f"delay_{i}"] = nir.Delay(delay=layer.delay.astype(np.float64) * dt)
+        delay = _per_neuron_delay(layer, i)
+        if delay is not None and delay.any():
+            nodes[f"delay_{i}"] = nir.Delay(delay=delay.astype(np.float64) * dt)
     nodes["output"] = nir.Output(output_type=np.array([net.output_size]))
     names = list(nodes)
     metadata = {"dt": dt, "time_unit": "s", "source": "spiketime",
                 "netx_metadata": json.dumps(net.metadata, sort_keys=True)}
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), metadata=metadata)
+
+
+def _per_neuron_delay(layer: DenseLayer, index: int) -> np.ndarray | None:
+    """The layer's delay as one per neuron [out], the form a chain's Delay node holds: a
+    per-synapse matrix whose rows are constant is one; any other is refused."""
+    if not layer.synaptic_delays:
+        return layer.delay
+    rows = layer.delay[:, :1]
+    if np.array_equal(layer.delay, np.broadcast_to(rows, layer.delay.shape)):
+        return rows[:, 0]
+    distinct = max(len(np.unique(row)) for row in layer.delay)
+    raise UserError(f"layer {index} has per-synapse delays (up to {distinct} different delays "
+                    f"into one neuron); NIR's Delay node delays whole channels, so a chain "
+                    f"holds one delay per neuron and cannot hold these")
 
 
 def _cuba(layer: DenseLayer, index: int, dt: float):

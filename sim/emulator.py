@@ -7,7 +7,10 @@ Per layer:
 1. synapse: the synaptic input of every step at once, one matrix product of the
    input spikes with Lava's effective integer weights (`lava_weights`),
    floor-shifted by the weight exponent, then moved later in time by the
-   synapse's one-step pipeline plus the neuron's delay;
+   synapse's one-step pipeline plus the neuron's delay; with per-synapse delays
+   (a `delay` matrix), one product per distinct delay d over the synapses that
+   have it, each floor-shifted on its own and moved 1 + d steps, which is Lava's
+   DelayDense: it accumulates each delay slot separately and shifts every slot;
 2. neurons: `cuba_step`, Lava's `PyLifModelBitAcc` arithmetic, stepped through
    time for the whole batch.
 
@@ -57,7 +60,7 @@ class Layer:
 
     weight: np.ndarray  # [out, in], Lava's effective integer weights, float32 or float64
     shift: int  # synaptic input = floor(weight @ spikes / 2**shift)
-    delay: np.ndarray  # int64 [out], steps after the synapse's one-step pipeline
+    delay: np.ndarray  # int64 [out] or per synapse [out, in], steps after the one-step pipeline
     neuron: Cuba
 
 
@@ -141,14 +144,20 @@ def run_neurons(a: np.ndarray, p: Cuba, states: bool = False
     return s, us, vs
 
 
-def arrivals(acc: np.ndarray, layer: Layer) -> np.ndarray:
-    """Summed weighted spikes [out, T, B] of each step -> the input each neuron
-    receives at each step, in state units: floor(acc / 2**shift) << ACT_SHIFT,
-    arriving 1 + delay steps later (Lava's synapse pipeline plus the delay)."""
+def _to_state_units(acc: np.ndarray, layer: Layer) -> np.ndarray:
+    """floor(acc / 2**shift) << ACT_SHIFT, in place."""
     if layer.shift:
         acc *= 1.0 / (1 << layer.shift)
         np.floor(acc, out=acc)
     acc *= _ACT
+    return acc
+
+
+def arrivals(acc: np.ndarray, layer: Layer) -> np.ndarray:
+    """Summed weighted spikes [out, T, B] of each step -> the input each neuron
+    receives at each step, in state units: floor(acc / 2**shift) << ACT_SHIFT,
+    arriving 1 + delay steps later (Lava's synapse pipeline plus the delay)."""
+    acc = _to_state_units(acc, layer)
     steps = acc.shape[1]
     a = np.zeros_like(acc)
     for j, d in enumerate(layer.delay):
@@ -158,19 +167,40 @@ def arrivals(acc: np.ndarray, layer: Layer) -> np.ndarray:
     return a
 
 
+def synaptic_arrivals(s: np.ndarray, layer: Layer) -> np.ndarray:
+    """Input spikes [in, T, B] through per-synapse delays -> each neuron's input [out, T, B]
+    in state units: per distinct delay d, Lava's DelayDense slot floor(W_d @ s / 2**shift)
+    << ACT_SHIFT (W_d: the synapses of delay d), arriving 1 + d steps later."""
+    n_in, steps, batch = s.shape
+    flat = s.reshape(n_in, -1).astype(layer.weight.dtype)
+    a = np.zeros((layer.weight.shape[0], steps, batch), layer.weight.dtype)
+    for d in np.unique(layer.delay[layer.weight != 0]).tolist():
+        lag = 1 + d
+        if lag >= steps:
+            continue
+        w = np.where(layer.delay == d, layer.weight, 0)
+        acc = _to_state_units((w @ flat).reshape(-1, steps, batch), layer)
+        a[:, lag:] += acc[:, :steps - lag]
+    return a
+
+
 def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> list[tuple]:
     """Spike trains uint8 [B, C, T] -> per layer (spikes, u, v), each [n, T, B]."""
     batch, _, steps = X.shape
-    first = layers[0]
-    # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays in place
-    acc = np.matmul(first.weight, X.astype(first.weight.dtype)).transpose(1, 2, 0).copy()
     out = []
     for i, layer in enumerate(layers):
-        if i:
+        if layer.delay.ndim == 2:  # per synapse
+            s = X.transpose(1, 2, 0) if i == 0 else out[-1][0]
+            a = synaptic_arrivals(s, layer)
+        elif i == 0:
+            # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays put
+            acc = np.matmul(layer.weight, X.astype(layer.weight.dtype)).transpose(1, 2, 0).copy()
+            a = arrivals(acc, layer)
+        else:
             s = out[-1][0]
             acc = layer.weight @ s.reshape(s.shape[0], -1).astype(layer.weight.dtype)
-            acc = acc.reshape(-1, steps, batch)
-        out.append(run_neurons(arrivals(acc, layer), layer.neuron, states))
+            a = arrivals(acc.reshape(-1, steps, batch), layer)
+        out.append(run_neurons(a, layer.neuron, states))
     return out
 
 

@@ -33,6 +33,9 @@ class ModelConfig:
     outputs: int
     delays: bool = False  # trainable axonal delays after each hidden layer
     delay_init_max: float = 30.0  # initial delays ~ U[0, delay_init_max) steps
+    synaptic_delays: bool = False  # per-synapse delays in every layer (train/synaptic_delay.py)
+    delay_sigma: float = 4.0  # per-synapse delays: initial Gaussian width, steps
+    delay_anneal: float = 0.5  # per-synapse delays: share of epochs annealing; exact after
     threshold: float = 1.0  # slayer units; vThMant = threshold * THRESHOLD_SCALE
     current_decay: float = 0.25  # fraction per step; learnable, 12-bit
     voltage_decay: float = 0.03
@@ -47,6 +50,13 @@ class ModelConfig:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if not 0 <= self.delay_init_max <= loihi2.MAX_DELAY:
             raise UserError(f"delay_init_max must be within [0, {loihi2.MAX_DELAY}] steps")
+        if self.delays and self.synaptic_delays:
+            raise UserError("axonal delays and per-synapse delays are exclusive: choose one")
+        if not self.delay_sigma > 0:
+            raise UserError(f"delay_sigma must be positive (steps), got {self.delay_sigma}")
+        if not 0 < self.delay_anneal <= 1:
+            raise UserError(f"delay_anneal must lie in (0, 1] (a share of epochs), got "
+                            f"{self.delay_anneal}")
         if self.surrogate not in SURROGATES:
             raise UserError(f"unknown surrogate '{self.surrogate}'; choose from "
                             f"{', '.join(SURROGATES)}")

@@ -2,7 +2,8 @@
 
 Decays are learnable and quantized to 12 bits by slayer itself, weights to 8 bits
 (`quantize_8bit`), delays shift by whole steps (floor), so the forward pass is
-the integer dynamics the chip runs. Delays sit after every hidden layer.
+the integer dynamics the chip runs. Delays sit after every hidden layer. Per-synapse
+delays (`synaptic_delays`, train/synaptic_delay.py) sit on every layer's synapses instead.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from spiketime.fileio import atomic_path
 from spiketime.train.config import SURROGATES, ModelConfig  # noqa: F401 (re-exported)
 from spiketime.train.registers import use_chip_registers
 from spiketime.train.surrogate import use_fast_sigmoid
+from spiketime.train.synaptic_delay import SynapticDelayDense
 
 CHECKPOINT_VERSION = 2  # 2 added the trainer's resume state
 READABLE_VERSIONS = (1, 2)
@@ -58,6 +60,8 @@ class SpikingNet(torch.nn.Module):
                 assert block.delay.max_delay == loihi2.MAX_DELAY  # slayer's cap is the chip's
                 block.delay.delay.data = torch.rand(n_out) * config.delay_init_max
                 block.delay.init = True
+            if config.synaptic_delays:
+                block = SynapticDelayDense(block, config)
             blocks.append(block)
         self.blocks = torch.nn.ModuleList(blocks)
 
@@ -66,6 +70,15 @@ class SpikingNet(torch.nn.Module):
         for block in self.blocks:
             if block.delay is not None:
                 block.delay.clamp()
+            if isinstance(block, SynapticDelayDense):
+                block.synaptic_delay.clamp()
+
+    def on_epoch(self, epoch: int, epochs: int) -> None:
+        """The trainer calls this before each (0-based) epoch of `epochs`: schedules that
+        follow training's progress (per-synapse delays' annealed width) take their value."""
+        for block in self.blocks:
+            if isinstance(block, SynapticDelayDense):
+                block.synaptic_delay.on_epoch(epoch, epochs)
 
     def forward(self, x: torch.Tensor, hidden: bool = False):
         """Output spikes [N, outputs, T]; with hidden=True also each hidden layer's."""
@@ -138,7 +151,8 @@ def check_finite(parameters, source: str | os.PathLike) -> None:
 def architecture(c: ModelConfig) -> str:
     """'20-32-2 with delays': how errors and summaries name a network's shape."""
     return "-".join(map(str, (c.inputs, *c.hidden, c.outputs))) + (
-        " with delays" if c.delays else " without delays")
+        " with delays" if c.delays else
+        " with per-synapse delays" if c.synaptic_delays else " without delays")
 
 
 def load_checkpoint(path: str | os.PathLike, expect: ModelConfig | None = None) -> SpikingNet:
@@ -147,8 +161,9 @@ def load_checkpoint(path: str | os.PathLike, expect: ModelConfig | None = None) 
     data = read_checkpoint(path)
     config = config_of(data, path)
     if expect is not None and (
-            (config.inputs, config.hidden, config.outputs, config.delays)
-            != (expect.inputs, expect.hidden, expect.outputs, expect.delays)):
+            (config.inputs, config.hidden, config.outputs, config.delays, config.synaptic_delays)
+            != (expect.inputs, expect.hidden, expect.outputs, expect.delays,
+                expect.synaptic_delays)):
         raise UserError(f"{path} holds a {architecture(config)} network, not the "
                         f"{architecture(expect)} asked for")
     check_finite(data["state"].items(), path)

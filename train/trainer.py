@@ -44,7 +44,7 @@ def _param_groups(model: SpikingNet, cfg: TrainConfig) -> list[dict]:
     """Weights, decays and delays live on different scales: one step size each."""
     groups: dict[str, list] = {"weights": [], "decays": [], "delays": []}
     for name, p in model.named_parameters():
-        kind = ("delays" if name.endswith("delay.delay")
+        kind = ("delays" if name.endswith(("delay.delay", "synaptic_delay.position"))
                 else "decays" if name.endswith("_decay") else "weights")
         groups[kind].append(p)
     lrs = {"weights": cfg.lr, "decays": cfg.decay_lr, "delays": cfg.delay_lr}
@@ -147,6 +147,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
         order_rng = rng.bit_generator.state
         order = rng.permutation(n)
         first = start_batch if epoch == start_epoch else 0
+        model.on_epoch(epoch, cfg.epochs)  # per-epoch schedules (per-synapse delays' width)
         for b in range(first, batches):
             bar.update()
             batch = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]

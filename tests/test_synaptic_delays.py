@@ -1,0 +1,209 @@
+"""Per-synapse delays end to end: the DCLS-style layer, NetX, the emulator against Lava's
+DelayDense, NIR's refusal, the chip check, and recovery of a teacher's delays."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from support import assert_one_line_error, random_layer, random_spikes, run_lava, spiketime
+
+from spiketime import loihi2
+from spiketime.deploy.chip_check import check_network
+from spiketime.errors import UserError
+from spiketime.export.from_slayer import check_architecture, to_netx
+from spiketime.export.netx import NetxNetwork, read_netx, write_netx
+from spiketime.export.nir_out import to_nir
+from spiketime.sim.emulator import EmulatorBackend
+from spiketime.sim.lava_cpu import LavaCpuBackend
+from spiketime.train.model import ModelConfig, SpikingNet
+from spiketime.train.synaptic_delay import SIGMA_END, SynapticDelay, delayed_input
+from spiketime.train.trainer import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 12-10-3 network with per-synapse delays, trained 4 epochs (2 annealing, 2 exact)."""
+    torch.set_num_threads(1)
+    cfg = ModelConfig(inputs=12, hidden=(10,), outputs=3, synaptic_delays=True,
+                      delay_init_max=40, delay_anneal=0.5, weight_scale=4.0, seed=2)
+    model = SpikingNet(cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    X = random_spikes(48, 12, 80, 0.15, seed=1)
+    train(model, X, np.arange(48) % 3, TrainConfig(epochs=4, batch_size=16, lr=0.01,
+                                                  delay_lr=1.0, loss="count"))
+    path = tmp_path_factory.mktemp("syn") / "trained.net"
+    write_netx(to_netx(model, {"task": "test"}), path)
+    return {"model": model, "before": before, "path": path}
+
+
+def test_exact_mode_is_whole_step_delays_of_the_quantized_weights() -> None:
+    torch.manual_seed(0)
+    weight = torch.randint(-127, 128, (5, 7)).float() * 2 / loihi2.WEIGHT_SCALE
+    steps = torch.randint(0, loihi2.MAX_DELAY + 1, (5, 7))
+    steps[0, 0], steps[1, 1] = 0, loihi2.MAX_DELAY
+    x = (torch.rand(3, 7, 90) < 0.2).float()
+    got = delayed_input(x, weight, steps).numpy()
+    want = np.zeros((3, 5, 90))
+    w, d, s = weight.numpy().astype(np.float64), steps.numpy(), x.numpy()
+    for o in range(5):
+        for i in range(7):
+            want[:, o, d[o, i]:] += w[o, i] * s[:, i, :90 - d[o, i]]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_zero_delays_equal_slayers_dense_block() -> None:
+    model = SpikingNet(ModelConfig(inputs=6, hidden=(), outputs=4, synaptic_delays=True,
+                                   weight_scale=4.0, seed=1)).eval()
+    with torch.no_grad():
+        model.blocks[0].synaptic_delay.position.zero_()
+    plain = SpikingNet(ModelConfig(inputs=6, hidden=(), outputs=4, weight_scale=4.0, seed=1))
+    plain.eval()
+    x = torch.as_tensor(random_spikes(4, 6, 50, 0.3, seed=2), dtype=torch.float32)
+    with torch.no_grad():
+        out = model(x)
+        assert out.sum() > 0
+        torch.testing.assert_close(out, plain(x), rtol=0, atol=0)
+
+
+def test_width_anneals_from_start_to_end_then_positions_round() -> None:
+    delay = SynapticDelay(3, 4, 20.0, sigma_start=6.0, anneal=0.5)
+    widths = []
+    for epoch in range(10):
+        delay.on_epoch(epoch, 10)
+        widths.append(float(delay.sigma))
+    assert widths[0] == 6.0 and widths[4] == pytest.approx(SIGMA_END)
+    assert all(a > b for a, b in zip(widths[:4], widths[1:5])) and widths[5:] == [0.0] * 5
+    delay.on_epoch(0, 10)
+    assert not delay.exact and delay.eval().exact  # evaluation is always exact
+    x, w = torch.ones(1, 4, 30), torch.ones(3, 4)
+    delay.train()
+    delay(x, w).sum().backward()
+    assert delay.position.grad.abs().sum() > 0  # the Gaussian gives positions a gradient
+
+
+def test_both_delay_kinds_are_refused() -> None:
+    with pytest.raises(UserError, match="exclusive"):
+        ModelConfig(inputs=2, hidden=(3,), outputs=2, delays=True, synaptic_delays=True)
+
+
+def test_training_moves_positions_and_exports_weight_shaped_delays(trained) -> None:
+    model, before = trained["model"], trained["before"]
+    after = model.state_dict()
+    for i in (0, 1):
+        assert not torch.equal(before[f"blocks.{i}.synaptic_delay.position"],
+                               after[f"blocks.{i}.synaptic_delay.position"])
+        assert float(after[f"blocks.{i}.synaptic_delay.sigma"]) == 0.0  # annealed
+    net = read_netx(trained["path"])
+    for layer, block in zip(net.layers, model.blocks):
+        assert layer.synaptic_delays and layer.delay.shape == layer.weight.shape
+        np.testing.assert_array_equal(layer.delay, block.synaptic_delay.steps().numpy())
+    assert len(np.unique(net.layers[0].delay)) > 10
+    check_architecture(model, net, "model", "file")  # the same network
+
+
+def test_netx_builds_delay_dense_from_the_matrix(trained) -> None:
+    from lava.lib.dl import netx
+    from lava.proc.dense.process import DelayDense
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        lava_net = netx.hdf5.Network(net_config=str(trained["path"]))
+    ours = read_netx(trained["path"])
+    for block, layer in zip(lava_net.layers, ours.layers):
+        assert isinstance(block.synapse, DelayDense)
+        np.testing.assert_array_equal(block.synapse.delays.init, layer.delay)
+
+
+def test_trained_equals_emulator_equals_lava_hidden_and_output(trained) -> None:
+    model, path = trained["model"], trained["path"]
+    X = random_spikes(4, 12, 80, 0.2, seed=7)
+    with torch.no_grad():
+        out, hidden = model(torch.as_tensor(X, dtype=torch.float32), hidden=True)
+    want = [h.numpy().astype(np.uint8) for h in (*hidden, out)]
+    assert all(w.sum() > 0 for w in want)
+    for backend in (EmulatorBackend(), LavaCpuBackend()):
+        got = backend.run(path, X, hidden=True)
+        for g, w in zip((*got.hidden, got.output), want):
+            np.testing.assert_array_equal(g, w, err_msg=backend.name)
+
+
+def test_emulator_equals_lava_delay_dense_on_delays_0_to_62(tmp_path) -> None:
+    """Spikes, u and v, every layer; layer 1's small weights make netx shift by 3 bits,
+    so each delay slot's floor matters."""
+    rng = np.random.default_rng(4)
+    layers = []
+    for n_in, n_out, w in ((8, 10, (-60, 200)), (10, 4, (-20, 30))):
+        layer = random_layer(rng, n_in, n_out, i_decay=1024, v_decay=128, vth=40 if w[1] < 50
+                             else 100, w=w)
+        delay = rng.integers(0, loihi2.MAX_DELAY + 1, size=(n_out, n_in))
+        delay[0, 0], delay[-1, -1] = 0, loihi2.MAX_DELAY
+        layers.append(replace(layer, delay=delay))
+    path = write_netx(NetxNetwork(tuple(layers)), tmp_path / "syn.net")
+    X = random_spikes(2, 8, 130, 0.2, seed=5)
+    emu = EmulatorBackend().run(path, X, hidden=True, states=True)
+    lava = run_lava(path, X)
+    assert emu.hidden[0].sum() > 0 and emu.output.sum() > 0
+    np.testing.assert_array_equal(lava.hidden[0], emu.hidden[0])
+    np.testing.assert_array_equal(lava.output, emu.output)
+    for a, b in zip((*lava.u, *lava.v), (*emu.u, *emu.v)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nir_holds_delays_constant_per_neuron_and_refuses_others(trained) -> None:
+    net = read_netx(trained["path"])
+    with pytest.raises(UserError, match="per-synapse delays"):
+        to_nir(net, 1.0)
+    per_neuron = [replace(lay, delay=np.repeat(np.arange(lay.out_features)[:, None],
+                                               lay.in_features, axis=1)) for lay in net.layers]
+    graph = to_nir(NetxNetwork(tuple(per_neuron)), 1.0)
+    np.testing.assert_array_equal(graph.nodes["delay_0"].delay,
+                                  np.arange(net.layers[0].out_features) * 1e-3)
+
+
+def test_chip_check_counts_the_delay_field_per_synapse(trained) -> None:
+    report = check_network(read_netx(trained["path"]))
+    for layer in report.layers:
+        assert layer.delay_bits == loihi2.DELAY_BITS  # delays up to 40: all 6 bits
+        assert layer.synaptic_bits_per_neuron == layer.fan_in * (layer.weight_bits
+                                                                 + loihi2.DELAY_BITS)
+
+
+def test_cli_refuses_nir_export_and_a_misshapen_delay_matrix(trained, tmp_path) -> None:
+    proc = spiketime("export", trained["path"], "--format", "nir", "--dt", "1",
+                     "--out", tmp_path / "m.nir")
+    assert_one_line_error(proc, "per-synapse delays", "NIR")
+    assert not (tmp_path / "m.nir").exists()
+    import h5py
+
+    bad = tmp_path / "bad.net"
+    bad.write_bytes(Path(trained["path"]).read_bytes())
+    with h5py.File(bad, "r+") as f:
+        del f["layer/0/delay"]
+        f["layer/0/delay"] = np.zeros((10, 5), np.int32)
+    assert_one_line_error(spiketime("check", bad), "weight's shape")
+
+
+def _recovery_script():
+    spec = importlib.util.spec_from_file_location("delay_recovery",
+                                                  ROOT / "scripts" / "delay_recovery.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_student_recovers_a_teachers_delays() -> None:
+    """32 synapses, delays 0..20: chance of landing within one step is about 3/21."""
+    torch.set_num_threads(1)
+    r = _recovery_script().recover(seed=0)
+    assert r.teacher_spikes > 5  # the labels carry spikes
+    assert r.initial_within_one < 0.3
+    assert r.within_one >= 0.75 and r.exact > r.initial_within_one
