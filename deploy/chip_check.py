@@ -201,7 +201,9 @@ def _mantissa_bits(w: np.ndarray) -> int:
 
 
 def _delay_bits(layer: DenseLayer) -> int:
-    """Bits of the per-synapse delay field netx's DelayDense needs (0: plain Dense)."""
+    """Bits of the per-synapse delay field netx's DelayDense needs (0: plain Dense): the same
+    for axonal delays (netx copies delay[j] to every synapse of neuron j) and per-synapse
+    ones; `loihi2.DELAY_BITS_PER_SYNAPSE` (an estimate) in range."""
     if layer.delay is None:
         return 0
     return max(1, int(max(int(layer.delay.max(initial=0)), 0)).bit_length())

@@ -97,6 +97,14 @@ FAN_OUT_PER_CORE = 4096
 # Synaptic delay field: "Loihi 2 has a maximum of 6 bits for delays" (lava-nc
 # proc/dense/models.py, PyDelayDenseModelBitAcc); netx caps at MAX_DELAY = 62.
 DELAY_BITS = 6
+# ESTIMATE: what a delay costs in synaptic memory. netx gives every delayed layer, axonal
+# or per synapse, a DelayDense with one delay per synapse (lava-dl netx/hdf5.py), so we
+# charge each synapse the bits its layer's largest delay needs, at most DELAY_BITS, beside
+# its weight: Loihi 1 stored a delay field of up to 6 bits in each synapse (Loihi 1 paper).
+# Loihi 2's synapse encoding is not published in lava-nc or lava-dl, nor is the cost of the
+# max_delay + 1 accumulator slots per neuron that Lava's DelayDense keeps
+# (lava-nc proc/dense/models.py, a_buff); that cost is unknown and not charged.
+DELAY_BITS_PER_SYNAPSE = DELAY_BITS
 # ESTIMATE: shared weight exponent range, Loihi 1's -8..7 (Loihi 1 paper); netx
 # derives the exponent with lava-dl netx/utils.py optimize_weight_bits.
 WEIGHT_EXP_MIN = -8
@@ -153,6 +161,10 @@ LIMITS: tuple[Limit, ...] = (
           "lava-dl netx/hdf5.py (clamps to 62), slayer axon/delay.py"),
     Limit("DELAY_BITS", DELAY_BITS, "synaptic delay bits",
           "lava-nc proc/dense/models.py"),
+    Limit("DELAY_BITS_PER_SYNAPSE", DELAY_BITS_PER_SYNAPSE,
+          "synaptic memory a delayed synapse adds, bits (at most)",
+          "Loihi 1 paper (per-synapse delay field); Loihi 2's encoding unpublished",
+          estimate=True),
     Limit("MAX_DECAY", MAX_DECAY, "largest decay in a NetX file",
           "lava-dl slayer neuron/cuba.py (p_scale = 4096)"),
     Limit("DECAY_REGISTER_MAX", DECAY_REGISTER_MAX,
