@@ -12,7 +12,8 @@ Per layer:
    have it, each floor-shifted on its own and moved 1 + d steps, which is Lava's
    DelayDense: it accumulates each delay slot separately and shifts every slot;
 2. neurons: `cuba_step`, Lava's `PyLifModelBitAcc` arithmetic, stepped through
-   time for the whole batch.
+   time for the whole batch (`run_neurons` runs the same arithmetic compiled with
+   numba, one neuron per task; tests/test_emulator.py holds it to `cuba_step`).
 
 Arrays are neuron-major, [neurons, T, batch]: a layer's matrix product maps
 [in, T*B] to [out, T*B] directly, and a neuron's delay shifts one contiguous block.
@@ -30,6 +31,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from spiketime import loihi2
@@ -131,17 +133,46 @@ def run_neurons(a: np.ndarray, p: Cuba, states: bool = False
                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Step a layer of CUBA neurons from rest through synaptic input a [n, T, B]
     (state units): spikes bool [n, T, B], and u, v int32 [n, T, B] when asked."""
-    n, steps, batch = a.shape
-    u = np.zeros((n, batch))
-    v = np.zeros((n, batch))
+    n = a.shape[0]
     s = np.empty(a.shape, dtype=bool)
-    us = np.empty(a.shape, dtype=np.int32) if states else None
-    vs = np.empty(a.shape, dtype=np.int32) if states else None
-    for t in range(steps):
-        u, v, s[:, t] = cuba_step(u, v, a[:, t], p)
-        if states:
-            us[:, t], vs[:, t] = u, v
-    return s, us, vs
+    us = np.empty(a.shape if states else (0, 0, 0), dtype=np.int32)
+    vs = np.empty(a.shape if states else (0, 0, 0), dtype=np.int32)
+    bias = np.zeros(n) if p.bias is None else np.ascontiguousarray(p.bias, np.float64).reshape(n)
+    _run_cuba(np.ascontiguousarray(a), _keep(p.i_decay), _keep(p.v_decay), float(p.vth), bias,
+              s, us, vs, states)
+    return s, (us if states else None), (vs if states else None)
+
+
+def _keep(decay: int) -> float:
+    """The factor `_decay` multiplies by (exact: a multiple of 2**-12)."""
+    return (loihi2.DECAY_SCALE - decay) / loihi2.DECAY_SCALE
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _run_cuba(a, keep_u, keep_v, vth, bias, s, us, vs, states):  # pragma: no cover - compiled
+    """`cuba_step` through time for every neuron j (a task each) and sample b."""
+    n, steps, batch = a.shape
+    for j in numba.prange(n):
+        u = np.zeros(batch)
+        v = np.zeros(batch)
+        for t in range(steps):
+            for b in range(batch):
+                uu = np.trunc(u[b] * keep_u) + a[j, t, b]
+                if uu > _HALF:
+                    uu -= 2 * _HALF
+                elif uu <= -_HALF:
+                    uu += 2 * _HALF
+                vv = np.trunc(v[b] * keep_v) + uu + bias[j]
+                vv = min(max(vv, -_V_LIMIT), _V_LIMIT)
+                fire = vv > vth
+                if fire:
+                    vv = 0.0
+                s[j, t, b] = fire
+                u[b] = uu
+                v[b] = vv
+                if states:
+                    us[j, t, b] = np.int32(uu)
+                    vs[j, t, b] = np.int32(vv)
 
 
 def _to_state_units(acc: np.ndarray, layer: Layer) -> np.ndarray:

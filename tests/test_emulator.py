@@ -214,6 +214,31 @@ def test_run_neurons_states() -> None:
     assert v.ravel().tolist() == [64, 128, 0, 0, 0]
 
 
+@pytest.mark.parametrize("i_decay, v_decay, biased, corners", [
+    (0, 0, False, True), (FULL, 1, True, False), (1024, 123, True, False),
+    (4000, FULL, False, False)])  # corners: u wraps and v clips somewhere
+def test_compiled_neurons_equal_cuba_step(i_decay, v_decay, biased, corners) -> None:
+    """run_neurons (numba) is cuba_step stepped through time, including wrap and clip."""
+    rng = np.random.default_rng(i_decay + v_decay)
+    n, steps, batch = 6, 80, 5
+    half = float(loihi2.STATE_WRAP)
+    a = np.round(rng.normal(0, half / 6, (n, steps, batch)) / 64) * 64  # reaches both limits
+    bias = (rng.integers(-500, 500, (n, 1)) << loihi2.BIAS_EXP).astype(np.float64) \
+        if biased else None
+    p = Cuba(i_decay=i_decay, v_decay=v_decay, vth=float(half / 4), bias=bias)
+    s, u, v = run_neurons(a, p, states=True)
+    ref_u, ref_v = np.zeros((n, batch)), np.zeros((n, batch))
+    wrapped = clipped = False
+    keep = (FULL - i_decay) / FULL
+    for t in range(steps):
+        wrapped |= bool((np.abs(np.trunc(ref_u * keep) + a[:, t]) > half).any())
+        ref_u, ref_v, ref_s = cuba_step(ref_u, ref_v, a[:, t], p)
+        assert np.array_equal(s[:, t], ref_s) and np.array_equal(u[:, t], ref_u)
+        assert np.array_equal(v[:, t], ref_v)
+        clipped |= bool(np.abs(ref_v).max() == float(loihi2.STATE_MAX))
+    assert s.any() and (not corners or (wrapped and clipped))  # the corners are reached
+
+
 # --- behaviour of the backend -------------------------------------------------------
 
 def test_one_step_pipeline_and_delay(tmp_path) -> None:
