@@ -36,22 +36,22 @@ from spiketime.parity.reports import (
     write_report,
 )
 from spiketime.sim.registry import get_backend
+from spiketime.train.config import MODELS
 
 # The built-in task, shared with the quick grid: rate-free, cue-free CCISI (see
 # parity.experiment.BUILTIN_CCISI); its initial voltage decay applies to it alone
 # (pipeline_config.pipeline_model).
 DEFAULT_TASK = BUILTIN_CCISI.generator
-MODELS = {"tau": False, "tau+delay": True}  # name -> trainable delays
 
 
 def model_folder(name: str) -> str:
     return name.replace("+", "_")
 
 
-def output_files(builtin: bool) -> list[str]:
+def output_files(builtin: bool, models: tuple[str, ...]) -> list[str]:
     """Every file the pipeline writes under its output folder (relative paths)."""
     return ((["data.h5"] if builtin else [])
-            + [f"{model_folder(name)}/{f}" for name in MODELS for f in BUILT_FILES]
+            + [f"{model_folder(name)}/{f}" for name in models for f in BUILT_FILES]
             + list(REPORT_FILES))
 
 
@@ -83,9 +83,9 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
                                                                           cfg.seed))
     train_cfg = cfg.train
     models, failed, degenerate = [], [], []
-    for name, delays in MODELS.items():
+    for name in cfg.models:
         folder = out / model_folder(name)
-        mcfg = cfg.model_for(ds.channels, ds.n_classes, delays=delays)
+        mcfg = cfg.model_for(ds.channels, ds.n_classes, **MODELS[name])
         _say(f"{name}: training {train_cfg.epochs} epochs")
         built = train_and_export(name, ds, mcfg, train_cfg, folder, device=cfg.device)
         model, ckpt, netx_file, history = built.model, built.checkpoint, built.netx, built.history

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from spiketime.errors import UserError
 from spiketime.parity.experiment import BUILTIN_CCISI
-from spiketime.train.config import ModelConfig, TrainConfig
+from spiketime.train.config import MODELS, ModelConfig, TrainConfig
 
 HIDDEN = (32,)  # the pipeline's network: one hidden layer of 32
 
@@ -33,6 +34,14 @@ class PipelineConfig:
     backend: str = "emulator"  # runs every test sample
     confirm_lava: int = 32  # samples per condition rerun on Lava (0 = none)
     allow_degenerate: bool = False  # degenerate evidence warns instead of INCONCLUSIVE
+    models: tuple[str, ...] = ("tau", "tau+delay")  # names in spiketime.train.config.MODELS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown or not self.models or len(set(self.models)) < len(self.models):
+            raise UserError(f"models must be distinct names from {', '.join(MODELS)}, got "
+                            f"{','.join(self.models) or 'none'}")
 
     @property
     def seed(self) -> int:
@@ -41,7 +50,7 @@ class PipelineConfig:
 
     def model_for(self, inputs: int, outputs: int, **kind) -> ModelConfig:
         """One network's ModelConfig: the template with the data's sizes and the model
-        kind's settings (delays)."""
+        kind's settings (MODELS[name]: delays, per-synapse delays)."""
         base = self.model if self.model is not None else pipeline_model(self.data is None,
                                                                          seed=self.seed)
         return replace(base, inputs=inputs, outputs=outputs, **kind)

@@ -52,6 +52,9 @@ SHARED = [
 ROUTES = {
     "train": SHARED + [
         ("--delays", "hidden", "model.delays", True),
+        ("--delays", "synapses", "model.synaptic_delays", True),
+        ("--delay-sigma", "6", "model.delay_sigma", 6.0),
+        ("--delay-anneal", "0.3", "model.delay_anneal", 0.3),
         ("--delay-init-max", "12", "model.delay_init_max", 12.0),
         ("--checkpoint-every", "3", "train.checkpoint_every", 3),
     ],
@@ -62,6 +65,7 @@ ROUTES = {
         ("--steps", "80", "job.steps", 80),
         ("--backend", "lava-cpu", "job.backend", "lava-cpu"),
         ("--confirm-lava", "3", "job.confirm_lava", 3),
+        ("--models", "tau,tau+syndelay", "job.models", ("tau", "tau+syndelay")),
         ("--allow-degenerate", None, "job.allow_degenerate", True),
         ("--seed", "5", "job.seed", 5),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -207,3 +208,24 @@ def test_student_recovers_a_teachers_delays() -> None:
     assert r.teacher_spikes > 5  # the labels carry spikes
     assert r.initial_within_one < 0.3
     assert r.within_one >= 0.75 and r.exact > r.initial_within_one
+
+
+def test_pipeline_and_compare_accept_per_synapse_delays(tmp_path) -> None:
+    out = tmp_path / "run"
+    proc = spiketime("pipeline", "--out", out, "--models", "tau+syndelay", "--samples-per-class",
+                     "6", "--epochs", "2", "--hidden", "6", "--steps", "60", "--confirm-lava", "2")
+    assert proc.returncode in (0, 3), proc.stderr  # 3: INCONCLUSIVE, a tiny network's evidence
+    report = json.loads((out / "report.json").read_text())
+    [model] = report["models"]
+    assert model["name"] == "tau+syndelay" and model["spike_exact_fraction"] == 1.0
+    assert all(c["identical"] for c in model["confirm"])  # Lava's spikes are the emulator's
+    net = read_netx(out / model["netx"])
+    assert all(layer.synaptic_delays for layer in net.layers)
+    proc = spiketime("compare", "--model", out / model["checkpoint"], "--netx", out / model["netx"],
+                     "--data", out / "data.h5", "--backends", "emulator", "--allow-degenerate",
+                     "--out", tmp_path / "compare", "--jitter", "2", "--neuron-jitter", "none",
+                     "--deletion", "0.2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "parity PASSED" in proc.stdout
+    assert_one_line_error(spiketime("pipeline", "--out", tmp_path / "x", "--models", "tau,tau+x"),
+                          "tau+syndelay")

@@ -24,6 +24,12 @@ from spiketime.errors import UserError
 
 SURROGATES = ("slayer", "fast-sigmoid")
 LOSSES = ("count", "spikemax")  # the first is the default
+# The models by name, and the ModelConfig settings each name stands for.
+MODELS: dict[str, dict[str, bool]] = {
+    "tau": {},  # learnable decays, no delays
+    "tau+delay": {"delays": True},  # trainable axonal delays after each hidden layer
+    "tau+syndelay": {"synaptic_delays": True},  # per-synapse delays in every layer, DCLS-style
+}
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,12 @@ class TrainConfig:
             raise UserError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
         if self.checkpoint_every < 0:
             raise UserError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
+
+
+def model_name(config: ModelConfig) -> str:
+    """The name in MODELS of the model `config` builds."""
+    return ("tau+syndelay" if config.synaptic_delays else
+            "tau+delay" if config.delays else "tau")
 
 
 def default(config: type, name: str) -> Any:

@@ -20,9 +20,19 @@ from spiketime.commands.train import (
 from spiketime.errors import UserError
 from spiketime.parity.experiment import BUILTIN_CCISI
 from spiketime.parity.pipeline_config import HIDDEN, PipelineConfig, pipeline_model
-from spiketime.train.config import default
+from spiketime.train.config import MODELS, default
 
 OUT = Path("runs/demo")  # the command's output folder when --out is not given
+
+
+def model_names(text: str) -> tuple[str, ...]:
+    """argparse type: 'tau,tau+syndelay' -> ('tau', 'tau+syndelay'), names from MODELS."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names or len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"expected distinct names from {', '.join(MODELS)}, "
+                                         f"got {text!r}")
+    return names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_architecture(p, hidden=",".join(map(str, HIDDEN)), delays=False, val_fraction=0.0,
                      task_decays=BUILTIN_CCISI.neuron)
     add_loss(p)
+    p.add_argument("--models", type=model_names, default=d("models"), metavar="NAME[,NAME...]",
+                   help=f"the networks to train and deploy, from {', '.join(MODELS)} "
+                        f"(default {','.join(d('models'))})")
     p.add_argument("--backend", choices=["emulator", "lava-cpu"], default=d("backend"),
                    help="backend for the whole test set (default %(default)s)")
     p.add_argument("--confirm-lava", type=int, default=d("confirm_lava"), metavar="N",
@@ -80,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from spiketime.parity.verdict import announce
     from spiketime.train.run import resolve_device
 
-    guards.output_folder(args.out, output_files(builtin=args.data is None), "--out")
+    guards.output_folder(args.out, output_files(args.data is None, args.models), "--out")
     set_threads(args)
     cfg = pipeline_config(args, device=str(resolve_device(args.device)))
     with guards.undo_on_failure(args.out):  # a failed run leaves nothing new behind
@@ -102,4 +115,4 @@ def pipeline_config(args: argparse.Namespace, device: str = "cpu") -> PipelineCo
         out=args.out, data=args.data, samples_per_class=args.samples_per_class,
         steps=args.steps, model=pipeline_model(args.data is None, **settings(args, MODEL_OPTIONS)),
         train=train, device=device, backend=args.backend, confirm_lava=args.confirm_lava,
-        allow_degenerate=args.allow_degenerate)
+        allow_degenerate=args.allow_degenerate, models=args.models)

@@ -13,12 +13,19 @@ from pathlib import Path
 
 from spiketime import guards
 from spiketime.errors import UserError
-from spiketime.train.config import LOSSES, SURROGATES, ModelConfig, TrainConfig, default
+from spiketime.train.config import (
+    LOSSES,
+    SURROGATES,
+    ModelConfig,
+    TrainConfig,
+    default,
+    model_name,
+)
 
 # The options that set a ModelConfig or TrainConfig field of the same name (argparse dest);
 # every default below is the config's own (tests/test_options.py walks the parsers).
-MODEL_OPTIONS = ("hidden", "delay_init_max", "current_decay", "voltage_decay", "surrogate",
-                 "seed")
+MODEL_OPTIONS = ("hidden", "delay_init_max", "delay_sigma", "delay_anneal", "current_decay",
+                 "voltage_decay", "surrogate", "seed")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "loss", "temperature",
                  "seed", "checkpoint_every")
 
@@ -48,9 +55,10 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
                    help=f"hidden layer sizes, any depth (default {hidden}; the paper's speech "
                         f"network is 128,128)")
     if delays:
-        p.add_argument("--delays", choices=("none", "hidden"), default="none",
-                       help="trainable axonal delays: none, or after every hidden layer "
-                            "(0-62 steps, Loihi 2's range) (default %(default)s)")
+        p.add_argument("--delays", choices=("none", "hidden", "synapses"), default="none",
+                       help="trainable delays (0-62 steps, Loihi 2's range): none, axonal "
+                            "after every hidden layer, or one per synapse in every layer "
+                            "(DCLS-style, docs/train.md) (default %(default)s)")
     p.add_argument("--current-decay", type=float, default=None,
                    help=f"initial synaptic current decay per step, a fraction in [0, 1]; "
                         f"learnable (default {decay('current_decay')})")
@@ -113,6 +121,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "may grow); ends bit-identical to an uninterrupted run")
     p.add_argument("--delay-init-max", type=float, default=default(ModelConfig, "delay_init_max"),
                    help="initial delays ~ U[0, this) steps (default %(default)s)")
+    p.add_argument("--delay-sigma", type=float, default=default(ModelConfig, "delay_sigma"),
+                   help="--delays synapses: the initial width in steps of the Gaussian that "
+                        "spreads each weight over neighbouring delays (default %(default)s)")
+    p.add_argument("--delay-anneal", type=float, default=default(ModelConfig, "delay_anneal"),
+                   help="--delays synapses: the share of epochs over which the width shrinks; "
+                        "delays are whole steps after it (default %(default)s)")
     p.set_defaults(func=run, val_fraction_default=0.1)  # add_architecture's default
 
 
@@ -138,6 +152,7 @@ def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bo
     tcfg = train_config(args)
     mcfg = ModelConfig(inputs=channels, outputs=classes,
                        delays=(args.delays == "hidden") if delays is None else delays,
+                       synaptic_delays=delays is None and args.delays == "synapses",
                        **settings(args, MODEL_OPTIONS))
     return mcfg, tcfg
 
@@ -170,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     comm = from_environment(device) if launched() else None
     try:
-        name = "tau+delay" if mcfg.delays else "tau"
+        name = model_name(mcfg)
         result = train_run(ds.train, mcfg, tcfg, args.out,
                            meta=metadata(name, ds, mcfg, tcfg), resume=args.resume,
                            device=device, comm=comm, desc=f"train {name}")
