@@ -31,13 +31,13 @@ from spiketime.parity.comparison import (
     run_compare,
 )
 from spiketime.parity.layer_agreement import LAYER_FILES, LayerAgreement
+from spiketime.parity.report_files import write_report
 from spiketime.parity.reports import (
     PASSED,
     REPORT_FILES,
     CompareReport,
     ConditionVerdict,
     SensitivityVerdict,
-    write_report,
 )
 from spiketime.parity.sweep import DEFAULT_LEVELS, FAMILIES
 from spiketime.sim.registry import SIM_BACKENDS

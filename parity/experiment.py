@@ -311,7 +311,7 @@ def override(grid: GridSpec, *, tasks: Sequence[str] | None = None,
 def run_experiment(cfg: ExperimentConfig):
     """Run this shard's cells (unless merging), then assemble results from the cache."""
     from spiketime.parity.claims import assemble
-    from spiketime.parity.reports import write_experiment_results
+    from spiketime.parity.report_files import write_experiment_results
 
     grid, out = cfg.grid, Path(cfg.out)
     if out.exists() and not out.is_dir():

@@ -25,6 +25,7 @@ from spiketime.parity.harness import (
     summarize,
 )
 from spiketime.parity.pipeline_config import PipelineConfig, pipeline_model  # noqa: F401
+from spiketime.parity.report_files import write_report
 from spiketime.parity.reports import (
     REPORT_FILES,
     ExactParity,
@@ -33,7 +34,6 @@ from spiketime.parity.reports import (
     Task,
     Training,
     relative,
-    write_report,
 )
 from spiketime.sim.registry import get_backend
 from spiketime.train.config import MODELS

@@ -1,6 +1,6 @@
 """report.md and the PNG plots, drawn from the typed reports (`parity.reports`).
 
-`parity.reports.write_report` calls these; nothing here reads or writes report.json.
+`parity.report_files.write_report` calls these; nothing here reads or writes report.json.
 """
 from __future__ import annotations
 
