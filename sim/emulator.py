@@ -215,6 +215,32 @@ def synaptic_arrivals(s: np.ndarray, layer: Layer) -> np.ndarray:
     return a
 
 
+EVENT_DENSITY = 0.15  # below this input density the first layer adds weights per event
+
+
+def input_sums(weight: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The first layer's summed weighted spikes [out, T, B] from X uint8 [B, in, T]:
+    per input event (sparse input, as speech is) or one matrix product. The sums are
+    of integers, exact in weight's dtype (`_compile_layer` chose it), so equal."""
+    if X.size and np.count_nonzero(X) < EVENT_DENSITY * X.size:
+        acc = np.zeros((X.shape[0], X.shape[2], weight.shape[0]), weight.dtype)
+        _add_events(np.ascontiguousarray(X), np.ascontiguousarray(weight.T), acc)
+        return acc.transpose(2, 1, 0).copy()
+    # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays put
+    return np.matmul(weight, X.astype(weight.dtype)).transpose(1, 2, 0).copy()
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _add_events(X, weight_t, acc):  # pragma: no cover - compiled
+    """acc[b, t, :] += weight_t[c, :] for every spike X[b, c, t] (a sample per task)."""
+    batch, channels, steps = X.shape
+    for b in numba.prange(batch):
+        for c in range(channels):
+            for t in range(steps):
+                if X[b, c, t]:
+                    acc[b, t, :] += weight_t[c, :]
+
+
 def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> list[tuple]:
     """Spike trains uint8 [B, C, T] -> per layer (spikes, u, v), each [n, T, B]."""
     batch, _, steps = X.shape
@@ -224,9 +250,7 @@ def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> l
             s = X.transpose(1, 2, 0) if i == 0 else out[-1][0]
             a = synaptic_arrivals(s, layer)
         elif i == 0:
-            # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays put
-            acc = np.matmul(layer.weight, X.astype(layer.weight.dtype)).transpose(1, 2, 0).copy()
-            a = arrivals(acc, layer)
+            a = arrivals(input_sums(layer.weight, X), layer)
         else:
             s = out[-1][0]
             acc = layer.weight @ s.reshape(s.shape[0], -1).astype(layer.weight.dtype)

@@ -239,6 +239,18 @@ def test_compiled_neurons_equal_cuba_step(i_decay, v_decay, biased, corners) -> 
     assert s.any() and (not corners or (wrapped and clipped))  # the corners are reached
 
 
+@pytest.mark.parametrize("density", [0.02, 0.5])  # the per-event path, then the product
+def test_first_layer_sums_per_event_equal_the_matrix_product(density) -> None:
+    from spiketime.sim.emulator import EVENT_DENSITY, input_sums
+
+    rng = np.random.default_rng(7)
+    weight = rng.integers(loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX + 1, (9, 40)).astype(np.float32)
+    X = (rng.random((3, 40, 30)) < density).astype(np.uint8)
+    assert (X.mean() < EVENT_DENSITY) == (density < EVENT_DENSITY)
+    expected = np.einsum("oi,bit->otb", weight.astype(np.float64), X.astype(np.float64))
+    assert np.array_equal(input_sums(weight, X), expected)
+
+
 # --- behaviour of the backend -------------------------------------------------------
 
 def test_one_step_pipeline_and_delay(tmp_path) -> None:
