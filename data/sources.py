@@ -96,3 +96,22 @@ def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
     train_idx = np.setdiff1d(np.arange(len(labels)), val_idx)
     return train_idx, val_idx
+
+
+FINGERPRINT_SAMPLES = 64  # spread over the set; with every label, enough to tell sets apart
+
+
+def fingerprint(source: Source) -> str:
+    """A short hash of what a training run learns from: the shape, every label, and the
+    spikes of FINGERPRINT_SAMPLES samples spread evenly over the set (reading them all
+    would cost an SHD-size epoch). A run folder records it, so `--resume` on other data
+    of the same shape is refused instead of carrying on with it."""
+    import hashlib
+
+    n = len(source)
+    h = hashlib.sha256(f"{n} {source.channels} {source.steps}".encode())
+    h.update(np.ascontiguousarray(source.labels, dtype=np.int64).tobytes())
+    picks = np.unique(np.linspace(0, n - 1, min(n, FINGERPRINT_SAMPLES)).astype(np.int64))
+    if n:
+        h.update(np.ascontiguousarray(source.batch(picks), dtype=np.uint8).tobytes())
+    return h.hexdigest()[:16]

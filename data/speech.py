@@ -40,6 +40,7 @@ import numpy as np
 from spiketime import guards
 from spiketime.data.dataset import Dataset, DatasetMeta, EventWriter, Split
 from spiketime.errors import UserError
+from spiketime.fileio import whole_numbers
 
 N_CLASSES = {"shd": 20, "ssc": 35}
 SPEECH_VARIANTS = ("whole", "part", "norm")
@@ -210,7 +211,10 @@ class _RawSplit:
                 for key in ("spikes/times", "spikes/units", "labels"):
                     if key not in f:
                         raise UserError(f"{path} lacks {key}: not an official SHD/SSC file")
-                self.labels = f["labels"][()].astype(np.int64)
+                try:  # 0.5 must not become class 0
+                    self.labels = whole_numbers(f["labels"][()], "labels")
+                except ValueError as exc:
+                    raise UserError(f"{path}: {exc}") from None
                 n = len(self.labels)
                 if len(f["spikes/times"]) != n or len(f["spikes/units"]) != n:
                     raise UserError(

@@ -27,7 +27,7 @@ import numpy as np
 
 from spiketime import guards, loihi2
 from spiketime.errors import UserError
-from spiketime.fileio import atomic_path, json_attribute
+from spiketime.fileio import atomic_path, json_attribute, whole_numbers
 
 FORMAT = "spiketime-netx"
 FORMAT_VERSION = 1
@@ -123,16 +123,7 @@ class NetxNetwork:
 
 def _as_int(arr: np.ndarray, name: str) -> np.ndarray:
     """Integer view of `arr`; refuses non-integral values instead of truncating."""
-    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
-        return arr.astype(np.int64)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must hold numbers, got {arr.dtype}")
-    bad = np.count_nonzero(~np.isfinite(arr))
-    if bad:
-        raise ValueError(f"{name} holds {bad} NaN or infinite value{'s' if bad > 1 else ''}")
-    if not np.all(arr == np.round(arr)):
-        raise ValueError(f"{name} must hold whole numbers")
-    return arr.astype(np.int64)
+    return whole_numbers(arr, name)
 
 
 def stored_values(layer: DenseLayer) -> dict[str, np.ndarray | int | None]:

@@ -278,6 +278,10 @@ def _layer(name: str, syn, neuron_name: str, neuron, delay: tuple | None,
     if w.ndim != 2:
         raise UserError(f"node '{name}' has a {w.ndim}-D weight {w.shape}; expected [out, in]")
     out, inp = w.shape
+    bad = int(np.count_nonzero(~np.isfinite(w)))
+    if bad:  # never rounded or clipped: NaN would become the int64 minimum, then -256
+        raise UserError(f"node '{name}': the weight holds {bad} NaN or infinite "
+                        f"value{'s' if bad > 1 else ''}; this is not a network")
     if inp != size:
         raise UserError(f"shapes do not chain: node '{name}' expects {inp} inputs but "
                         f"receives {size}")

@@ -157,6 +157,11 @@ def _delays(steps: np.ndarray, i: int, notes: list[str]) -> np.ndarray:
 
 def _round_even(x: np.ndarray) -> np.ndarray:
     """Nearest multiple of WEIGHT_STEP (slayer's 8-bit weights are even mantissas)."""
+    peak = float(np.abs(x).max(initial=0))
+    if peak >= 2.0**62:  # int64 would wrap (1e30 read as -9223372036854775808)
+        raise UserError(f"a weight scales to {peak:.3g} mantissas even at the smallest "
+                        f"threshold, beyond any integer the chip holds "
+                        f"({loihi2.RANGES['weight'].interval})")
     return (np.round(x / loihi2.WEIGHT_STEP) * loihi2.WEIGHT_STEP).astype(np.int64)
 
 

@@ -13,11 +13,13 @@ from spiketime.data.dataset import Dataset
 from spiketime.data.sources import ArraySource
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import write_netx
+from spiketime.parity.delay_plot import plot_learned_delays
 from spiketime.train.model import ModelConfig, SpikingNet, load_checkpoint, save_checkpoint
 from spiketime.train.run import FILES, train_run
 from spiketime.train.trainer import TrainConfig
 
-BUILT_FILES = (*FILES, "model.pt", "model.net")  # what train_and_export writes in its folder
+# what train_and_export writes in its folder (delays.png: for a model with delays)
+BUILT_FILES = (*FILES, "model.pt", "model.net", "delays.png")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ def train_and_export(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfi
     """Train `mcfg` on ds.train as `spiketime train` does (folder/best.pt, last.pt,
     history.json, curve.png), then write the exported model as folder/model.pt and
     folder/model.net: the best epoch's when tcfg.val_fraction holds out a validation
-    split, else the last epoch's."""
+    split, else the last epoch's; for a model with delays, folder/delays.png (initial vs
+    final delays)."""
     meta = metadata(name, ds, mcfg, tcfg)
     run = train_run(ArraySource(ds.train.X, ds.train.y), mcfg, tcfg, folder, meta=meta,
                     overwrite=True, device=device, desc=desc or f"train {name}")
@@ -52,4 +55,5 @@ def train_and_export(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfi
         meta["epoch"] = run.best_epoch
     ckpt = save_checkpoint(model, folder / "model.pt", extra={"history": history, **meta})
     netx = write_netx(to_netx(model, meta), folder / "model.net")
+    plot_learned_delays({name: model}, folder / "delays.png")
     return Built(name, model, ckpt, netx, history)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 
+from spiketime import guards
 from spiketime.errors import UserError
 
 COMMANDS = [
@@ -40,10 +42,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """dest -> how the user spells it (`--lr`, or a positional's name), every sub-command."""
+    names: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names |= option_names(sub)
+        elif action.dest not in names:
+            longest = max(action.option_strings, key=len, default=action.dest)
+            names[action.dest] = longest
+    return names
+
+
+def finite_numbers(args: argparse.Namespace, names: dict[str, str]) -> None:
+    """No option takes NaN or an infinity: `--lr inf` would train to infinite weights and
+    `--test-fraction nan` compare false everywhere, each without a word."""
+    for dest, value in vars(args).items():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise UserError(f"{names.get(dest, dest)} must be a finite number, got {item}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        finite_numbers(args, option_names(parser))
+        with guards.protecting(guards.inputs_of(args)):  # no output replaces an input
+            return int(args.func(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

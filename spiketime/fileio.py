@@ -47,6 +47,30 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def whole_numbers(values, name: str):
+    """`values` (an array read from a file) as int64, refusing what a cast would silently
+    change: non-numbers, NaN and infinities, fractions (0.5 would become 0) and magnitudes
+    beyond int64 (1e30 would become -9223372036854775808). Raises ValueError naming `name`;
+    each reader words it as its file's error."""
+    import numpy as np
+
+    arr = np.asarray(values)
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        return arr.astype(np.int64)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must hold numbers, got {arr.dtype}")
+    bad = np.count_nonzero(~np.isfinite(arr))
+    if bad:
+        raise ValueError(f"{name} holds {bad} NaN or infinite value{'s' if bad > 1 else ''}")
+    if not np.all(arr == np.round(arr)):
+        first = arr.reshape(-1)[np.flatnonzero(arr.reshape(-1) != np.round(arr.reshape(-1)))[0]]
+        raise ValueError(f"{name} must hold whole numbers, found {first:g}")
+    peak = float(np.abs(arr).max(initial=0))
+    if peak >= 2.0**63:
+        raise ValueError(f"{name} holds {peak:.3g}, beyond any 64-bit integer")
+    return arr.astype(np.int64)
+
+
 def json_attribute(raw: object, key: str, kind: type, where: str,
                    error: type[UserError] = UserError) -> object:
     """Parse attribute `key` (text or bytes holding JSON) of `where`, which must be a JSON

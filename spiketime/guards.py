@@ -12,6 +12,7 @@ How a command uses them (files it reads go through their readers, `read_netx`,
 
     # in register(): path options typed so that "" is refused by argparse
     p.add_argument("--out", type=guards.path)
+    p.add_argument("--data", type=guards.input_path)    # read: no output may replace it
     # in run(args), before the heavy imports:
     guards.seed(args.seed)                               # 0 <= seed < 2**32
     guards.input_file(args.data, "--data")               # exists, and is a file
@@ -28,6 +29,9 @@ The rules (docs/errors.md says them to users):
   file there is replaced atomically, and the command says so on stderr. Anything
   else there (a folder, a device such as /dev/full, a pipe) is refused, and so is
   a path whose parent is a file or cannot be written.
+- No output replaces an input: a path typed `input_path` (a file, or any file inside
+  a folder) is protected for the command's run (`protecting`, set by `cli.main`),
+  through `..`, symbolic and hard links; every output check and atomic write refuses it.
 - An output folder may exist; the files the command writes into it are replaced,
   any other file in it is left alone. Each of those files is checked as above
   before the work starts. A failed run removes what it created (`undo_on_failure`).
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import os
 import resource
 import shutil
@@ -72,6 +77,65 @@ def path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("empty path; give a file or folder name")
     return Path(text)
+
+
+class InputPath(type(Path())):  # PosixPath (or WindowsPath): Path itself cannot be subclassed
+    """A path a command reads, as `input_path` types it: no output may replace it."""
+
+
+def input_path(text: str) -> InputPath:
+    """argparse type for an option or argument naming a file or folder the command reads.
+    `cli.main` protects every such path for the command's run (`protecting`)."""
+    path(text)
+    return InputPath(text)
+
+
+# --- inputs no output may replace ----------------------------------------------------------
+
+_PROTECTED: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar(
+    "spiketime_protected_inputs", default=())
+
+
+def inputs_of(args: argparse.Namespace) -> list[Path]:
+    """The paths a parsed command line reads: its values typed by `input_path`."""
+    found = []
+    for value in vars(args).values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, InputPath):
+                found.append(Path(item))
+    return found
+
+
+@contextlib.contextmanager
+def protecting(inputs: Iterable[str | os.PathLike]) -> Iterator[None]:
+    """While the block runs, every output check (`output_file`, `output_folder`) and every
+    atomic write (`fileio.atomic_path`) refuses a target that is one of `inputs` (through
+    `..`, symbolic and hard links), or an existing file inside an input folder."""
+    token = _PROTECTED.set(_PROTECTED.get() + tuple(Path(p) for p in inputs))
+    try:
+        yield
+    finally:
+        _PROTECTED.reset(token)
+
+
+def not_an_input(target: str | os.PathLike, what: str) -> None:
+    """Refuse writing `target` (described by `what`) if that would replace an input."""
+    p = Path(target)
+    try:
+        st = p.stat()
+    except OSError:  # nothing there: writing it replaces nothing
+        return
+    for source in _PROTECTED.get():
+        try:
+            source_st = source.stat()
+        except OSError:
+            continue
+        if os.path.samestat(st, source_st):
+            raise UserError(f"{what} would replace the input {source}; "
+                            "give the output a new name")
+        if stat.S_ISDIR(source_st.st_mode) and p.resolve().is_relative_to(source.resolve()):
+            raise UserError(f"{what} would replace {p}, a file in the input folder {source}; "
+                            "give the output a new name")
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -123,10 +187,11 @@ def output_folder(path: str | os.PathLike | None, files: Iterable[str], option: 
 
 def replaceable(path: str | os.PathLike) -> None:
     """What `fileio.atomic_path` asks before it renames onto `path`: nothing there, or
-    a regular file (never a folder, device, pipe or link)."""
+    a regular file (never a folder, device, pipe or link) that is no input."""
     kind = _kind(Path(path))
     if kind is not None:
         raise UserError(f"{path} is {kind}; spiketime writes (and replaces) only regular files")
+    not_an_input(path, str(path))
 
 
 def _kind(p: Path) -> str | None:
@@ -154,6 +219,7 @@ def _writable_target(p: Path, what: str) -> None:
     kind = _kind(p)
     if kind is not None:
         raise UserError(f"{what} is {kind}; spiketime writes (and replaces) only regular files")
+    not_an_input(p, what)
     _creatable(p.parent, what)
 
 

@@ -221,6 +221,7 @@ def test_pipeline_and_compare_accept_per_synapse_delays(tmp_path) -> None:
     assert all(c["identical"] for c in model["confirm"])  # Lava's spikes are the emulator's
     net = read_netx(out / model["netx"])
     assert all(layer.synaptic_delays for layer in net.layers)
+    assert (out / "tau_syndelay" / "delays.png").read_bytes()[:4] == b"\x89PNG"
     proc = spiketime("compare", "--model", out / model["checkpoint"], "--netx", out / model["netx"],
                      "--data", out / "data.h5", "--backends", "emulator", "--allow-degenerate",
                      "--out", tmp_path / "compare", "--jitter", "2", "--neuron-jitter", "none",
@@ -229,3 +230,17 @@ def test_pipeline_and_compare_accept_per_synapse_delays(tmp_path) -> None:
     assert "parity PASSED" in proc.stdout
     assert_one_line_error(spiketime("pipeline", "--out", tmp_path / "x", "--models", "tau,tau+x"),
                           "tau+syndelay")
+
+
+def test_learned_delays_plot_initial_and_final(trained, tmp_path) -> None:
+    from spiketime.parity.delay_plot import initial_and_final, plot_learned_delays
+
+    layers = initial_and_final(trained["model"])
+    assert sorted(layers) == [0, 1]
+    start, final = layers[0]
+    assert start.shape == final.shape == (10, 12) and not np.array_equal(start, final)
+    path = plot_learned_delays({"tau+syndelay": trained["model"]}, tmp_path / "d.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    plain = SpikingNet(ModelConfig(inputs=3, hidden=(2,), outputs=2))
+    assert plot_learned_delays({"tau": plain}, tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()

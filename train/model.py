@@ -8,6 +8,8 @@ delays (`synaptic_delays`, train/synaptic_delay.py) sit on every layer's synapse
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -115,8 +117,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise UserError(f"checkpoint {path} is a folder, not a file")
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+    try:  # weights_only: tensors and plain data only; unpickling never runs the file's code
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+        if found:  # the file names a callable: unpickling it would run code
+            raise UserError(f"{path} holds Python objects besides tensors and plain data "
+                            f"({found.group(1)}); spiketime does not load them (unpickling "
+                            "them could run code from the file)") from None
+        raise UserError(f"{path} is not a spiketime checkpoint (unreadable or truncated)") \
+            from None
     except Exception:
         raise UserError(f"{path} is not a spiketime checkpoint (unreadable or truncated)") \
             from None

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from spiketime import guards
-from spiketime.data.sources import Source
+from spiketime.data.sources import Source, fingerprint
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path, write_text
 from spiketime.train.distributed import Comm
@@ -90,15 +90,16 @@ def train_run(source: Source, mcfg: ModelConfig, tcfg: TrainConfig, out: str | o
     guards.memory(training_bytes(mcfg, tcfg, source.steps),
                   f"training {architecture(mcfg)} on batches of {tcfg.batch_size} samples x "
                   f"{source.steps} steps")
-    state = None
+    state, data_id = None, fingerprint(source)
     if resume:
-        state = _resume_state(last, mcfg, tcfg)
+        state = _resume_state(last, mcfg, tcfg, data_id)
     elif last.exists() and not overwrite:
         raise UserError(f"{out} already holds a run (last.pt); pass --resume to continue it "
                         f"or choose another --out")
     model = load_checkpoint(last, expect=mcfg) if state is not None else SpikingNet(mcfg)
     extra = {**(meta or {}), "training": {"model": asdict(mcfg), "trainer": asdict(tcfg)},
-             "threads": torch.get_num_threads(), "world_size": comm.world}
+             "threads": torch.get_num_threads(), "world_size": comm.world,
+             "data_fingerprint": data_id}
     if state is not None and state.epoch >= tcfg.epochs:
         _note(comm, f"{last} has finished all {tcfg.epochs} epochs; nothing to resume")
         return RunResult(model, state.history, best, last, _best_epoch(state.history))
@@ -133,7 +134,7 @@ def _best_epoch(history: list[dict]) -> int:
     return marked[-1] if marked else (history[-1]["epoch"] if history else 0)
 
 
-def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig) -> Resume:
+def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig, data_id: str) -> Resume:
     """The saved trainer state, after checking that the run is the one asked for."""
     if not last.is_file():
         raise UserError(f"--resume: there is no run to resume in {last.parent} (no last.pt)")
@@ -157,6 +158,10 @@ def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig) -> Resume:
     if diff:
         raise UserError(f"--resume: the training settings differ from the saved run's "
                         f"({', '.join(diff)}); resume with the same options")
+    saved_id = data["extra"].get("data_fingerprint")  # absent in runs from before it
+    if saved_id is not None and saved_id != data_id:
+        raise UserError(f"--resume: the data differs from the saved run's (fingerprint "
+                        f"{data_id}, the run's {saved_id}); resume with the same --data")
     threads = data["extra"].get("threads")
     if threads is not None and threads != torch.get_num_threads():
         print(f"[spiketime] note: the run used {threads} torch threads, this process "

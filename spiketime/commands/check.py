@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from spiketime import guards
 from spiketime.errors import UserError
@@ -18,7 +17,7 @@ from spiketime.errors import UserError
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "check", help="check a NetX network against Loihi 2's limits and estimate its cores")
-    p.add_argument("netx", help="NetX HDF5 file")
+    p.add_argument("netx", type=guards.input_path, help="NetX HDF5 file")
     p.add_argument("--chips", type=int, default=1, help="Loihi 2 chips available (default 1)")
     p.add_argument("--clip", metavar="OUT",
                    help="write a copy with out-of-range values clipped to OUT (each clip is "
@@ -34,8 +33,6 @@ def run(args: argparse.Namespace) -> int:
     if args.chips < 1:
         raise UserError(f"--chips must be at least 1, got {args.chips}")
     if args.clip is not None:
-        if Path(args.clip).resolve() == Path(args.netx).resolve():
-            raise UserError("--clip writes a copy; give it a new file name, not the input's")
         guards.output_file(args.clip, "--clip")
     net = read_netx(args.netx, validate=False)  # out-of-range values are findings here
     name, clipped = str(args.netx), None

@@ -50,19 +50,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="trained vs deployed under time reversal, jitter and deletion: "
                         "a statistical parity verdict, report and plots")
     src = p.add_argument_group("what to compare (either --model, --netx and --data, or --report)")
-    src.add_argument("--model", type=guards.path, help="trained checkpoint (model.pt, best.pt)")
+    src.add_argument("--model", type=guards.input_path,
+                     help="trained checkpoint (model.pt, best.pt)")
     src.add_argument("--model-factory", metavar="MODULE:FUNCTION",
                      help="instead of --model: your own lava-dl SLAYER network, returned "
                           "(weights loaded) by FUNCTION() in MODULE; its layers are "
                           "slayer.block.cuba.Dense blocks in network.blocks (docs/train.md)")
-    src.add_argument("--nir", type=guards.path,
+    src.add_argument("--nir", type=guards.input_path,
                      help="instead of --model: a NIR graph (model.nir), run by spiketime's float "
                           "reference of NIR's equations against the NetX network (docs/nir.md); "
                           "judged by the statistics alone, plus a per-layer spike agreement")
-    src.add_argument("--netx", type=guards.path, help="deployed NetX network (model.net)")
-    src.add_argument("--data", type=guards.path,
+    src.add_argument("--netx", type=guards.input_path, help="deployed NetX network (model.net)")
+    src.add_argument("--data", type=guards.input_path,
                      help="dataset file (with --report: overrides the report's)")
-    src.add_argument("--report", type=guards.path,
+    src.add_argument("--report", type=guards.input_path,
                      help="a `spiketime pipeline` report.json: compare every model it names")
     p.add_argument("--backends",
                    help="comma-separated: emulator, lava-cpu, loihi2, auto (default "

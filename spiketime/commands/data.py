@@ -49,7 +49,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="bin the official SHD/SSC files into a dataset file")
     p.add_argument("--dataset", required=True, choices=("shd", "ssc"))
     p.add_argument("--variant", required=True, choices=("whole", "part", "norm"))
-    p.add_argument("--raw", required=True, help="directory holding {shd,ssc}_{train,test}.h5")
+    p.add_argument("--raw", type=guards.input_path, required=True,
+                   help="directory holding {shd,ssc}_{train,test}.h5")
     p.add_argument("--dt-ms", type=float, default=14.0)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of norm's subsampling")
@@ -68,7 +69,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="can spike counts or spike positions alone predict the class?")
-    p.add_argument("file", help="a dataset file (an events file is read a batch at a time)")
+    p.add_argument("file", type=guards.input_path,
+                   help="a dataset file (an events file is read a batch at a time)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -83,7 +85,7 @@ def _add_encode_audio(sub: argparse._SubParsersAction) -> None:
                     "cells, auditory nerve, bushy cells; the stages of SHD's encoder) into "
                     "NAME_train.h5 and NAME_test.h5, readable by `data prepare --dataset shd "
                     "--raw OUT`. See docs/speech.md.")
-    p.add_argument("--audio", type=guards.path, required=True,
+    p.add_argument("--audio", type=guards.input_path, required=True,
                    help="folder with the audio, labels.csv, classes.txt")
     p.add_argument("--out", type=guards.path, required=True,
                    help="folder to write NAME_{train,test}.h5 into")

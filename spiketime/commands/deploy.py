@@ -10,14 +10,17 @@ import argparse
 import json
 import sys
 
+from spiketime import guards
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from spiketime.deploy.registry import BACKENDS
 
     p = subparsers.add_parser("deploy", help="run a NetX network on Loihi 2 or a simulator and "
                                              "report its accuracy on a dataset split")
-    p.add_argument("netx", help="NetX HDF5 file")
-    p.add_argument("--data", required=True, help="dataset file (HDF5, as `spiketime` writes it)")
+    p.add_argument("netx", type=guards.input_path, help="NetX HDF5 file")
+    p.add_argument("--data", type=guards.input_path, required=True,
+                   help="dataset file (HDF5, as `spiketime` writes it)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="auto (default): Loihi 2 when reachable, else lava-cpu")
     p.add_argument("--split", choices=("train", "test"), default="test", help="default: test")

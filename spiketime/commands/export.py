@@ -20,7 +20,7 @@ from spiketime.errors import UserError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained checkpoint (best.pt, last.pt, model.pt) "
                                       "to a NetX HDF5 file for Lava / Loihi 2")
-    p.add_argument("checkpoint", type=guards.path, nargs="?",
+    p.add_argument("checkpoint", type=guards.input_path, nargs="?",
                    help="spiketime checkpoint (with --format nir: or a NetX file)")
     p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
                    help="instead of a checkpoint: your own lava-dl SLAYER network, returned by "
@@ -42,8 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if (args.checkpoint is None) == (args.model_factory is None):
         raise UserError("give a checkpoint or --model-factory MODULE:FUNCTION (one of them)")
-    if args.checkpoint is not None and args.out.resolve() == args.checkpoint.resolve():
-        raise UserError("--out would replace the checkpoint; give the output file a new name")
     guards.output_file(args.out, "--out")
     if args.dt is not None and args.format != "nir":
         raise UserError("--dt applies to --format nir only")

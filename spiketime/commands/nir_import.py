@@ -18,7 +18,7 @@ from spiketime import guards
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="quantize a NIR graph (model.nir) to a NetX file for "
                                       "Lava / Loihi 2")
-    p.add_argument("nir", type=guards.path, help="NIR HDF5 file")
+    p.add_argument("nir", type=guards.input_path, help="NIR HDF5 file")
     p.add_argument("--out", type=guards.path, required=True,
                    help="NetX file to write (e.g. model.net)")
     p.add_argument("--dt", type=float, metavar="MS",
@@ -33,8 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from spiketime.errors import UserError
 
     guards.input_file(args.nir, "nir file")
-    if args.out.resolve() == args.nir.resolve():
-        raise UserError("--out would replace the NIR file; give the NetX file a new name")
     guards.output_file(args.out, "--out")
     from spiketime.export.netx import write_netx
     from spiketime.export.nir_graph import read_nir

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "report parity")
     p.add_argument("--out", type=guards.path, default=OUT,
                    help="output folder (default %(default)s)")
-    p.add_argument("--data", type=guards.path,
+    p.add_argument("--data", type=guards.input_path,
                    help="dataset file (default: the built-in rate-free CCISI task)")
     p.add_argument("--samples-per-class", type=int, default=d("samples_per_class"))
     p.add_argument("--steps", type=int,

@@ -107,7 +107,8 @@ def add_training(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a network on a dataset file into a run folder "
                                      "(best.pt, last.pt, history.json, curve.png); resumable")
-    p.add_argument("--data", type=guards.path, required=True, help="dataset file (its train split)")
+    p.add_argument("--data", type=guards.input_path, required=True,
+                   help="dataset file (its train split)")
     p.add_argument("--out", type=guards.path, required=True, help="run folder")
     add_architecture(p, hidden="128")
     add_loss(p)

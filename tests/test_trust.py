@@ -1,0 +1,204 @@
+"""Trust (issue #24), through the real CLI: no input destroyed, no code run from a file, no
+silent wrong result. Each refusal is one `error:` line, exit 2, and leaves every file as
+it was. Most cases run `main()` in this process (`call`); the ones about what a file can
+do to the process (a malicious checkpoint) run it as a user does, in a subprocess.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from support import assert_one_line_error, call, spiketime
+
+from spiketime.data.dataset import save_dataset
+from spiketime.data.synthetic import generate
+from spiketime.export.from_slayer import to_netx
+from spiketime.export.netx import read_netx, write_netx
+from spiketime.export.nir_out import to_nir, write_nir
+from spiketime.parity.experiment import BUILTIN_CCISI
+from spiketime.train.model import ModelConfig, SpikingNet, save_checkpoint
+
+REPORT = Path(__file__).parent / "data" / "report_v1_compare.json"
+
+
+def _official(path: Path, labels: np.ndarray) -> None:
+    """A minimal official-format SHD file: one spike per sample."""
+    n = len(labels)
+    with h5py.File(path, "w") as f:
+        for key, dtype in {"times": np.float32, "units": np.uint16}.items():
+            ds = f.create_dataset(f"spikes/{key}", (n,), dtype=h5py.vlen_dtype(np.dtype(dtype)))
+            for i in range(n):
+                ds[i] = np.array([0.01 if key == "times" else i], dtype)
+        f["labels"] = labels
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory) -> Path:
+    """Inputs: a dataset (and another of the same shape), a checkpoint, NetX and NIR files,
+    a raw SHD folder, an audio folder."""
+    d = tmp_path_factory.mktemp("trust")
+    task = dict(BUILTIN_CCISI.generator, steps=40)
+    save_dataset(generate(seed=0, n_per_class=6, **task), d / "data.h5")
+    save_dataset(generate(seed=1, n_per_class=6, **task), d / "other.h5")
+    torch.manual_seed(0)
+    model = SpikingNet(ModelConfig(inputs=20, hidden=(4,), outputs=2))
+    save_checkpoint(model, d / "tau.pt")
+    write_netx(to_netx(model, {"steps": 40}), d / "tau.net")
+    write_nir(to_nir(read_netx(d / "tau.net"), 1.0), d / "tau.nir")
+    (d / "raw").mkdir()
+    for split in ("train", "test"):
+        _official(d / "raw" / f"shd_{split}.h5", np.arange(2, dtype=np.uint8))
+    (d / "audio").mkdir()
+    (d / "audio" / "shd_train.h5").write_text("an input that looks like an output\n")
+    return d
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _refused(capsys, d: Path, *args, fragments=()) -> None:
+    before = _snapshot(d)
+    assert_one_line_error(call(capsys, *args), *fragments)
+    assert _snapshot(d) == before, "a refused command changed a file"
+
+
+# --- 1. no input destroyed ------------------------------------------------------------------
+
+def test_prepare_refuses_an_out_that_is_a_file_of_its_raw_folder(capsys, d):
+    _refused(capsys, d, "data", "prepare", "--dataset", "shd", "--variant", "whole",
+             "--raw", d / "raw", "--out", d / "raw" / "shd_train.h5",
+             fragments=("--out", "in the input folder", "raw"))
+
+
+def test_compare_refuses_an_out_folder_holding_the_report_it_reads(capsys, d, tmp_path):
+    shutil.copy(REPORT, tmp_path / "report.json")
+    before = _snapshot(tmp_path)
+    assert_one_line_error(call(capsys, "compare", "--report", tmp_path / "report.json",
+                               "--out", tmp_path), "report.json", "would replace the input")
+    assert _snapshot(tmp_path) == before
+
+
+def test_encode_audio_refuses_to_replace_a_file_of_its_audio_folder(capsys, d):
+    _refused(capsys, d, "data", "encode-audio", "--audio", d / "audio", "--out", d / "audio",
+             fragments=("shd_train.h5", "in the input folder"))
+
+
+@pytest.mark.parametrize("how", ["dotdot", "symlink", "hardlink"])
+def test_export_refuses_its_own_input_by_any_other_name(capsys, d, how):
+    alias = {"dotdot": d / "raw" / ".." / "tau.pt", "symlink": d / "link" / "tau.pt",
+             "hardlink": d / "hard.pt"}[how]
+    if how == "symlink" and not (d / "link").exists():
+        (d / "link").symlink_to(d, target_is_directory=True)
+    if how == "hardlink" and not alias.exists():
+        os.link(d / "tau.pt", alias)
+    _refused(capsys, d, "export", d / "tau.pt", "--out", alias,
+             fragments=("--out", "would replace the input"))
+
+
+def test_check_clip_and_import_refuse_their_input(capsys, d):
+    _refused(capsys, d, "check", d / "tau.net", "--clip", d / "raw" / ".." / "tau.net",
+             fragments=("--clip", "would replace the input"))
+    _refused(capsys, d, "import", d / "tau.nir", "--out", d / "link" / "tau.nir",
+             fragments=("would replace the input",))
+
+
+def test_an_output_beside_the_inputs_is_still_written(capsys, d, tmp_path):
+    proc = call(capsys, "export", d / "tau.pt", "--out", tmp_path / "m.net")
+    assert proc.returncode == 0, proc.stderr
+    assert read_netx(tmp_path / "m.net").input_size == 20
+
+
+# --- 2. no code run from a file ---------------------------------------------------------------
+
+class _Payload:
+    """Unpickling it creates `marker`: what a crafted checkpoint could do instead."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("command", ["export", "compare"])
+def test_a_malicious_checkpoint_runs_no_code(d, tmp_path, command):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"version": 2, "config": {}, "state": {}, "extra": _Payload(marker)}, evil)
+    args = {"export": ("export", evil, "--out", tmp_path / "m.net"),
+            "compare": ("compare", "--model", evil, "--netx", d / "tau.net", "--data",
+                        d / "data.h5", "--backends", "emulator", "--out", tmp_path / "r")}
+    proc = spiketime(*args[command], cwd=tmp_path, timeout=300)
+    assert_one_line_error(proc, "evil.pt", "does not load them", "run code")
+    assert not marker.exists(), "unpickling the checkpoint ran its code"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.pt"]
+
+
+def test_checkpoints_written_by_spiketime_still_load(capsys, d, tmp_path):
+    proc = call(capsys, "export", d / "tau.pt", "--out", tmp_path / "m.net")
+    assert proc.returncode == 0, proc.stderr
+
+
+# --- 3. no silent wrong result ----------------------------------------------------------------
+
+def _nir_with_weight(d: Path, tmp_path: Path, value: float) -> Path:
+    path = tmp_path / "w.nir"
+    shutil.copy(d / "tau.nir", path)
+    with h5py.File(path, "r+") as f:
+        w = f["node/nodes/linear_0/weight"][()]
+        w.reshape(-1)[0] = value
+        del f["node/nodes/linear_0/weight"]
+        f["node/nodes/linear_0/weight"] = w
+    return path
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_import_clip_refuses_a_non_finite_weight(capsys, d, tmp_path, value):
+    nir = _nir_with_weight(d, tmp_path, value)
+    proc = call(capsys, "import", nir, "--out", tmp_path / "m.net", "--clip")
+    assert_one_line_error(proc, "linear_0", "1 NaN or infinite value")
+    assert not (tmp_path / "m.net").exists()
+
+
+def test_a_huge_weight_is_reported_as_itself_not_as_a_wrapped_integer(capsys, d, tmp_path):
+    nir = _nir_with_weight(d, tmp_path, 1e30)
+    proc = call(capsys, "import", nir, "--out", tmp_path / "m.net")
+    assert_one_line_error(proc, "1e+30")
+    assert "-9223372036854775808" not in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--lr", "--delay-lr", "--voltage-decay"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_no_option_takes_a_non_finite_number(capsys, d, tmp_path, option, value):
+    proc = call(capsys, "train", "--data", d / "data.h5", "--out", tmp_path / "run",
+                "--epochs", "1", f"{option}={value}")  # "-inf" alone reads as an option
+    assert_one_line_error(proc, f"{option} must be a finite number")
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_on_other_data_of_the_same_shape_is_refused(capsys, d, tmp_path):
+    run = ("train", "--out", tmp_path / "run", "--hidden", "4", "--batch-size", "4")
+    first = call(capsys, *run, "--data", d / "data.h5", "--epochs", "1")
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(tmp_path)
+    proc = call(capsys, *run, "--data", d / "other.h5", "--epochs", "2", "--resume")
+    assert_one_line_error(proc, "--resume", "the data differs", "same --data")
+    assert _snapshot(tmp_path) == before
+    again = call(capsys, *run, "--data", d / "data.h5", "--epochs", "2", "--resume")
+    assert again.returncode == 0, again.stderr
+
+
+def test_prepare_refuses_fractional_labels(capsys, tmp_path):
+    (tmp_path / "raw").mkdir()
+    for split in ("train", "test"):
+        _official(tmp_path / "raw" / f"shd_{split}.h5", np.array([0.0, 0.5]))
+    proc = call(capsys, "data", "prepare", "--dataset", "shd", "--variant", "whole",
+                "--raw", tmp_path / "raw", "--out", tmp_path / "p.h5")
+    assert_one_line_error(proc, "shd_train.h5", "labels must hold whole numbers", "0.5")
+    assert not (tmp_path / "p.h5").exists()
