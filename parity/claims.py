@@ -82,6 +82,7 @@ def assemble(grid, cells: list[dict], audits: dict, missing: list[str]) -> Exper
             task=t.name, generator=json.loads(json.dumps(t.generator)),
             rate=stat_of(a["rate_accuracy"] for a in got),
             position=stat_of(a["position_accuracy"] for a in got),
+            reference=stat_of(a["reference"]["accuracy"] for a in got if a.get("reference")),
             chance=float(np.mean([a["chance"] for a in got])),
             shortcuts=tuple(sorted({s for a in got for s in open_shortcuts(a)}))))
     rows = []

@@ -1,7 +1,8 @@
 """`spiketime experiment`: the paper's grid, tasks x {tau, tau+delay} x seeds, trained and deployed.
 
 A *cell* is one (task, model, seed): generate the task's dataset for that seed,
-audit it for rate and position shortcuts, train, export to NetX, run the deployed
+audit it for rate and position shortcuts and train the non-spiking reference on it
+(`spiketime.data.reference`: what the data allows), train, export to NetX, run the deployed
 network on the emulator over the whole test set under every sweep condition
 (original, reversed, per-spike jitter, per-neuron jitter, deletion, timing
 randomization), rerun a seeded subset of the original and reversed samples on Lava
@@ -29,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spiketime.data.reference import ReferenceConfig
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
-from spiketime.train.config import ModelConfig, TrainConfig
+from spiketime.train.config import MODELS, ModelConfig, TrainConfig
 
 CELL_VERSION = 1
 
@@ -60,6 +62,8 @@ class GridSpec:
     train: TrainConfig = TrainConfig()  # its seed is set per cell
     levels: dict = field(default_factory=dict)  # sweep family -> levels
     confirm_lava: int = 8  # original and reversed samples rerun on Lava per cell
+    # the non-spiking reference trained beside each dataset's audit (None: skipped)
+    reference: ReferenceConfig | None = ReferenceConfig()
 
     def training(self) -> dict:
         """The training settings as results.json and cell fingerprints have always held them
@@ -133,7 +137,6 @@ GRIDS: dict[str, GridSpec] = {
                                       **_PAPER_TIMING))),
         train=TrainConfig(epochs=20), levels=_LEVELS),
 }
-MODEL_DELAYS = {"tau": False, "tau+delay": True}  # model name -> trainable delays
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,12 @@ def _say(msg: str) -> None:
     print(f"[spiketime] {msg}", file=sys.stderr, flush=True)
 
 
-def dataset_for(task: TaskSpec, seed: int, out: Path):
-    """The task's dataset for this seed and its shortcut audit, cached under out/data/."""
-    from spiketime.data.audit import shortcut_audit
+def dataset_for(task: TaskSpec, seed: int, out: Path,
+                reference: ReferenceConfig | None = None):
+    """The task's dataset for this seed and its shortcut audit (with the non-spiking
+    reference at `reference`'s budget), cached under out/data/; a cached audit without
+    that reference gets it added."""
+    from spiketime.data.audit import reference_audit, shortcut_audit
     from spiketime.data.dataset import load_dataset, save_dataset
     from spiketime.data.synthetic import generate
 
@@ -180,12 +186,18 @@ def dataset_for(task: TaskSpec, seed: int, out: Path):
     else:
         ds = generate(seed=seed, n_per_class=task.n_per_class, **task.generator)
         save_dataset(ds, path)
-    if audit_path.is_file():
-        audit = json.loads(audit_path.read_text())
-    else:
-        audit = shortcut_audit(ds, seed=seed)
+    audit = json.loads(audit_path.read_text()) if audit_path.is_file() else None
+    if audit is None:
+        audit = shortcut_audit(ds, seed=seed, reference=reference)
+        _write_json(audit_path, audit)
+    elif reference is not None and not _same_budget(audit.get("reference"), reference):
+        audit["reference"] = reference_audit(ds, seed=seed, config=reference)
         _write_json(audit_path, audit)
     return ds, audit
+
+
+def _same_budget(record: dict | None, reference: ReferenceConfig) -> bool:
+    return record is not None and all(record.get(k) == v for k, v in asdict(reference).items())
 
 
 def run_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
@@ -221,9 +233,9 @@ def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
     from spiketime.sim.registry import get_backend
 
     start = time.perf_counter()
-    ds, _ = dataset_for(cell.task, cell.seed, out)
+    ds, _ = dataset_for(cell.task, cell.seed, out, grid.reference)
     mcfg = replace(grid.model, inputs=ds.channels, outputs=ds.n_classes,
-                   delays=MODEL_DELAYS[cell.model], seed=cell.seed, **cell.task.neuron)
+                   seed=cell.seed, **MODELS[cell.model], **cell.task.neuron)
     tcfg = replace(grid.train, seed=cell.seed)
     built = train_and_export(cell.model, ds, mcfg, tcfg, out / "cells" / cell.key,
                              desc=f"train {cell.key}")
@@ -286,8 +298,10 @@ class ExperimentConfig:
 
 def override(grid: GridSpec, *, tasks: Sequence[str] | None = None,
              seeds: Sequence[int] | None = None, epochs: int | None = None,
-             samples_per_class: int | None = None, confirm_lava: int | None = None) -> GridSpec:
-    """The grid with some settings replaced (tests and quick looks use smaller grids)."""
+             samples_per_class: int | None = None, confirm_lava: int | None = None,
+             reference: bool = True, reference_epochs: int | None = None) -> GridSpec:
+    """The grid with some settings replaced (tests and quick looks use smaller grids);
+    `reference=False` skips the non-spiking reference."""
     if tasks:
         grid = replace(grid, tasks=tuple(grid.task(t) for t in tasks))
     if samples_per_class is not None:
@@ -305,6 +319,10 @@ def override(grid: GridSpec, *, tasks: Sequence[str] | None = None,
         if confirm_lava < 0:
             raise UserError(f"confirm-lava must be >= 0, got {confirm_lava}")
         grid = replace(grid, confirm_lava=confirm_lava)
+    if not reference:
+        grid = replace(grid, reference=None)
+    elif reference_epochs is not None and grid.reference is not None:
+        grid = replace(grid, reference=replace(grid.reference, epochs=reference_epochs))
     return grid
 
 

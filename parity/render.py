@@ -386,23 +386,31 @@ def experiment_markdown(res: ExperimentResults, figures: list[str]) -> str:
               f"test sets, every condition) {'equals' if res.spike_exact else 'does NOT equal'} "
               f"the trained network's; Lava agreed spike for spike on {confirmed} of {total} "
               f"cells' confirming subsets. Figures are means over seeds with 95 % t-intervals.",
-              "", "## Shortcut audits (rate-only and position-only classifiers, 5-fold CV)", "",
-              "| task | rate audit | position audit | chance | open shortcuts |",
-              "|---|---|---|---|---|"]
+              "", "## Shortcut audits (rate-only and position-only classifiers, 5-fold CV) "
+              "and the non-spiking reference (a GRU on the same train/test split: what "
+              "the data allows)", "",
+              "| task | rate audit | position audit | chance | open shortcuts | reference |",
+              "|---|---|---|---|---|---|"]
+    reference = {a.task: a.reference for a in res.audits}
     for a in res.audits:
         lines.append(f"| {a.task} | {a.rate.text()} | {a.position.text()} | {a.chance:.1%} | "
-                     f"{', '.join(a.shortcuts) or 'none'} |")
+                     f"{', '.join(a.shortcuts) or 'none'} | {a.reference.text()} |")
     lines += ["", "## The paper's claims, on the deployed networks", "",
-              "| claim | task | model | measure | effect (points) | status | note |",
-              "|---|---|---|---|---|---|---|"]
+              "| claim | task | model | measure | effect (points) | status | note | "
+              "task's reference |",
+              "|---|---|---|---|---|---|---|---|"]
     for c in res.claims + res.targets:
+        ref = reference.get(c.task)
         lines.append(f"| {c.claim} | {c.task} | {c.model} | {c.measure} | "
-                     f"{c.effect.text(unit='')} | **{c.status}** | {c.detail} |")
+                     f"{c.effect.text(unit='')} | **{c.status}** | {c.detail} | "
+                     f"{ref.text() if ref else '-'} |")
     for t in g["tasks"]:
         rows = [r for r in res.rows if r.task == t["name"]]
         if not rows:
             continue
-        lines += ["", f"## {t['name']}", "", "| condition | " + " | ".join(
+        ref = reference.get(t["name"])
+        lines += ["", f"## {t['name']}", "", f"Non-spiking reference (GRU, original test "
+                  f"set): {ref.text() if ref else '-'}.", "", "| condition | " + " | ".join(
             f"{m} trained | {m} deployed" for m in g["models"]) + " |",
             "|---|" + "---|" * (2 * len(g["models"]))]
         for label in dict.fromkeys(r.label for r in rows):

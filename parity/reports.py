@@ -19,6 +19,7 @@ report's own folder.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -406,6 +407,9 @@ class Stat:
         return f"{self.mean * scale:.1f}{unit} [{self.lo * scale:.1f}, {self.hi * scale:.1f}]"
 
 
+NO_STAT = Stat(math.nan, None, None, 0)  # nothing measured (files from before a field)
+
+
 @dataclass(frozen=True)
 class Row:
     task: str
@@ -426,6 +430,7 @@ class TaskAudit:
     position: Stat
     chance: float
     shortcuts: tuple[str, ...]
+    reference: Stat = NO_STAT  # the non-spiking reference's test accuracy over seeds
 
 
 @dataclass(frozen=True)
@@ -470,6 +475,7 @@ class ExperimentResults:
             grid=d["grid"],
             audits=tuple(TaskAudit(**{**a, "rate": stat(a["rate"]),
                                       "position": stat(a["position"]),
+                                      "reference": stat(a.get("reference", asdict(NO_STAT))),
                                       "shortcuts": tuple(a["shortcuts"])})
                          for a in d["audits"]),
             rows=tuple(Row(**{**r, "trained": stat(r["trained"]),

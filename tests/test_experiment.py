@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from spiketime.parity.claims import _claims, claim_status, stat_of
 from spiketime.parity.experiment import GRIDS, cells, override
 
 TINY = ["--grid", "quick", "--tasks", "ccisi", "--seeds", "0", "--epochs", "1",
+        "--reference-epochs", "1",
         "--samples-per-class", "6", "--confirm-lava", "0"]
 CELL0 = Path("cells/ccisi/tau/s0/cell.json")
 
@@ -63,7 +65,13 @@ def test_the_results_hold_every_cell_and_condition(reference):
     assert res["spike_exact"] is True  # the emulator reproduces slayer on every condition
     assert (reference / "results.md").read_text().startswith("# Experiment grid `quick`")
     assert (reference / "perturbations.png").stat().st_size > 0
-    assert (reference / "data" / "ccisi-s0.audit.json").is_file()
+    audit = json.loads((reference / "data" / "ccisi-s0.audit.json").read_text())
+    assert (audit["reference"]["model"], audit["reference"]["epochs"]) == ("gru", 1)
+    assert res["audits"][0]["reference"]["mean"] == audit["reference"]["accuracy"]
+    md = (reference / "results.md").read_text()
+    assert "| open shortcuts | reference |" in md and "task's reference |" in md
+    assert f"Non-spiking reference (GRU, original test set): " \
+           f"{100 * audit['reference']['accuracy']:.1f}%." in md
 
 
 def test_a_killed_run_resumes_without_redoing_finished_cells(reference, tmp_path):
@@ -99,6 +107,24 @@ def test_shards_then_merge_equal_one_run(reference, tmp_path):
     assert _results(tmp_path) == _results(reference)
 
 
+def test_a_cached_audit_gets_the_reference_it_lacks_and_keeps_one_it_has(tmp_path):
+    from spiketime.data.reference import ReferenceConfig
+    from spiketime.parity.experiment import BUILTIN_CCISI, dataset_for
+
+    task = replace(BUILTIN_CCISI, n_per_class=6)
+    _, audit = dataset_for(task, 0, tmp_path)  # no reference asked for
+    assert "reference" not in audit
+    small = ReferenceConfig(epochs=1, hidden=4)
+    _, audit = dataset_for(task, 0, tmp_path, small)
+    assert (audit["reference"]["epochs"], audit["reference"]["hidden"]) == (1, 4)
+    path = tmp_path / "data" / "ccisi-s0.audit.json"
+    assert json.loads(path.read_text()) == audit  # written back
+    before = path.stat().st_mtime_ns
+    assert dataset_for(task, 0, tmp_path, small)[1] == audit and path.stat().st_mtime_ns == before
+    _, other = dataset_for(task, 0, tmp_path, replace(small, hidden=5))  # another budget
+    assert other["reference"]["hidden"] == 5 and other["rate_accuracy"] == audit["rate_accuracy"]
+
+
 def test_cells_are_split_evenly_and_in_a_fixed_order():
     grid = GRIDS["full"]
     all_cells = cells(grid)
@@ -114,6 +140,7 @@ def test_cells_are_split_evenly_and_in_a_fixed_order():
     (["--workers", "0"], "--workers"),
     (["--epochs", "0"], "epochs"),
     (["--seeds", "a,b"], "integers"),
+    (["--reference-epochs", "0"], "reference epochs must be an integer >= 1, got 0"),
 ])
 def test_bad_options_are_one_line_errors(capsys, tmp_path, args, fragment):
     proc = call(capsys, "experiment", "--out", tmp_path / "x", *args)

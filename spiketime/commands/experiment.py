@@ -56,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples-per-class", type=int, help="dataset size (default: the grid's)")
     p.add_argument("--confirm-lava", type=int, metavar="N",
                    help="original and reversed samples rerun on Lava per cell")
+    p.add_argument("--no-reference", action="store_true",
+                   help="skip the non-spiking reference (a GRU) beside each dataset's audit")
+    p.add_argument("--reference-epochs", type=int, metavar="N",
+                   help="the reference's training epochs (default: the grid's)")
     p.set_defaults(func=run)
 
 
@@ -72,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.samples_per_class is not None and args.samples_per_class < 2:
         raise UserError("--samples-per-class must be at least 2")
     grid = override(GRIDS[args.grid], tasks=args.tasks, seeds=args.seeds, epochs=args.epochs,
-                    samples_per_class=args.samples_per_class, confirm_lava=args.confirm_lava)
+                    samples_per_class=args.samples_per_class, confirm_lava=args.confirm_lava,
+                    reference=not args.no_reference, reference_epochs=args.reference_epochs)
     out = args.out if args.out is not None else Path(f"runs/experiment-{args.grid}")
     results = run_experiment(ExperimentConfig(grid, out, args.workers, args.shard, args.merge))
     if results is None:  # a shard: results come from --merge
