@@ -72,8 +72,21 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=guards.input_path,
                    help="a dataset file (an events file is read a batch at a time)")
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and the reference")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    from spiketime.data.reference import ReferenceConfig  # no torch: only the defaults
+
+    ref = ReferenceConfig()
+    p.add_argument("--no-reference", action="store_true",
+                   help="skip the non-spiking reference (a GRU trained on the train split, "
+                        "scored on the test split: what the data allows)")
+    p.add_argument("--reference-epochs", type=int, default=ref.epochs, metavar="N",
+                   help="the reference's training epochs (default %(default)s)")
+    p.add_argument("--reference-hidden", type=int, default=ref.hidden, metavar="N",
+                   help="the reference's GRU units (default %(default)s)")
+    p.add_argument("--reference-group", type=int, default=ref.group, metavar="N",
+                   help="neighbouring channels summed into one reference input "
+                        "(default %(default)s)")
     p.set_defaults(func=_audit)
 
 
@@ -227,15 +240,20 @@ def _left_out(params: dict) -> str:
 def _audit(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
     from spiketime.data.dataset import open_dataset
+    from spiketime.data.reference import ReferenceConfig
 
+    reference = None if args.no_reference else ReferenceConfig(
+        epochs=args.reference_epochs, hidden=args.reference_hidden,
+        group=args.reference_group)  # bad budgets refused before any work
     # an events file stays on disk: the audit's features are read a batch at a time
     ds = open_dataset(args.file)  # a bad file is refused before scikit-learn loads
 
     from spiketime.data.audit import shortcut_audit
+    from spiketime.data.reference import reference_text
 
-    result = shortcut_audit(ds, folds=args.folds, seed=args.seed)
+    result = shortcut_audit(ds, folds=args.folds, seed=args.seed, reference=reference)
     if args.json:
-        print(json.dumps({"file": args.file, **result}))
+        print(json.dumps({"file": str(args.file), **result}))
         return 0
     rows = [
         ("dataset", f"{result['task']}/{result['variant']}"),
@@ -248,6 +266,8 @@ def _audit(args: argparse.Namespace) -> int:
         ("chance", f"{result['chance']:.3f}"),
         ("p (rate > chance)", f"{result['p_value']:.3g}"),
         ("p (position > chance)", f"{result['position_p_value']:.3g}"),
+        *([("reference accuracy", reference_text(result["reference"]))]
+          if "reference" in result else []),
         ("verdict", result["verdict"]),
     ]
     width = max(len(k) for k, _ in rows)
