@@ -6,7 +6,7 @@ checkpoint and the NetX file.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from spiketime.data.dataset import Dataset
@@ -15,7 +15,7 @@ from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import write_netx
 from spiketime.parity.delay_plot import plot_learned_delays
 from spiketime.train.model import ModelConfig, SpikingNet, load_checkpoint, save_checkpoint
-from spiketime.train.run import FILES, train_run
+from spiketime.train.run import FILES, metadata, train_run  # noqa: F401 (metadata re-exported)
 from spiketime.train.trainer import TrainConfig
 
 # what train_and_export writes in its folder (delays.png: for a model with delays)
@@ -29,14 +29,6 @@ class Built:
     checkpoint: Path
     netx: Path
     history: list[dict]
-
-
-def metadata(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfig) -> dict:
-    """What the checkpoint and the NetX file say about where the model came from."""
-    return {"model": name, "task": {"name": ds.meta.task, "variant": ds.meta.variant,
-                                    "params": ds.meta.params},
-            "steps": ds.steps, "classes": ds.meta.class_names, "dt_ms": ds.meta.dt_ms,
-            "training": {"model": asdict(mcfg), "trainer": asdict(tcfg)}}
 
 
 def train_and_export(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfig,

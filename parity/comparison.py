@@ -341,7 +341,7 @@ def _unresolved(entries: list[ConditionVerdict], sens: list[SensitivityVerdict],
     degenerate = [f"{name}, {r}" for name, s in summaries.items() for r in s.evidence.degenerate]
     degenerate += [f"{s.model}/reversal sensitivity/{s.backend}: undefined at chance (original "
                    f"and reversed accuracies within the chance interval)" for s in sens
-                   if s.verdict == "undefined at chance" and s.resolution.statistical]
+                   if s.verdict == verdict.UNDEFINED_AT_CHANCE and s.resolution.statistical]
     return small, degenerate
 
 

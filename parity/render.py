@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from spiketime.fileio import atomic_path
+from spiketime.parity.chance import UNDEFINED_AT_CHANCE
 from spiketime.parity.reports import (
+    FAILED,
     Accuracy,
     CompareReport,
     Evidence,
@@ -89,11 +91,11 @@ def markdown(report: Report) -> str:
         if parity.failed:
             lines += ["", "Failed: " + "; ".join(parity.failed) + "."]
     decision = parity.decision
-    if decision is not None and decision.verdict != "FAILED" and decision.reasons:
+    if decision is not None and decision.verdict != FAILED and decision.reasons:
         lines += ["", "Inconclusive: the evidence cannot carry a pass (exit 3):", ""]
         lines += [f"- {r}" for r in decision.reasons]
     if decision is not None and decision.warnings:
-        label = ("Also noted" if decision.verdict == "FAILED"
+        label = ("Also noted" if decision.verdict == FAILED
                  else "Degenerate evidence allowed by --allow-degenerate")
         lines += ["", f"{label}:", ""] + [f"- {w}" for w in decision.warnings]
     if report.plots:
@@ -103,9 +105,8 @@ def markdown(report: Report) -> str:
 
 
 def _sensitivity(side: Accuracy, evidence: Evidence | None) -> str:
-    if evidence is not None and evidence.at_chance(side.accuracy) \
-            and evidence.at_chance(side.accuracy_reversed):
-        return "undefined at chance"
+    if evidence is not None and evidence.sensitivity_at_chance(side):
+        return UNDEFINED_AT_CHANCE
     return _pct(side.reversal_sensitivity)
 
 

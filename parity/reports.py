@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from spiketime.errors import UserError
+from spiketime.parity.chance import at_chance, sensitivity_at_chance
 from spiketime.records import Record, json_field
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 has no evidence, decision or row resolution
 
+# The verdicts, their one home (parity.verdict decides which; render and the CLI name them).
 PASSED, FAILED, INCONCLUSIVE = "PASSED", "FAILED", "INCONCLUSIVE"
 
 
@@ -120,8 +122,11 @@ class Evidence(Record):
     degenerate: tuple[str, ...]  # why the evidence is degenerate; () when it is not
 
     def at_chance(self, accuracy: float) -> bool:
-        eps = 1e-12
-        return self.chance[0] - eps <= accuracy <= self.chance[1] + eps
+        return at_chance(accuracy, self.chance)
+
+    def sensitivity_at_chance(self, side: Accuracy) -> bool:
+        """Is this side's reversal sensitivity undefined (both accuracies at chance)?"""
+        return sensitivity_at_chance(self.chance, (side.accuracy, side.accuracy_reversed))
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
-from scipy import stats
 
+from spiketime.parity.chance import (  # noqa: F401 (the chance rule, re-exported)
+    UNDEFINED_AT_CHANCE,
+    at_chance,
+    chance_interval,
+    sensitivity_at_chance,
+)
 from spiketime.parity.reports import (
     FAILED,
     INCONCLUSIVE,
@@ -55,25 +60,6 @@ from spiketime.parity.reports import (
 
 EXIT_CODES = {PASSED: 0, FAILED: 1, INCONCLUSIVE: 3}  # bad input: 2 (spiketime.cli)
 NO_OUTPUT_MAX = 0.5  # more samples than this without an output spike: degenerate
-
-
-# --- chance ----------------------------------------------------------------------------
-
-
-def chance_interval(labels: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Accuracy interval of always answering the majority class on these samples."""
-    labels = np.asarray(labels)
-    n = len(labels)
-    if n == 0:
-        return (0.0, 1.0)
-    majority = np.unique(labels, return_counts=True)[1].max() / n
-    low, high = stats.binom.interval(confidence, n, majority)
-    return (float(low) / n, float(high) / n)
-
-
-def at_chance(accuracy: float, chance: tuple[float, float]) -> bool:
-    eps = 1e-12
-    return chance[0] - eps <= accuracy <= chance[1] + eps
 
 
 # --- degeneracy ------------------------------------------------------------------------
@@ -135,13 +121,6 @@ def assess(result: OriginalResult, classes: int, confidence: float = 0.95) -> Ev
                     deployed=result.deployed_activity, degenerate=tuple(reasons))
 
 
-def sensitivity_at_chance(chance: tuple[float, float], *accuracy_pairs: tuple[float, float]
-                          ) -> bool:
-    """Is a reversal sensitivity undefined: some side's original and reversed accuracies
-    both within the chance interval?"""
-    return any(at_chance(a, chance) and at_chance(r, chance) for a, r in accuracy_pairs)
-
-
 # --- resolution ------------------------------------------------------------------------
 
 
@@ -176,7 +155,7 @@ def resolution(samples: int, tolerance: float, confidence: float, *, statistical
     if not rule_passed:
         return Resolution("fail", statistical, d, need)
     if at_chance_:
-        return Resolution("undefined at chance", statistical, d, need,
+        return Resolution(UNDEFINED_AT_CHANCE, statistical, d, need,
                           "original and reversed accuracies both within the chance interval"
                           + ("" if statistical else "; every spike identical decides parity"))
     if statistical and d > tolerance + 1e-12:

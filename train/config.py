@@ -105,9 +105,10 @@ class TrainConfig:
 
 
 def model_name(config: ModelConfig) -> str:
-    """The name in MODELS of the model `config` builds."""
-    return ("tau+syndelay" if config.synaptic_delays else
-            "tau+delay" if config.delays else "tau")
+    """The name in MODELS of the model `config` builds: the entry whose settings it has,
+    the most specific one (every config has "tau"'s none)."""
+    fits = [n for n, s in MODELS.items() if all(getattr(config, k) == v for k, v in s.items())]
+    return max(fits, key=lambda n: len(MODELS[n]))
 
 
 def default(config: type, name: str) -> Any:

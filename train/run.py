@@ -74,6 +74,16 @@ def training_bytes(mcfg: ModelConfig, tcfg: TrainConfig, steps: int) -> float:
     return 4.0 * tcfg.batch_size * steps * (mcfg.inputs + 4 * neurons)
 
 
+def metadata(name: str, ds, mcfg: ModelConfig, tcfg: TrainConfig) -> dict:
+    """What the checkpoint and the NetX file say about where the model came from: the
+    run metadata `train`, `pipeline`, the grid and the Python API all write (`ds` is a
+    Dataset or an OpenDataset)."""
+    return {"model": name, "task": {"name": ds.meta.task, "variant": ds.meta.variant,
+                                    "params": ds.meta.params},
+            "steps": ds.steps, "classes": ds.meta.class_names, "dt_ms": ds.meta.dt_ms,
+            "training": {"model": asdict(mcfg), "trainer": asdict(tcfg)}}
+
+
 def train_run(source: Source, mcfg: ModelConfig, tcfg: TrainConfig, out: str | os.PathLike, *,
               meta: dict | None = None, resume: bool = False, overwrite: bool = False,
               device: torch.device | str = "cpu", comm: Comm | None = None,
