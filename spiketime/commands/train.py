@@ -175,9 +175,8 @@ def run(args: argparse.Namespace) -> int:
     guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
 
     from spiketime.data.dataset import open_dataset
-    from spiketime.parity.build import metadata
     from spiketime.train.distributed import from_environment, launched, shutdown
-    from spiketime.train.run import FILES, resolve_device, train_run
+    from spiketime.train.run import FILES, metadata, resolve_device, train_run
 
     guards.output_folder(args.out, FILES, "--out")
     set_threads(args)
