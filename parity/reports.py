@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -396,7 +396,7 @@ EXPERIMENT_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class Stat:
+class Stat(Record):
     """Mean over seeds and its 95 % t-interval (lo = hi = None with fewer than 2 seeds)."""
 
     mean: float
@@ -416,7 +416,7 @@ NO_STAT = Stat(math.nan, None, None, 0)  # nothing measured (files from before a
 
 
 @dataclass(frozen=True)
-class Row:
+class Row(Record):
     task: str
     model: str
     label: str
@@ -428,7 +428,7 @@ class Row:
 
 
 @dataclass(frozen=True)
-class TaskAudit:
+class TaskAudit(Record):
     task: str
     generator: dict
     rate: Stat
@@ -439,7 +439,7 @@ class TaskAudit:
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(Record):
     claim: str
     task: str
     model: str
@@ -450,7 +450,7 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class ExperimentResults:
+class ExperimentResults(Record):
     grid: dict
     audits: tuple[TaskAudit, ...]
     rows: tuple[Row, ...]
@@ -464,31 +464,12 @@ class ExperimentResults:
     schema_version: int = EXPERIMENT_SCHEMA_VERSION
     kind: str = "experiment"
 
-    def to_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
-
     @classmethod
     def from_dict(cls, d: dict) -> ExperimentResults:
         if d.get("kind") != "experiment" or d.get("schema_version") != EXPERIMENT_SCHEMA_VERSION:
             raise ValueError(f"not experiment results of schema version "
                              f"{EXPERIMENT_SCHEMA_VERSION}")
-
-        def stat(x: dict) -> Stat:
-            return Stat(**x)
-
-        return cls(
-            grid=d["grid"],
-            audits=tuple(TaskAudit(**{**a, "rate": stat(a["rate"]),
-                                      "position": stat(a["position"]),
-                                      "reference": stat(a.get("reference", asdict(NO_STAT))),
-                                      "shortcuts": tuple(a["shortcuts"])})
-                         for a in d["audits"]),
-            rows=tuple(Row(**{**r, "trained": stat(r["trained"]),
-                              "deployed": stat(r["deployed"])}) for r in d["rows"]),
-            claims=tuple(Claim(**{**c, "effect": stat(c["effect"])}) for c in d["claims"]),
-            targets=tuple(Claim(**{**c, "effect": stat(c["effect"])}) for c in d["targets"]),
-            cells=d["cells"], missing=tuple(d["missing"]), spike_exact=d["spike_exact"],
-            lava_confirmed=tuple(d["lava_confirmed"]), seconds=d["seconds"])
+        return super().from_dict(d)
 
     def row(self, task: str, model: str, label: str) -> Row | None:
         for r in self.rows:
