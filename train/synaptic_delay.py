@@ -10,9 +10,12 @@ synaptic input of output neuron o at step t is
   centred on p[o, i], normalised over k, so the loss has a gradient in p; a causal
   conv1d computes it.
 - Exact mode (evaluation, export, and training once annealed): K is one-hot at
-  round(p) and positions no longer move; z is a sum of whole-step shifted matrix
-  products of the quantized weights, the integer arithmetic of Lava's DelayDense, so
-  the deployed network is spike-exact with the trained one.
+  round(p) and positions no longer move. In evaluation z is summed spike by spike
+  (`delayed_input`: each input spike adds its quantized weights at whole-step later
+  times), the integer arithmetic of Lava's DelayDense, so the deployed network is
+  spike-exact with the trained one; training uses the conv1d with the one-hot kernel
+  (the same values on the CPU, exact products summed below 2**24, and about 5x faster
+  than differentiable whole-step shifts).
 
 `on_epoch(epoch, epochs)` sets the width: sigma_start * (SIGMA_END / sigma_start) **
 (epoch / (annealing epochs - 1)) over the first `anneal` fraction of epochs (from
@@ -64,23 +67,49 @@ class SynapticDelay(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """x [N, in, T] spikes, weight [out, in] -> synaptic input [N, out, T]."""
-        if self.exact:
+        if not self.training:
             return delayed_input(x, weight, self.steps())
-        return self._gaussian(x, weight, float(self.sigma))
-
-    def _gaussian(self, x: torch.Tensor, weight: torch.Tensor, sigma: float) -> torch.Tensor:
-        taps = torch.arange(loihi2.MAX_DELAY + 1, dtype=x.dtype, device=x.device)
-        kernel = torch.exp(-0.5 * ((taps - self.position[..., None]) / sigma) ** 2)
-        kernel = kernel / (kernel.sum(dim=-1, keepdim=True) + 1e-7)
+        sigma = float(self.sigma)
+        if sigma == 0.0:  # annealed: whole steps, weights still learn
+            kernel = F.one_hot(self.steps(), loihi2.MAX_DELAY + 1).to(x.dtype)
+        else:
+            taps = torch.arange(loihi2.MAX_DELAY + 1, dtype=x.dtype, device=x.device)
+            kernel = torch.exp(-0.5 * ((taps - self.position[..., None]) / sigma) ** 2)
+            kernel = kernel / (kernel.sum(dim=-1, keepdim=True) + 1e-7)
         # causal conv1d: tap k reads x[t - k]; conv1d correlates, so flip the taps
         w = (weight[..., None] * kernel).flip(-1)
         return F.conv1d(F.pad(x, (loihi2.MAX_DELAY, 0)), w)
 
 
+_SCATTER_CHUNK = 1 << 22  # (synapse, spike) pairs added at once: bounds the index memory
+
+
 def delayed_input(x: torch.Tensor, weight: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
-    """sum_i weight[o, i] x[i, t - steps[o, i]] for x [N, in, T]: one matrix product per
-    distinct delay, shifted by whole steps. Exact in float32 for slayer's quantized
-    weights (multiples of 2/64: every partial sum is representable)."""
+    """sum_i weight[o, i] x[i, t - steps[o, i]] for x [N, in, T], exact in float32 for
+    slayer's quantized weights (multiples of 2/64 summed below 2**24: every partial sum
+    is representable, in any order). Without a gradient to keep, spike by spike (cost
+    proportional to the input's spikes); with one, a matrix product per distinct delay."""
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        return _shifted_products(x, weight, steps)
+    n, n_out, t = x.shape[0], weight.shape[0], x.shape[2]
+    span = t + (int(steps.max()) if steps.numel() else 0)  # late arrivals land past t
+    z = x.new_zeros(n * n_out * span)
+    b, i, s = x.nonzero(as_tuple=True)
+    per_chunk = max(1, _SCATTER_CHUNK // max(n_out, 1))
+    rows = torch.arange(n_out, device=x.device)[:, None] * span
+    steps_t = steps.t().contiguous()  # [in, out]: a spike's row of delays is contiguous
+    weight_t = weight.t().contiguous()
+    for start in range(0, len(b), per_chunk):
+        cb, ci, cs = (v[start:start + per_chunk] for v in (b, i, s))
+        base = cb * (n_out * span) + cs  # [spikes]
+        flat = (base[:, None] + rows.t() + steps_t[ci]).reshape(-1)  # [spikes * out]
+        z.index_add_(0, flat, (weight_t[ci] * x[cb, ci, cs][:, None]).reshape(-1))
+    return z.view(n, n_out, span)[..., :t]
+
+
+def _shifted_products(x: torch.Tensor, weight: torch.Tensor, steps: torch.Tensor
+                      ) -> torch.Tensor:
+    """delayed_input, differentiable: one matrix product per distinct delay, shifted."""
     n, _, t = x.shape
     z = x.new_zeros(n, weight.shape[0], t)
     for d in torch.unique(steps[weight.detach() != 0]).tolist():
