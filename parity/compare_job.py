@@ -40,6 +40,7 @@ from spiketime.parity.reports import (
     SensitivityVerdict,
 )
 from spiketime.parity.sweep import DEFAULT_LEVELS, FAMILIES
+from spiketime.sim.nir_reference import ARITHMETICS
 from spiketime.sim.registry import SIM_BACKENDS
 
 DEFAULT_BACKENDS = ("emulator", "lava-cpu")
@@ -49,12 +50,18 @@ _OWN = ("models", "data", "out", "backends", "levels")  # CompareConfig fields s
 
 
 def model_spec(netx: str | os.PathLike, *, checkpoint: str | os.PathLike | None = None,
-               factory: str | None = None, module: Any = None, nir: Any = None) -> ModelSpec:
-    """One model, named as its NetX file's metadata names it (else the file's stem)."""
+               factory: str | None = None, module: Any = None, nir: Any = None,
+               nir_arithmetic: str = "float") -> ModelSpec:
+    """One model, named as its NetX file's metadata names it (else the file's stem).
+    `nir_arithmetic`: the NIR graph's reference, "float" (NIR's equations, judged by the
+    statistics) or "chip" (the chip's integers, judged by spike identity)."""
+    if nir_arithmetic not in ARITHMETICS:
+        raise UserError(f"unknown NIR reference {nir_arithmetic!r}; choose "
+                        f"{' or '.join(ARITHMETICS)}")
     netx = Path(netx)
     return ModelSpec(model_name(read_netx(netx).metadata, netx),
                      None if checkpoint is None else Path(checkpoint), netx,
-                     factory=factory, nir=nir, module=module)
+                     factory=factory, nir=nir, module=module, nir_arithmetic=nir_arithmetic)
 
 
 def report_models(report: str | os.PathLike, data: str | os.PathLike | None = None
@@ -69,7 +76,8 @@ def config(models: tuple[ModelSpec, ...], data: str | os.PathLike, *,
            **options: Any) -> CompareConfig:
     """A CompareConfig: CompareConfig's defaults but for the options given. `backends` is a
     list or a comma-separated string (default emulator,lava-cpu; with a NIR graph:
-    emulator). With a NIR graph the simulators are judged statistically (exact=False)."""
+    emulator). With a NIR graph's float reference the simulators are judged statistically
+    (exact=False); its chip reference is judged by spike identity, as a checkpoint is."""
     nir = any(m.nir is not None for m in models)
     if backends is None:
         backends = NIR_BACKENDS if nir else DEFAULT_BACKENDS
@@ -82,7 +90,7 @@ def config(models: tuple[ModelSpec, ...], data: str | os.PathLike, *,
                         f"{', '.join(known + list(FAMILIES))}")
     levels = {family: _levels(family, options.pop(family)) if family in options
               else DEFAULT_LEVELS.get(family, ()) for family in FAMILIES}  # timing: none
-    if nir:
+    if any(m.nir is not None and m.nir_arithmetic == "float" for m in models):
         options["exact"] = False
     return CompareConfig(models=tuple(models), data=Path(data),
                          out=None if out is None else Path(out), backends=tuple(backends),
@@ -163,10 +171,16 @@ class ComparisonReport:
         cfg, report = self.config, self.report
         nir = any(m.nir is not None for m in cfg.models)
         lines = []
-        if nir:
+        chip = nir and all(m.nir_arithmetic == "chip" for m in cfg.models)
+        if chip:
+            lines.append("NIR chip reference (the graph quantized and run in the chip's "
+                         "integers) vs the deployment: every spike must be identical (the "
+                         "'trained' side in the report is the NIR reference)")
+        elif nir:
             lines.append("NIR float reference vs the integer deployment: spikes may differ by "
                          "the chip's rounding, so the statistics alone decide (the 'trained' "
                          "side in the report is the NIR reference)")
+        if nir:
             where = Path(folder or ".") / "layers.md"
             lines.append(f"per-layer spike agreement ({where}):")
             lines.append(layer_agreement.table(self.layers))
@@ -206,8 +220,9 @@ def _layers(cfg: CompareConfig) -> tuple[tuple[LayerAgreement, ...], str]:
     ds = load_dataset(cfg.data)
     X = ds.splits()[cfg.split].X[:cfg.limit]
     rows = layer_agreement.nir_vs_netx(
-        nir_reference(spec.nir, read_netx(spec.netx), ds, cfg.data), spec.netx, X)
+        nir_reference(spec.nir, read_netx(spec.netx), ds, cfg.data, spec.nir_arithmetic),
+        spec.netx, X)
     name = spec.nir if isinstance(spec.nir, (str, os.PathLike)) else "in memory"
-    heading = (f"NIR float reference ({name}) vs {spec.netx} on the emulator, "
+    heading = (f"NIR {spec.nir_arithmetic} reference ({name}) vs {spec.netx} on the emulator, "
                f"{len(X)} {cfg.split} samples, original inputs.")
     return rows, heading

@@ -3,9 +3,9 @@
 Two networks that never fire agree perfectly, and a paired test on 32 samples
 cannot see a 1-point difference. So a verdict has three values:
 
-- **FAILED** (exit 1): the rule was broken (a spike differs where the simulators
-  are bit-exact, or an interval leaves the tolerance). It stands whatever else is
-  true: a mismatch is evidence even on a trivial network.
+- **FAILED** (exit 1): there is evidence of a difference: a spike differs where the
+  simulators are bit-exact, or an interval lies wholly outside the tolerance. It
+  stands whatever else is true: a mismatch is evidence even on a trivial network.
 - **INCONCLUSIVE** (exit 3): nothing failed, but the evidence cannot carry a
   pass: either side is *degenerate* (`degenerate_reasons`), a reversal
   sensitivity is undefined because both accuracies sit at chance, or a
@@ -13,6 +13,22 @@ cannot see a 1-point difference. So a verdict has three values:
   `--allow-degenerate` turns the degenerate cases (not the too-few-samples one)
   into warnings, for parity of a deliberately trivial network.
 - **PASSED** (exit 0): everything else. Bad input exits 2 (`spiketime.cli`).
+
+**The interval rule is an equivalence test** (two one-sided tests, read off the
+paired `confidence` interval of deployed minus trained, tolerance +/-t):
+
+- the interval lies inside [-t, +t] (a bound equal to t counts as inside): the
+  two sides are equivalent within the tolerance: the row may pass;
+- the interval lies wholly outside it (low > t, or high < -t): the difference is
+  beyond the tolerance: the row fails;
+- the interval straddles +t or -t: the samples cannot tell: the row is
+  inconclusive, never failed, and says how many samples would decide it
+  (`samples_to_decide`: the interval narrows as 1/sqrt(n), so n (h / g)^2, with h
+  its half-width and g the distance of the observed difference from the tolerance,
+  if the difference stays what it is; no number when it sits on the tolerance).
+
+So too few samples never read as a difference (a 0.0-point difference with
+interval [-2.5, +2.5] against a 1-point tolerance is INCONCLUSIVE, not FAILED).
 
 **Chance interval** (defined once, used for degeneracy and for sensitivity): the
 central `confidence` binomial interval of the accuracy that a predictor with no
@@ -144,20 +160,55 @@ def samples_needed(tolerance: float, confidence: float = 0.95) -> int | None:
     return max(n, 1)
 
 
+EPS = 1e-12  # an interval bound equal to the tolerance counts as inside
+
+
+def equivalence(low: float, high: float, tolerance: float) -> str:
+    """The interval rule (the module docstring): "inside", "outside" or "straddles"."""
+    if -tolerance - EPS <= low and high <= tolerance + EPS:
+        return "inside"
+    if low > tolerance + EPS or high < -tolerance - EPS:
+        return "outside"
+    return "straddles"
+
+
+def samples_to_decide(samples: int, difference: float, low: float, high: float,
+                      tolerance: float) -> int | None:
+    """Samples that would move a straddling interval to one side of the tolerance, if the
+    observed difference and its spread stay as they are (None: no number does)."""
+    gap = abs(abs(difference) - tolerance)
+    half = (high - low) / 2
+    if gap <= EPS or samples < 1:
+        return None
+    return max(samples + 1, math.ceil(samples * (half / gap) ** 2))
+
+
 def resolution(samples: int, tolerance: float, confidence: float, *, statistical: bool,
-               rule_passed: bool, at_chance_: bool = False) -> Resolution:
-    """One row's verdict: "fail" when its rule failed; else "undefined at chance" (a
-    sensitivity whose accuracies sit at chance; it holds the verdict back only when the
-    row is statistical), else "inconclusive" when a statistical row has too few samples
-    to resolve the tolerance; else "pass"."""
+               rule_passed: bool, at_chance_: bool = False,
+               interval: tuple[float, float, float] | None = None) -> Resolution:
+    """One row's verdict: "fail" when its rule failed, or its `interval` (difference, low,
+    high) lies wholly outside the tolerance; else "undefined at chance" (a sensitivity
+    whose accuracies sit at chance; it holds the verdict back only when the row is
+    statistical); else "inconclusive" when the interval straddles the tolerance, or a
+    statistical row has too few samples to resolve it; else "pass"."""
     d = detectable_difference(samples, confidence)
     need = samples_needed(tolerance, confidence)
-    if not rule_passed:
+    side = "inside" if interval is None else equivalence(interval[1], interval[2], tolerance)
+    if not rule_passed or side == "outside":
         return Resolution("fail", statistical, d, need)
     if at_chance_:
         return Resolution(UNDEFINED_AT_CHANCE, statistical, d, need,
                           "original and reversed accuracies both within the chance interval"
                           + ("" if statistical else "; every spike identical decides parity"))
+    if side == "straddles":
+        diff, low, high = interval
+        decide = samples_to_decide(samples, diff, low, high, tolerance)
+        return Resolution("inconclusive", statistical, d, decide,
+                          f"the interval [{100 * low:+.1f}, {100 * high:+.1f}] pp straddles the "
+                          f"+/-{100 * tolerance:g} pp tolerance on {samples} samples; "
+                          + ("no number of samples decides it while the difference sits on "
+                             "the tolerance" if decide is None else
+                             f"about {decide} would decide it"))
     if statistical and d > tolerance + 1e-12:
         enough = "no finite number" if need is None else f"{need} would"
         return Resolution("inconclusive", statistical, d, need,

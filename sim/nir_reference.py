@@ -97,3 +97,57 @@ def _delay(s: np.ndarray, delay: np.ndarray) -> np.ndarray:
         if k < steps:
             out[:, j, k:] = s[:, j, :steps - k]
     return out
+
+
+ARITHMETICS = ("float", "chip")  # what `compare --nir-reference` chooses between
+CHUNK = 256  # samples emulated at a time (bounds the emulator's working memory)
+
+
+class ChipReference:
+    """A NIR chain run with the chip's integer arithmetic: quantized as `spiketime import`
+    quantizes it (`export.nir_in.quantize` at step `dt_ms`: threshold mantissas, even
+    weights, 12-bit decays, whole-step delays) and run by the bit-exact emulator. A NetX
+    file imported from this graph (or exported to it, when the round trip is exact)
+    gives the very same spikes, so parity is judged by spike identity."""
+
+    def __init__(self, net: NirNetwork, dt_ms: float) -> None:
+        from spiketime.export.nir_in import quantize
+        from spiketime.sim.emulator import compile_network
+
+        self.net = net
+        self.netx, _, _ = quantize(net, dt_ms)  # out-of-range values: refused, never clipped
+        self.layers = compile_network(self.netx)
+
+    @property
+    def inputs(self) -> int:
+        return self.net.input_size
+
+    @property
+    def outputs(self) -> int:
+        return self.net.output_size
+
+    def run_layers(self, X: np.ndarray) -> list[np.ndarray]:
+        """Every layer's spikes uint8 [N, n_i, T], the output layer's last."""
+        from spiketime.sim.emulator import emulate
+
+        X = np.asarray(X, dtype=np.uint8)
+        chunks = [emulate(self.layers, X[i:i + CHUNK]) for i in range(0, len(X), CHUNK)]
+        if not chunks:
+            return [np.zeros((0, n.out_features, X.shape[2]), np.uint8) for n in self.netx.layers]
+        return [np.concatenate([c[k][0].transpose(2, 0, 1) for c in chunks]).astype(np.uint8)
+                for k in range(len(self.layers))]
+
+    def reference_run(self, X: np.ndarray, hidden: bool = False
+                      ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        layers = self.run_layers(X)
+        return layers[-1], tuple(layers[:-1]) if hidden else ()
+
+
+def reference(net: NirNetwork, dt_ms: float, arithmetic: str = "float"
+              ) -> NirReference | ChipReference:
+    """The NIR graph's reference in `arithmetic` ("float": NIR's own equations in float64;
+    "chip": the chip's integers)."""
+    if arithmetic not in ARITHMETICS:
+        raise ValueError(f"unknown NIR reference arithmetic {arithmetic!r}; choose "
+                         f"{' or '.join(ARITHMETICS)}")
+    return ChipReference(net, dt_ms) if arithmetic == "chip" else NirReference(net, dt_ms)

@@ -60,6 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="instead of --model: a NIR graph (model.nir), run by spiketime's float "
                           "reference of NIR's equations against the NetX network (docs/nir.md); "
                           "judged by the statistics alone, plus a per-layer spike agreement")
+    src.add_argument("--nir-reference", choices=("float", "chip"), default="float",
+                     help="with --nir: float (default), NIR's equations in float64, judged by "
+                          "the statistics; or chip, the graph quantized as `import` does and "
+                          "run in the chip's integers, judged by spike identity")
     src.add_argument("--netx", type=guards.input_path, help="deployed NetX network (model.net)")
     src.add_argument("--data", type=guards.input_path,
                      help="dataset file (with --report: overrides the report's)")
@@ -145,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
         models, data = compare_job.report_models(args.report, args.data)
     else:
         models = (compare_job.model_spec(args.netx, checkpoint=args.model,
-                                         factory=args.model_factory, nir=args.nir),)
+                                         factory=args.model_factory, nir=args.nir,
+                                         nir_arithmetic=args.nir_reference),)
         data = args.data
     cfg = compare_job.config(
         models, data, out=out, backends=args.backends, tolerance_pp=args.tolerance,
