@@ -13,7 +13,7 @@ $(STAMP): Makefile pyproject.toml scripts/fix_lava.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check setuptools torch==2.13.0 \
 		"numpy<2" h5py scipy matplotlib "networkx<=2.8.7" "asteval<0.10" \
-		scikit-learn "pillow<11" tqdm pytest hypothesis ruff nir==1.0.8 numba==0.68.1
+		scikit-learn "pillow<11" tqdm pytest hypothesis pyyaml ruff nir==1.0.8 numba==0.68.1
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
 		snntorch==1.0.0 nirtorch==2.6 rockpool==3.1.0 norse==1.1.0
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python \

@@ -2,3 +2,6 @@
 
 The Loihi 2 number formats and limits these use live in the shared core, `spiketime.loihi2`.
 """
+from spiketime.callable_package import make_callable
+
+make_callable(__name__, "export")  # spiketime.export(...) is spiketime.api.export(...)

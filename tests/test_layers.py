@@ -1,10 +1,16 @@
 """The import graph follows the data flow: no stage imports a later one.
 
-Layers, earliest first: the shared core (spiketime/*.py but the CLI) < data < train <
-export < sim < deploy < parity < the CLI (spiketime/cli.py, __main__.py,
-commands/). A module may import its own layer and earlier ones; every `import` and
-`from` statement counts, function-local ones included. sim/ and deploy/ run NetX
-files and never import the torch side (train/) either.
+Layers, earliest first: the shared core (spiketime/*.py but the top two) < data < train <
+export < sim < deploy < parity < the Python API (spiketime/api.py, testing.py) < the CLI
+(spiketime/cli.py, __main__.py, commands/). A module may import its own layer and earlier
+ones; every `import` and `from` statement counts, function-local ones included, and so
+does `importlib.import_module("spiketime...")` with a literal name. sim/ and deploy/ run
+NetX files and never import the torch side (train/) either.
+
+Sanctioned forward edges (`SANCTIONED`), each through importlib at call time so that
+`import spiketime` stays light: the package's lazy names (spiketime/__init__.py) and the
+callable stage packages `spiketime.train(...)` / `spiketime.export(...)`
+(spiketime/callable_package.py) reach the API.
 """
 from __future__ import annotations
 
@@ -14,7 +20,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("core", "data", "train", "export", "sim", "deploy", "parity", "cli")
+LAYERS = ("core", "data", "train", "export", "sim", "deploy", "parity", "api", "cli")
+API_MODULES = ("api", "testing")  # spiketime/api.py, spiketime/testing.py
+SANCTIONED = {("spiketime/__init__.py", "spiketime.api"),
+              ("spiketime/__init__.py", "spiketime.testing"),
+              ("spiketime/callable_package.py", "spiketime.api")}
 STAGE_FOLDERS = ("data", "train", "export", "sim", "deploy", "parity")
 FORBIDDEN = {"sim": {"train"}, "deploy": {"train"}}  # beyond the order: NetX side, no torch model
 
@@ -24,7 +34,9 @@ def layer_of_file(path: Path) -> str:
     if rel[0] in STAGE_FOLDERS:
         return rel[0]
     if rel[0] == "spiketime":
-        return "cli" if rel[1] in ("cli.py", "__main__.py", "commands") else "core"
+        if rel[1] in ("cli.py", "__main__.py", "commands"):
+            return "cli"
+        return "api" if Path(rel[1]).stem in API_MODULES and len(rel) == 2 else "core"
     raise ValueError(f"{path} is not part of the package")
 
 
@@ -37,6 +49,8 @@ def layer_of_module(module: str) -> str | None:
         return "core"
     if parts[1] in STAGE_FOLDERS:
         return parts[1]
+    if parts[1] in API_MODULES:
+        return "api"
     return "cli" if parts[1] in ("cli", "__main__", "commands") else "core"
 
 
@@ -55,7 +69,17 @@ def imported_modules(tree: ast.AST, package: str) -> list[tuple[int, str]]:
                 found += [(node.lineno, f"spiketime.{alias.name}") for alias in node.names]
             else:
                 found.append((node.lineno, base))
+        elif (isinstance(node, ast.Call) and _is_import_module(node.func) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found.append((node.lineno, node.args[0].value))
     return found
+
+
+def _is_import_module(func: ast.expr) -> bool:
+    """`importlib.import_module` or a bare `import_module`."""
+    if isinstance(func, ast.Attribute):
+        return func.attr == "import_module"
+    return isinstance(func, ast.Name) and func.id == "import_module"
 
 
 def package_of(path: Path) -> str:
@@ -70,7 +94,7 @@ def violations(path: Path, source: str) -> list[str]:
     bad = []
     for line, module in imported_modules(ast.parse(source), package_of(path)):
         theirs = layer_of_module(module)
-        if theirs is None:
+        if theirs is None or (str(path.relative_to(ROOT)), module) in SANCTIONED:
             continue
         where = f"{path.relative_to(ROOT)}:{line}"
         if LAYERS.index(theirs) > LAYERS.index(mine):
@@ -105,6 +129,12 @@ def test_no_import_runs_against_the_data_flow():
     ("export/netx.py", "from ..parity import reports\n", "export imports spiketime.parity"),
     ("sim/emulator.py", "from spiketime.train.model import SpikingNet\n", "torch side"),
     ("deploy/chip_check.py", "from spiketime.commands import check\n", "cli, a later layer"),
+    ("parity/verdict.py", "from spiketime.api import compare\n", "api, a later layer"),
+    ("spiketime/api.py", "from spiketime.commands import train\n", "cli, a later layer"),
+    ("train/run.py", "import importlib\nimportlib.import_module('spiketime.api')\n",
+     "train/run.py:2: train imports spiketime.api (api, a later layer)"),
+    ("spiketime/guards.py", "import importlib\nimportlib.import_module('spiketime.testing')\n",
+     "core imports spiketime.testing"),
 ])
 def test_the_check_catches_a_bad_edge(file, source, words):
     found = violations(ROOT / file, source)
@@ -117,3 +147,17 @@ def test_allowed_edges_pass():
                       "from spiketime.deploy.registry import REGISTRY\nimport numpy\n") == []
     assert violations(ROOT / "spiketime/commands/check.py",
                       "from spiketime import loihi2\nfrom spiketime.parity import reports\n") == []
+    assert violations(ROOT / "spiketime/commands/compare.py", "from spiketime import api\n") == []
+    assert violations(ROOT / "spiketime/testing.py",
+                      "from spiketime.api import compare\nfrom spiketime.parity import verdict\n"
+                      ) == []
+
+
+def test_the_sanctioned_forward_edges_are_the_only_ones_and_exist():
+    """Each sanctioned edge is in its file (else the exception should go), and the same
+    import anywhere else in the core is refused."""
+    for file, module in SANCTIONED:
+        found = imported_modules(ast.parse((ROOT / file).read_text()), package_of(ROOT / file))
+        assert module in [m for _, m in found], (file, module)
+    assert violations(ROOT / "spiketime/readout.py",
+                      "import importlib\nimportlib.import_module('spiketime.api')\n")

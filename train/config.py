@@ -24,6 +24,10 @@ from spiketime.errors import UserError
 
 SURROGATES = ("slayer", "fast-sigmoid")
 LOSSES = ("count", "spikemax")  # the first is the default
+# The training job's own defaults (`spiketime train` and `spiketime.train` both read them)
+# for what the configs leave to each job: the pipeline and the grid choose theirs.
+TRAIN_JOB_HIDDEN = (128,)
+TRAIN_JOB_VAL_FRACTION = 0.1
 # The models by name, and the ModelConfig settings each name stands for.
 MODELS: dict[str, dict[str, bool]] = {
     "tau": {},  # learnable decays, no delays

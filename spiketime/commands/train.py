@@ -13,6 +13,7 @@ from pathlib import Path
 
 from spiketime import guards
 from spiketime.errors import UserError
+from spiketime.train import config as job
 from spiketime.train.config import (
     LOSSES,
     SURROGATES,
@@ -110,7 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=guards.input_path, required=True,
                    help="dataset file (its train split)")
     p.add_argument("--out", type=guards.path, required=True, help="run folder")
-    add_architecture(p, hidden="128")
+    add_architecture(p, hidden=",".join(map(str, job.TRAIN_JOB_HIDDEN)),
+                     val_fraction=job.TRAIN_JOB_VAL_FRACTION)
     add_loss(p)
     add_training(p)
     p.add_argument("--checkpoint-every", type=int, default=default(TrainConfig, "checkpoint_every"),
@@ -128,7 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delay-anneal", type=float, default=default(ModelConfig, "delay_anneal"),
                    help="--delays synapses: the share of epochs over which the width shrinks; "
                         "delays are whole steps after it (default %(default)s)")
-    p.set_defaults(func=run, val_fraction_default=0.1)  # add_architecture's default
+    p.set_defaults(func=run, val_fraction_default=job.TRAIN_JOB_VAL_FRACTION)
 
 
 def settings(args: argparse.Namespace, names: tuple[str, ...]) -> dict:

@@ -1,0 +1,96 @@
+"""The Python API's contract: a light `import spiketime`, `spiketime.train` both a package
+and a function, and bad input raising UserError (a ValueError), never SystemExit.
+
+docs/api.md's worked examples (tests/test_api_docs.py) show the functions working.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import spiketime
+from spiketime.errors import UserError
+
+
+def python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_import_spiketime_imports_no_torch():
+    done = python("import sys, spiketime, spiketime.train, spiketime.export\n"
+                  "print(spiketime.__version__, 'torch' in sys.modules)\n"
+                  "print(callable(spiketime.train), callable(spiketime.export))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [spiketime.__version__, "False", "True", "True"]
+
+
+@pytest.mark.parametrize("first", ["import", "call"])
+def test_train_and_export_are_packages_and_functions_in_one_process(first, tmp_path):
+    """Either order: `import spiketime.train.model` and `spiketime.train(...)` both work,
+    and the call reaches spiketime.api.train (its own error for an unknown option)."""
+    importing = ("import spiketime.train.model, spiketime.export.netx\n"
+                 "assert spiketime.train.model.SpikingNet and spiketime.export.netx.read_netx\n")
+    calling = (f"import spiketime\n"
+               f"try:\n    spiketime.train({str(tmp_path / 'd.h5')!r}, 'out', nonsense=1)\n"
+               f"except ValueError as e:\n    print('train:', e)\n"
+               f"try:\n    spiketime.export({str(tmp_path / 'none.pt')!r}, 'x.net')\n"
+               f"except ValueError as e:\n    print('export:', e)\n")
+    code = importing + calling if first == "import" else calling + importing
+    code += ("from spiketime import train, export\nimport spiketime.api\n"
+             "assert train is spiketime.train and export is spiketime.export\n"
+             "assert spiketime.api.train is not train\n")
+    done = python(code)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("train: unknown train option 'nonsense'"), lines
+    assert lines[1] == f"export: checkpoint not found: {tmp_path / 'none.pt'}", lines
+
+
+def test_the_api_names_are_lazy_attributes():
+    assert {"load_dataset", "compare", "testing", "train"} <= set(dir(spiketime))
+    assert spiketime.compare is spiketime.api.compare
+    assert spiketime.testing.assert_parity
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        spiketime.nope  # noqa: B018
+
+
+def test_user_error_is_a_value_error():
+    assert issubclass(UserError, ValueError)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda d: spiketime.load_dataset(d / "missing.h5"), "missing.h5 does not exist"),
+    (lambda d: spiketime.load_model(d), "is a folder"),
+    (lambda d: spiketime.train(d / "missing.h5", d / "run"), "does not exist"),
+    (lambda d: spiketime.train(d / "missing.h5", d / "run", epochz=3), "unknown train option"),
+    (lambda d: spiketime.export(d / "missing.pt", d / "x.net"), "not found"),
+    (lambda d: spiketime.run(d / "missing.net", np.zeros((1, 2, 3))), "not found"),
+    (lambda d: spiketime.compare(netx=d / "x.net"), "compare needs model, data"),
+    (lambda d: spiketime.compare(model=3, netx=d / "x.net", data=d / "d.h5"), "not found"),
+])
+def test_bad_input_raises_user_error_not_system_exit(call, words, tmp_path, capsys):
+    with pytest.raises(UserError, match=words):
+        call(tmp_path)
+    assert capsys.readouterr().out == ""
+
+
+def test_compare_refuses_an_unknown_option_and_a_bad_model(trained_delay_net, tmp_path):
+    from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
+
+    X = (np.random.default_rng(0).random((8, 12, 20)) < 0.2).astype(np.uint8)
+    meta = DatasetMeta(task="test", variant="none", dt_ms=1.0, class_names=("a", "b", "c"))
+    save_dataset(Dataset(Split(X, np.arange(8) % 3), Split(X, np.arange(8) % 3), meta),
+                 tmp_path / "d.h5")
+    netx = trained_delay_net["path"]
+    with pytest.raises(UserError, match="unknown compare option 'tolerance'"):
+        spiketime.compare(model=trained_delay_net["model"], netx=netx, data=tmp_path / "d.h5",
+                          tolerance=2)
+    with pytest.raises(UserError, match="must be a checkpoint path, a torch.nn.Module"):
+        spiketime.compare(model=3, netx=netx, data=tmp_path / "d.h5")
+    with pytest.raises(UserError, match="jitter levels must be finite"):
+        spiketime.compare(model=trained_delay_net["model"], netx=netx, data=tmp_path / "d.h5",
+                          jitter=(-1,))
