@@ -15,7 +15,10 @@ output spikes are compared with the emulator's, and slayer's output and hidden s
 the emulator's: "exact" is true only if all are equal (tests/ compare hidden layers, u and
 v). shd_testset_seconds is the emulator's measured wall time on 2,264 samples x 250 steps
 of network (b) (fewer samples with --shd-samples, scaled up, and then it says so).
-Not part of the test run.
+The dense forward floor, in the same run: the network's matrix products alone
+(time-major float32, torch, forward only, the same batch), the faster of two runs
+after a warm-up; `emulator_ratio_to_floor` is the emulator's time over it, and the
+load average is printed beside each figure. Not part of the test run.
 """
 from __future__ import annotations
 
@@ -98,6 +101,22 @@ def best_of(runs: int, fn):
     return best, result
 
 
+def dense_floor(config: ModelConfig, X: np.ndarray) -> float:
+    """Seconds of the network's matrix products alone on X, forward only."""
+    sizes = (config.inputs, *config.hidden, config.outputs)
+    weights = [torch.randn(n_out, n_in) for n_in, n_out in zip(sizes, sizes[1:])]
+    x = torch.as_tensor(X, dtype=torch.float32).transpose(1, 2).reshape(-1, sizes[0]).contiguous()
+
+    def forward():
+        with torch.no_grad():
+            h = x
+            for w in weights:
+                h = torch.nn.functional.linear(h, w)
+
+    forward()  # warm-up
+    return best_of(2, forward)[0]
+
+
 def slayer_forward(model: SpikingNet, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     with torch.no_grad():
         out, hidden = model(torch.as_tensor(X, dtype=torch.float32), hidden=True)
@@ -109,7 +128,11 @@ def bench_case(case: Case, tmp: Path, batch: int, repeats: int, rng: np.random.G
     path = write_netx(to_netx(model), tmp / f"{case.config.inputs}.net")
     emulator = EmulatorBackend()
     X = spikes(rng, batch, case.config.inputs, case.steps)
+    emulator.run(path, X[:2])  # warm-up: numba's cache, imports
+    floor_s = dense_floor(case.config, X)
+    floor_load = os.getloadavg()[0]
     emu_s, emu = best_of(2, lambda: emulator.run(path, X, hidden=True))
+    emu_load = os.getloadavg()[0]
     slayer_s, (out, hidden) = best_of(2, lambda: slayer_forward(model, X))
     slayer_exact = np.array_equal(out, emu.output) and all(
         np.array_equal(h, e) for h, e in zip(hidden, emu.hidden))
@@ -123,6 +146,9 @@ def bench_case(case: Case, tmp: Path, batch: int, repeats: int, rng: np.random.G
         "lava_us_per_sample_step": round(lava_default * 1e6, 2),
         "lava_fast_us_per_sample_step": round(lava_fast * 1e6, 2),
         "emulator_us_per_sample_step": round(per(emu_s) * 1e6, 4),
+        "dense_forward_floor_us_per_sample_step": round(per(floor_s) * 1e6, 4),
+        "emulator_ratio_to_floor": round(emu_s / floor_s, 2),
+        "load_avg": {"floor": round(floor_load, 2), "emulator": round(emu_load, 2)},
         "slayer_us_per_sample_step": round(per(slayer_s) * 1e6, 4),
         "lava_startup_s": round(float(np.mean([start_default, start_fast])), 2),
         "speedup_emulator_vs_lava": round(lava_default / per(emu_s), 1),
@@ -179,7 +205,9 @@ def main() -> None:
         print(f"  per sample-step: Lava {r['lava_us_per_sample_step']:.0f} us, "
               f"Lava fast DelayDense {r['lava_fast_us_per_sample_step']:.0f} us, "
               f"emulator {r['emulator_us_per_sample_step']:.3f} us, "
-              f"slayer {r['slayer_us_per_sample_step']:.3f} us")
+              f"slayer {r['slayer_us_per_sample_step']:.3f} us; dense forward floor "
+              f"{r['dense_forward_floor_us_per_sample_step']:.3f} us (emulator "
+              f"{r['emulator_ratio_to_floor']:.2f}x the floor; load {r['load_avg']})")
         print(f"  emulator vs Lava {r['speedup_emulator_vs_lava']:.0f}x, vs Lava fast "
               f"{r['speedup_emulator_vs_lava_fast']:.0f}x, "
               f"vs slayer {r['speedup_emulator_vs_slayer']:.1f}x; "

@@ -225,7 +225,9 @@ def input_sums(weight: np.ndarray, X: np.ndarray) -> np.ndarray:
     if X.size and np.count_nonzero(X) < EVENT_DENSITY * X.size:
         acc = np.zeros((X.shape[0], X.shape[2], weight.shape[0]), weight.dtype)
         _add_events(np.ascontiguousarray(X), np.ascontiguousarray(weight.T), acc)
-        return acc.transpose(2, 1, 0).copy()
+        out = np.empty((weight.shape[0], X.shape[2], X.shape[0]), weight.dtype)
+        _neuron_major(acc, out)
+        return out
     # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays put
     return np.matmul(weight, X.astype(weight.dtype)).transpose(1, 2, 0).copy()
 
@@ -234,11 +236,23 @@ def input_sums(weight: np.ndarray, X: np.ndarray) -> np.ndarray:
 def _add_events(X, weight_t, acc):  # pragma: no cover - compiled
     """acc[b, t, :] += weight_t[c, :] for every spike X[b, c, t] (a sample per task)."""
     batch, channels, steps = X.shape
+    neurons = weight_t.shape[1]
     for b in numba.prange(batch):
         for c in range(channels):
             for t in range(steps):
                 if X[b, c, t]:
-                    acc[b, t, :] += weight_t[c, :]
+                    for o in range(neurons):
+                        acc[b, t, o] += weight_t[c, o]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _neuron_major(acc, out):  # pragma: no cover - compiled
+    """out[o, t, b] = acc[b, t, o], a step per task (numpy's strided copy is slower)."""
+    batch, steps, neurons = acc.shape
+    for t in numba.prange(steps):
+        for o in range(neurons):
+            for b in range(batch):
+                out[o, t, b] = acc[b, t, o]
 
 
 def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> list[tuple]:
