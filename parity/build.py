@@ -14,6 +14,7 @@ from spiketime.data.sources import ArraySource
 from spiketime.export.from_slayer import to_netx
 from spiketime.export.netx import write_netx
 from spiketime.parity.delay_plot import plot_learned_delays
+from spiketime.train.history import Epoch
 from spiketime.train.model import ModelConfig, SpikingNet, load_checkpoint, save_checkpoint
 from spiketime.train.run import FILES, metadata, train_run  # noqa: F401 (metadata re-exported)
 from spiketime.train.trainer import TrainConfig
@@ -28,7 +29,7 @@ class Built:
     model: SpikingNet
     checkpoint: Path
     netx: Path
-    history: list[dict]
+    history: list[Epoch]
 
 
 def train_and_export(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfig,
@@ -45,7 +46,8 @@ def train_and_export(name: str, ds: Dataset, mcfg: ModelConfig, tcfg: TrainConfi
     if tcfg.val_fraction > 0:
         model = load_checkpoint(run.best)
         meta["epoch"] = run.best_epoch
-    ckpt = save_checkpoint(model, folder / "model.pt", extra={"history": history, **meta})
+    ckpt = save_checkpoint(model, folder / "model.pt",
+                           extra={"history": [r.to_dict() for r in history], **meta})
     netx = write_netx(to_netx(model, meta), folder / "model.net")
     plot_learned_delays({name: model}, folder / "delays.png")
     return Built(name, model, ckpt, netx, history)

@@ -268,8 +268,8 @@ def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
     last = built.history[-1]
     return {"key": cell.key, "task": cell.task.name, "model": cell.model, "seed": cell.seed,
             "test_samples": int(len(y)), "chance": float(np.bincount(y).max() / len(y)),
-            "training": {"epochs": grid.train.epochs, "final_loss": last["loss"],
-                         "final_train_accuracy": last["accuracy"], "seconds": trained_s},
+            "training": {"epochs": grid.train.epochs, "final_loss": last.loss,
+                         "final_train_accuracy": last.accuracy, "seconds": trained_s},
             "conditions": conditions, "seconds": time.perf_counter() - start}
 
 

@@ -97,9 +97,8 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineReport:
         last = history[-1]
         models.append(ModelResult(
             name=name, checkpoint=relative(ckpt, out), netx=relative(netx_file, out),
-            summary=summary, training=Training(train_cfg.epochs, last["loss"], last["accuracy"],
-                                               last.get("silent_fraction"),
-                                               last.get("predicted_classes"))))
+            summary=summary, training=Training(train_cfg.epochs, last.loss, last.accuracy,
+                                               last.silent_fraction, last.predicted_classes)))
         _say(f"{name}: trained {summary.trained.accuracy:.3f} / deployed "
              f"{summary.deployed.accuracy:.3f}, spike-exact {summary.spike_exact_fraction:.3f}")
         if not exact_parity(summary):

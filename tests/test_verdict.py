@@ -225,8 +225,8 @@ def test_deploy_of_a_saturated_network_is_inconclusive(tmp_path, capsys):
 def test_training_says_when_it_is_going_nowhere(capsys):
     model = _net(threshold=50.0)  # no input can reach this threshold: silent
     history = train(model, X, Y, TrainConfig(epochs=2, batch_size=30, loss="spikemax"))
-    assert [h["silent_fraction"] for h in history] == [1.0, 1.0]
-    assert [h["predicted_classes"] for h in history] == [1, 1]
+    assert [h.silent_fraction for h in history] == [1.0, 1.0]
+    assert [h.predicted_classes for h in history] == [1, 1]
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if "warning" in line]
     assert len(lines) == 2  # the first epoch that goes nowhere, and the last

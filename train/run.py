@@ -27,6 +27,7 @@ from spiketime.data.sources import Source, fingerprint
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path, write_text
 from spiketime.train.distributed import Comm
+from spiketime.train.history import Epoch, best_epoch
 from spiketime.train.model import (
     ModelConfig,
     SpikingNet,
@@ -48,7 +49,7 @@ RESUMABLE_CHANGES = ("epochs", "checkpoint_every")
 @dataclass(frozen=True)
 class RunResult:
     model: SpikingNet  # the last epoch's model (in memory, eval mode)
-    history: list[dict]
+    history: list[Epoch]
     best: Path
     last: Path
     best_epoch: int
@@ -112,18 +113,18 @@ def train_run(source: Source, mcfg: ModelConfig, tcfg: TrainConfig, out: str | o
              "data_fingerprint": data_id}
     if state is not None and state.epoch >= tcfg.epochs:
         _note(comm, f"{last} has finished all {tcfg.epochs} epochs; nothing to resume")
-        return RunResult(model, state.history, best, last, _best_epoch(state.history))
+        return RunResult(model, state.history, best, last, best_epoch(state.history))
 
-    def on_checkpoint(st: Resume, record: dict | None) -> None:
+    def on_checkpoint(st: Resume, record: Epoch | None) -> None:
         if not comm.is_main:
             return
-        history = st.history
-        if record is not None and record["best"]:
+        history = [r.to_dict() for r in st.history]  # as checkpoints have always held it
+        if record is not None and record.best:
             save_checkpoint(model, best, extra={**extra, "history": history, "epoch": st.epoch})
         save_checkpoint(model, last, extra={**extra, "history": history, "epoch": st.epoch},
                         resume=st.to_dict())
         if record is not None:
-            write_history(out, history, mcfg, tcfg, curve=st.epoch == tcfg.epochs)
+            write_history(out, st.history, mcfg, tcfg, curve=st.epoch == tcfg.epochs)
 
     if comm.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -131,17 +132,12 @@ def train_run(source: Source, mcfg: ModelConfig, tcfg: TrainConfig, out: str | o
                   on_checkpoint=on_checkpoint)
     model.to("cpu")
     comm.barrier()  # every rank returns after rank 0 has written the final files
-    return RunResult(model, history, best, last, _best_epoch(history))
+    return RunResult(model, history, best, last, best_epoch(history))
 
 
 def _note(comm: Comm, message: str) -> None:
     if comm.is_main:
         print(f"[spiketime] {message}", file=sys.stderr, flush=True)
-
-
-def _best_epoch(history: list[dict]) -> int:
-    marked = [r["epoch"] for r in history if r.get("best")]
-    return marked[-1] if marked else (history[-1]["epoch"] if history else 0)
 
 
 def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig, data_id: str) -> Resume:
@@ -180,11 +176,12 @@ def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig, data_id: str
     return Resume.from_dict(data["resume"])
 
 
-def write_history(out: Path, history: list[dict], mcfg: ModelConfig, tcfg: TrainConfig, *,
+def write_history(out: Path, history: list[Epoch], mcfg: ModelConfig, tcfg: TrainConfig, *,
                   curve: bool = True) -> None:
     """history.json (every epoch) and curve.png (with `curve`: at the end), atomically."""
-    doc = {"version": HISTORY_VERSION, "best_epoch": _best_epoch(history),
-           "model": asdict(mcfg), "trainer": asdict(tcfg), "history": history}
+    doc = {"version": HISTORY_VERSION, "best_epoch": best_epoch(history),
+           "model": asdict(mcfg), "trainer": asdict(tcfg),
+           "history": [r.to_dict() for r in history]}
     write_text(out / "history.json", json.dumps(doc, indent=1) + "\n")
     if curve:
         plot_curve(history, out / "curve.png")
@@ -202,22 +199,22 @@ def read_history(path: str | os.PathLike) -> dict:
     return doc
 
 
-def plot_curve(history: list[dict], path: Path) -> None:
+def plot_curve(history: list[Epoch], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs = [r["epoch"] for r in history]
+    epochs = [r.epoch for r in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.plot(epochs, [r["loss"] for r in history], label="train")
-    if history and "val_loss" in history[0]:
-        left.plot(epochs, [r["val_loss"] for r in history], label="validation")
+    left.plot(epochs, [r.loss for r in history], label="train")
+    if history and history[0].val_loss is not None:
+        left.plot(epochs, [r.val_loss for r in history], label="validation")
     left.set(xlabel="epoch", ylabel="loss per sample", title="loss")
-    right.plot(epochs, [100 * r["accuracy"] for r in history], label="train")
-    if history and "val_accuracy" in history[0]:
-        right.plot(epochs, [100 * r["val_accuracy"] for r in history], label="validation")
-    best = _best_epoch(history)
+    right.plot(epochs, [100 * r.accuracy for r in history], label="train")
+    if history and history[0].val_accuracy is not None:
+        right.plot(epochs, [100 * r.val_accuracy for r in history], label="validation")
+    best = best_epoch(history)
     right.axvline(best, color="grey", ls=":", label=f"best (epoch {best})")
     right.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (left, right):

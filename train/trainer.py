@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from spiketime.errors import UserError
 from spiketime.readout import predict
 from spiketime.train.config import LOSSES, TrainConfig  # noqa: F401 (re-exported)
 from spiketime.train.distributed import Comm
+from spiketime.train.history import Epoch
 from spiketime.train.model import SpikingNet
 
 
@@ -52,8 +53,8 @@ def _param_groups(model: SpikingNet, cfg: TrainConfig) -> list[dict]:
 
 
 def train(model: SpikingNet, X: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-          desc: str = "train") -> list[dict]:
-    """Train in place on uint8 spikes [N, C, T]; return per epoch the loss (mean per
+          desc: str = "train") -> list[Epoch]:
+    """Train in place on uint8 spikes [N, C, T]; return per epoch (an `Epoch`) the loss (mean per
     sample), accuracy, the
     fraction of samples with no output spike and the number of classes predicted (all
     measured on the epoch's own forward passes); warn on stderr when it goes nowhere.
@@ -77,31 +78,26 @@ class Resume:
     torch_rng: torch.Tensor
     cuda_rng: list | None
     totals: dict
-    history: list[dict]
+    history: list[Epoch]
     best: dict | None  # {"epoch", "score"} of the best epoch so far
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        """Plain data (the history as the dicts history.json holds)."""
+        return {**self.__dict__, "history": [r.to_dict() for r in self.history]}
 
     @classmethod
     def from_dict(cls, d: dict) -> Resume:
-        return cls(**d)
+        return cls(**{**d, "history": [Epoch.from_dict(r) for r in d["history"]]})
 
 
 def _new_totals(classes: int) -> dict:
     return {"loss": 0.0, "correct": 0, "silent": 0, "predicted": [0] * classes, "seen": 0}
 
 
-def score_of(record: dict) -> float:
-    """What `best` means: validation accuracy, or the epoch's training accuracy when no
-    validation split was held out."""
-    return record.get("val_accuracy", record["accuracy"])
-
-
 def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "train",
         device: torch.device | str = "cpu", comm: Comm | None = None,
         resume: Resume | None = None,
-        on_checkpoint: Callable[[Resume, dict | None], None] | None = None) -> list[dict]:
+        on_checkpoint: Callable[[Resume, Epoch | None], None] | None = None) -> list[Epoch]:
     """Train `model` in place on `source` (see `train`); return the history.
 
     `resume` continues a run from a saved `Resume`, bit for bit: the same data order,
@@ -127,7 +123,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
     rng = np.random.default_rng(cfg.seed)
     loss_fn = loss_function(cfg)
     optimizer = torch.optim.Adam(_param_groups(model, cfg))
-    history: list[dict] = []
+    history: list[Epoch] = []
     best = None
     start_epoch, start_batch, totals = 0, 0, _new_totals(classes)
     if resume is not None:
@@ -136,7 +132,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
         torch.set_rng_state(resume.torch_rng)
         if resume.cuda_rng is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(resume.cuda_rng)
-        history, best = [dict(r) for r in resume.history], resume.best
+        history, best = list(resume.history), resume.best
         start_epoch, start_batch = resume.epoch, resume.batch
         totals = dict(resume.totals) if resume.batch else _new_totals(classes)
     batches = -(-n // cfg.batch_size)
@@ -176,25 +172,26 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
                       "predicted": [a + int(c) for a, c in zip(totals["predicted"], part[3:])],
                       "seen": totals["seen"] + 1}
             bar.set_postfix(epoch=epoch + 1, loss=f"{part[0] / len(batch):.3g}",
-                            **({"val": f"{history[-1]['val_accuracy']:.3f}"}
-                               if history and "val_accuracy" in history[-1] else {}),
+                            **({"val": f"{history[-1].val_accuracy:.3f}"}
+                               if history and history[-1].val_accuracy is not None else {}),
                             refresh=False)
             if (on_checkpoint and cfg.checkpoint_every and b + 1 < batches
                     and (b + 1) % cfg.checkpoint_every == 0):
                 on_checkpoint(Resume(epoch, b + 1, optimizer.state_dict(), order_rng,
                                      torch.get_rng_state(), _cuda_rng(device), dict(totals),
-                                     [dict(r) for r in history], best), None)
-        record = {"epoch": epoch + 1, "loss": totals["loss"] / n,
-                  "accuracy": totals["correct"] / n, "silent_fraction": totals["silent"] / n,
-                  "predicted_classes": sum(1 for c in totals["predicted"] if c)}
+                                     list(history), best), None)
+        val = {}
         if val_src is not None:
-            record.update(evaluate(model, val_src, loss_fn, device=device, comm=comm,
-                                   batch_size=max(cfg.batch_size, 64)))
+            val = evaluate(model, val_src, loss_fn, device=device, comm=comm,
+                           batch_size=max(cfg.batch_size, 64))
             model.train()
+        record = Epoch(epoch=epoch + 1, loss=totals["loss"] / n, accuracy=totals["correct"] / n,
+                       silent_fraction=totals["silent"] / n,
+                       predicted_classes=sum(1 for c in totals["predicted"] if c), **val)
+        if best is None or record.score > best["score"]:
+            best = {"epoch": epoch + 1, "score": record.score}
+        record = replace(record, best=best["epoch"] == epoch + 1)
         history.append(record)
-        if best is None or score_of(record) > best["score"]:
-            best = {"epoch": epoch + 1, "score": score_of(record)}
-        record["best"] = best["epoch"] == epoch + 1
         totals = _new_totals(classes)
         if comm.is_main:
             warned = warn_if_going_nowhere(history, model, source.steps, warned=warned,
@@ -202,7 +199,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
         if on_checkpoint:
             on_checkpoint(Resume(epoch + 1, 0, optimizer.state_dict(), rng.bit_generator.state,
                                  torch.get_rng_state(), _cuda_rng(device), totals,
-                                 [dict(r) for r in history], best), record)
+                                 list(history), best), record)
     bar.close()
     model.eval()
     return history
@@ -241,13 +238,13 @@ def evaluate(model: SpikingNet, source: Source, loss_fn, *, device: torch.device
     return {"val_loss": total[0] / len(source), "val_accuracy": total[1] / len(source)}
 
 
-def going_nowhere(record: dict, model: SpikingNet, steps: int) -> str | None:
+def going_nowhere(record: Epoch, model: SpikingNet, steps: int) -> str | None:
     """A one-line warning when an epoch's network is silent or predicts one class, with
     the likely causes; None when it is not."""
     c = model.config
-    if record["silent_fraction"] > 0.5:
-        what = f"no output spikes on {100 * record['silent_fraction']:.0f}% of samples"
-    elif c.outputs > 1 and record["predicted_classes"] == 1:
+    if record.silent_fraction > 0.5:
+        what = f"no output spikes on {100 * record.silent_fraction:.0f}% of samples"
+    elif c.outputs > 1 and record.predicted_classes == 1:
         what = "predicts one class for every sample"
     else:
         return None
@@ -255,13 +252,13 @@ def going_nowhere(record: dict, model: SpikingNet, steps: int) -> str | None:
     def tau(decay: float) -> str:
         return f"~{1 / decay:.0f} steps" if decay > 0 else "no decay"
 
-    return (f"epoch {record['epoch']}: {what}; likely causes: threshold {c.threshold:g} too "
+    return (f"epoch {record.epoch}: {what}; likely causes: threshold {c.threshold:g} too "
             f"high for the initial weight scale {c.weight_scale:g}, or decays that forget "
             f"within the {steps}-step window (current {c.current_decay:g}: {tau(c.current_decay)}"
             f", voltage {c.voltage_decay:g}: {tau(c.voltage_decay)})")
 
 
-def warn_if_going_nowhere(history: list[dict], model: SpikingNet, steps: int, *, warned: bool,
+def warn_if_going_nowhere(history: list[Epoch], model: SpikingNet, steps: int, *, warned: bool,
                           last: bool, desc: str = "train") -> bool:
     """Print the warning on stderr the first time an epoch goes nowhere, and again if the
     last epoch still does; return whether it has warned."""

@@ -202,14 +202,14 @@ def run(args: argparse.Namespace) -> int:
 def _summary(out: Path, result, mcfg) -> None:
     from spiketime.train.model import architecture
 
-    best = next(r for r in result.history if r["epoch"] == result.best_epoch)
+    best = next(r for r in result.history if r.epoch == result.best_epoch)
     last = result.history[-1]
 
-    def acc(r: dict) -> str:
-        return (f"train {100 * r['accuracy']:.1f}%"
-                + (f", validation {100 * r['val_accuracy']:.1f}%" if "val_accuracy" in r else ""))
+    def acc(r) -> str:
+        return (f"train {100 * r.accuracy:.1f}%" + ("" if r.val_accuracy is None else
+                                                   f", validation {100 * r.val_accuracy:.1f}%"))
 
-    print(f"trained {architecture(mcfg)}, {last['epoch']} epochs: last epoch {acc(last)}; "
-          f"best epoch {best['epoch']} ({acc(best)})")
+    print(f"trained {architecture(mcfg)}, {last.epoch} epochs: last epoch {acc(last)}; "
+          f"best epoch {best.epoch} ({acc(best)})")
     print(f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'history.json'}, "
           f"{out / 'curve.png'}")
