@@ -201,8 +201,17 @@ def arrivals(acc: np.ndarray, layer: Layer) -> np.ndarray:
 def synaptic_arrivals(s: np.ndarray, layer: Layer) -> np.ndarray:
     """Input spikes [in, T, B] through per-synapse delays -> each neuron's input [out, T, B]
     in state units: per distinct delay d, Lava's DelayDense slot floor(W_d @ s / 2**shift)
-    << ACT_SHIFT (W_d: the synapses of delay d), arriving 1 + d steps later."""
+    << ACT_SHIFT (W_d: the synapses of delay d), arriving 1 + d steps later. When every
+    weight is a multiple of 2**shift (netx's fit makes it so unless its sign mode and
+    Lava's disagree) no slot's floor can act, and each spike adds its weights directly."""
     n_in, steps, batch = s.shape
+    unit = float(1 << layer.shift)
+    if not np.fmod(layer.weight, unit).any():
+        acc = np.zeros((batch, steps, layer.weight.shape[0]))  # a sample's block per task
+        w_t = np.ascontiguousarray((layer.weight.T / unit) * _ACT, dtype=np.float64)
+        _add_delayed_events(np.ascontiguousarray(s.transpose(2, 0, 1), dtype=np.uint8), w_t,
+                            np.ascontiguousarray(layer.delay.T, dtype=np.int64), acc)
+        return np.ascontiguousarray(acc.transpose(2, 1, 0))
     flat = s.reshape(n_in, -1).astype(layer.weight.dtype)
     a = np.zeros((layer.weight.shape[0], steps, batch), layer.weight.dtype)
     for d in np.unique(layer.delay[layer.weight != 0]).tolist():
@@ -253,6 +262,22 @@ def _neuron_major(acc, out):  # pragma: no cover - compiled
         for o in range(neurons):
             for b in range(batch):
                 out[o, t, b] = acc[b, t, o]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _add_delayed_events(s, weight_t, delay_t, acc):  # pragma: no cover - compiled
+    """acc[b, t + 1 + delay_t[i, o], o] += weight_t[i, o] for every spike s[b, i, t] (a
+    sample per task; sums of integers in float64, exact)."""
+    batch, n_in, steps = s.shape
+    n_out = weight_t.shape[1]
+    for b in numba.prange(batch):
+        for i in range(n_in):
+            for t in range(steps):
+                if s[b, i, t]:
+                    for o in range(n_out):
+                        arrive = t + 1 + delay_t[i, o]
+                        if arrive < steps:
+                            acc[b, arrive, o] += weight_t[i, o]
 
 
 def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> list[tuple]:

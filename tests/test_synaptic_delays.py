@@ -21,7 +21,7 @@ from spiketime.errors import UserError
 from spiketime.export.from_slayer import check_architecture, to_netx
 from spiketime.export.netx import NetxNetwork, read_netx, write_netx
 from spiketime.export.nir_out import to_nir
-from spiketime.sim.emulator import EmulatorBackend
+from spiketime.sim.emulator import EmulatorBackend, compile_network
 from spiketime.sim.lava_cpu import LavaCpuBackend
 from spiketime.train.model import ModelConfig, SpikingNet
 from spiketime.train.synaptic_delay import SIGMA_END, SynapticDelay, delayed_input
@@ -137,8 +137,10 @@ def test_trained_equals_emulator_equals_lava_hidden_and_output(trained) -> None:
 
 
 def test_emulator_equals_lava_delay_dense_on_delays_0_to_62(tmp_path) -> None:
-    """Spikes, u and v, every layer; layer 1's small weights make netx shift by 3 bits,
-    so each delay slot's floor matters."""
+    """Spikes, u and v, every layer; layer 1's small weights make netx shift by 3 bits;
+    layer 2's odd inhibitory weights leave Lava's weights off the multiples of its shift,
+    so each delay slot's floor acts (the emulator's slot-by-slot path; the others add
+    spike by spike)."""
     rng = np.random.default_rng(4)
     layers = []
     for n_in, n_out, w in ((8, 10, (-60, 200)), (10, 4, (-20, 30))):
@@ -147,13 +149,22 @@ def test_emulator_equals_lava_delay_dense_on_delays_0_to_62(tmp_path) -> None:
         delay = rng.integers(0, loihi2.MAX_DELAY + 1, size=(n_out, n_in))
         delay[0, 0], delay[-1, -1] = 0, loihi2.MAX_DELAY
         layers.append(replace(layer, delay=delay))
-    path = write_netx(NetxNetwork(tuple(layers)), tmp_path / "syn.net")
+    odd = [[0, -2, -2, -1], [-2, -1, 0, -2], [-2, -2, 0, -1]]  # Lava: -192, -128 at shift 7
+    inhibitory = replace(layers[1], weight=np.array(odd),
+                         delay=rng.integers(0, loihi2.MAX_DELAY + 1, size=(3, 4)))
+    layers.append(replace(inhibitory, neuron=replace(inhibitory.neuron, vth_mant=1)))
+    net = NetxNetwork(tuple(layers))
+    compiled = compile_network(net)
+    assert [bool(np.fmod(c.weight, 1 << c.shift).any()) for c in compiled] == [False, False,
+                                                                                 True]
+    path = write_netx(net, tmp_path / "syn.net")
     X = random_spikes(2, 8, 130, 0.2, seed=5)
     emu = EmulatorBackend().run(path, X, hidden=True, states=True)
     lava = run_lava(path, X)
-    assert emu.hidden[0].sum() > 0 and emu.output.sum() > 0
-    np.testing.assert_array_equal(lava.hidden[0], emu.hidden[0])
-    np.testing.assert_array_equal(lava.output, emu.output)
+    assert emu.hidden[0].sum() > 0 and emu.hidden[1].sum() > 0  # the output layer only inhibits
+    for got, want in zip((*lava.hidden, lava.output), (*emu.hidden, emu.output)):
+        np.testing.assert_array_equal(got, want)
+    assert emu.u[2].min() < 0  # the inhibitory layer's input arrived
     for a, b in zip((*lava.u, *lava.v), (*emu.u, *emu.v)):
         np.testing.assert_array_equal(a, b)
 
