@@ -5,13 +5,14 @@ file); with --clip it clips them into range instead, prints each clip and record
 it in the file's metadata. Exit 0 on success.
 
 `--format nir` writes a NIR graph instead (`export.nir_out`), from a checkpoint or
-from a NetX file given in its place, at the time step --dt or the one recorded.
+from a NetX file given in its place, at the time step --dt or the one recorded. The work
+is `spiketime.export.writing`'s (also `spiketime.export(...)`'s); this module parses and
+prints.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from spiketime import guards
 from spiketime.errors import UserError
@@ -45,54 +46,16 @@ def run(args: argparse.Namespace) -> int:
     guards.output_file(args.out, "--out")
     if args.dt is not None and args.format != "nir":
         raise UserError("--dt applies to --format nir only")
-    from spiketime.export.from_slayer import to_netx
-    from spiketime.train.foreign import load_factory
-    from spiketime.train.model import architecture, config_of, load_checkpoint, read_checkpoint
-    if args.format == "nir" and args.checkpoint is not None and _is_netx(args.checkpoint):
-        from spiketime.export.netx import read_netx
+    from spiketime.export import writing
 
-        net = read_netx(args.checkpoint)
-        return _write(args, net, "-".join(map(str, (net.input_size, *(
-            lay.out_features for lay in net.layers)))))
-    if args.model_factory:
-        model = load_factory(args.model_factory)
-        net = to_netx(model, {"model": args.model_factory.partition(":")[2],
-                              "source": f"factory {args.model_factory}"})
-        return _write(args, net, f"{model.config.inputs}-"
-                      + "-".join(map(str, (*model.config.hidden, model.config.outputs))))
-    data = read_checkpoint(args.checkpoint)
-    model = load_checkpoint(args.checkpoint)
-    meta = {k: v for k, v in data["extra"].items() if k not in ("history", "threads",
-                                                                  "world_size", "epoch")}
-    meta.setdefault("model", args.checkpoint.stem)
-    if "epoch" in data["extra"]:
-        meta["epoch"] = data["extra"]["epoch"]
-    return _write(args, to_netx(model, meta), architecture(config_of(data, args.checkpoint)))
-
-
-def _is_netx(path: Path) -> bool:
-    import h5py
-
-    return path.is_file() and h5py.is_hdf5(path)
-
-
-def _write(args: argparse.Namespace, net, shape: str) -> int:
-    from spiketime.export.netx import clip_to_chip, range_violations, write_netx
-    from spiketime.export.nir_out import dt_of, to_nir, write_nir
-
+    from_netx = (args.format == "nir" and args.checkpoint is not None
+                 and writing.is_netx(args.checkpoint))
+    net, shape = writing.network_of(args.model_factory or args.checkpoint,
+                                    factory=args.model_factory is not None, netx=from_netx)
+    done = writing.write(net, shape, args.out, format=args.format, dt_ms=args.dt,
+                         clip=args.clip)
     if args.clip:
-        net, clipped = clip_to_chip(net)
-        for line in clipped or ["nothing was out of range"]:
+        for line in done.clipped or ["nothing was out of range"]:
             print(f"clipped: {line}", file=sys.stderr)
-    if args.format == "nir":
-        problems = range_violations(net)
-        if problems:
-            raise UserError("cannot export: " + "; ".join(problems))
-        dt_ms = dt_of(net.metadata, args.dt)
-        path = write_nir(to_nir(net, dt_ms), args.out)
-        print(f"wrote {path}: NIR graph {shape}, {len(net.layers)} layers, dt {dt_ms:g} ms, "
-              f"max delay {net.max_delay} steps")
-        return 0
-    path = write_netx(net, args.out)
-    print(f"wrote {path}: {shape}, {len(net.layers)} layers, max delay {net.max_delay} steps")
+    print(done.summary())
     return 0
