@@ -94,3 +94,19 @@ def test_compare_refuses_an_unknown_option_and_a_bad_model(trained_delay_net, tm
     with pytest.raises(UserError, match="jitter levels must be finite"):
         spiketime.compare(model=trained_delay_net["model"], netx=netx, data=tmp_path / "d.h5",
                           jitter=(-1,))
+
+
+def test_progress_bars_follow_the_callers_choice_for_the_call_only(monkeypatch):
+    from spiketime.progress import bars, progress, shown
+    from spiketime.train.distributed import Comm
+    from spiketime.train.trainer import _bar
+
+    monkeypatch.setenv("CI", "1")  # the rule alone: quiet
+    assert not shown()
+    with bars(True):
+        assert shown() and not progress(range(2), "x").disable
+        assert not _bar("train", 10, 0, Comm()).disable
+        with bars(False):
+            assert not shown() and _bar("train", 10, 0, Comm()).disable
+        assert shown()
+    assert not shown() and progress(range(2), "x").disable

@@ -10,7 +10,6 @@ Two losses, both a cross-entropy over the output neurons' spike counts:
 """
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -207,10 +206,13 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
 
 def _bar(desc: str, total: int, initial: int, comm: Comm):
     """A batch-level progress bar (loss, last validation accuracy) on rank 0's terminal;
-    quiet in CI, when piped and on other ranks (spiketime.progress's rule)."""
+    quiet in CI, when piped, on other ranks, and in the Python API unless it asks for bars
+    (spiketime.progress's rule)."""
     from tqdm import tqdm
 
-    quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty() or not comm.is_main
+    from spiketime.progress import shown
+
+    quiet = not shown() or not comm.is_main
     return tqdm(total=total, initial=initial, desc=desc, disable=quiet, leave=False,
                 unit="batch")
 
