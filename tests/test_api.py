@@ -5,6 +5,7 @@ docs/api.md's worked examples (tests/test_api_docs.py) show the functions workin
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -110,3 +111,31 @@ def test_progress_bars_follow_the_callers_choice_for_the_call_only(monkeypatch):
             assert not shown() and _bar("train", 10, 0, Comm()).disable
         assert shown()
     assert not shown() and progress(range(2), "x").disable
+
+
+def test_compare_takes_a_nir_graph_as_a_file_or_in_memory(trained_delay_net, tmp_path):
+    """The trained side as NIR: a .nir path, or the nir.NIRGraph object itself; both judged
+    by the statistics alone (exact=False) with the per-layer table, saved with the report."""
+    import nir
+
+    from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
+
+    X = (np.random.default_rng(1).random((16, 12, 60)) < 0.15).astype(np.uint8)
+    meta = DatasetMeta(task="test", variant="none", dt_ms=1.0, class_names=("a", "b", "c"))
+    y = np.arange(16) % 3
+    save_dataset(Dataset(Split(X, y), Split(X, y), meta), tmp_path / "d.h5")
+    graph_file = spiketime.export(trained_delay_net["path"], tmp_path / "m.nir", format="nir",
+                                  dt_ms=1.0)
+    sources = {}
+    for model in (graph_file, nir.read(graph_file)):
+        report = spiketime.compare(model=model, netx=trained_delay_net["path"],
+                                   data=tmp_path / "d.h5", jitter=(), neuron_jitter=(),
+                                   deletion=(), resamples=100, allow_degenerate=True)
+        assert not report.config.exact and [r.backend for r in report.rows] == ["emulator"] * 2
+        assert len(report.layers) == 3
+        saved = report.save(tmp_path / type(model).__name__)
+        assert (saved.parent / "layers.md").is_file()
+        written = json.loads((saved.parent / "report.json").read_text())
+        sources[type(model).__name__] = written["models"][0]["checkpoint"]
+    assert sources["NIRGraph"] == "NIR graph in memory (float reference)"
+    assert sources["PosixPath"] == "NIR ../m.nir (float reference)"  # relative to the folder
