@@ -139,3 +139,30 @@ def test_compare_takes_a_nir_graph_as_a_file_or_in_memory(trained_delay_net, tmp
         sources[type(model).__name__] = written["models"][0]["checkpoint"]
     assert sources["NIRGraph"] == "NIR graph in memory (float reference)"
     assert sources["PosixPath"] == "NIR ../m.nir (float reference)"  # relative to the folder
+
+
+def test_train_takes_the_commands_options_with_its_defaults():
+    """spiketime.train(...) and `spiketime train` share options and defaults: every option
+    of the command but the CLI's own is a keyword of the function, with the same default."""
+    from spiketime.api import train_options
+    from spiketime.cli import build_parser
+    from spiketime.train.config import ModelConfig, default
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["train"]
+    command = sub.parse_args(["--data", "d.h5", "--out", "o"])
+    cli_only = {"data", "out", "func", "threads", "val_fraction_default"}  # threads: torch's
+    options = train_options()
+    for dest, value in vars(command).items():
+        if dest in cli_only:
+            continue
+        assert dest in options, dest
+        if dest == "delays":  # --delays none|hidden|synapses: two booleans in the API
+            assert (value, options["delays"], options["synaptic_delays"]) == ("none", False,
+                                                                              False)
+        elif dest == "val_fraction":  # None: the command's default, val_fraction_default
+            assert options[dest] == command.val_fraction_default
+        elif value is None:  # None: the config's own default (the decays)
+            assert options[dest] == default(ModelConfig, dest), dest
+        else:
+            assert options[dest] == value, dest
