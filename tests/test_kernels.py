@@ -78,10 +78,12 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("density", [0.05, 0.3])  # per-event synapse, then the product
 @pytest.mark.parametrize("case", CASES)
-def test_spikes_equal_slayers_and_gradients_match(case):
+def test_spikes_equal_slayers_and_gradients_match(case, density):
     params = CASES[case]
-    x = (torch.rand(4, 30, 300) < 0.2).float()
+    x = (torch.rand(4, 30, 300) < density).float()
+    assert kernels._sparse_binary(x) == (density < kernels.EVENT_DENSITY)
     plain = _block(**params, chip=False)  # slayer's own block, untouched
     _assert_same(plain, _compiled(plain, params.get("surrogate", "slayer")), x)
 

@@ -5,8 +5,9 @@ CPU (over time steps and over channels: it compiles them only for CUDA), so a CP
 training step costs several times the matrix products it contains. This module
 replaces, on CPU tensors only, a slayer `cuba.Dense` block's forward with two steps:
 
-- the synapse as one plain matrix product on time-major (N, T, C) memory: binary
-  spikes times weights on the 2/64 grid sum exactly in float32 in any order;
+- the synapse as one plain matrix product on time-major (N, T, C) memory, or for a
+  sparse binary input (the data, below 15% density) the weights added per input event:
+  binary spikes times weights on the 2/64 grid sum exactly in float32 in any order;
 - one fused kernel for the rest: the neuron's current u and voltage v with the chip's
   24-bit registers of `train/registers.py` (u wraps, v saturates), the spike, the
   step delay and the learnable axonal delay (a shift by floor(d) + 1 per channel).
@@ -265,14 +266,70 @@ class _Spec:
         return scale / 2 / tau * torch.exp(-torch.abs(x) / tau)
 
 
+EVENT_DENSITY = 0.15  # below this share of nonzero inputs, a binary input is summed per event
+
+
 def _time_major_linear(synapse: torch.nn.Module, x_nct: torch.Tensor) -> torch.Tensor:
-    """slayer's dense synapse (a 1x1x1 conv3d) as one plain matrix product, time-major
-    out [N, T, C_out]; the same sums (binary spikes times weights on the 2/64 grid are
-    exact in float32 in any order)."""
+    """slayer's dense synapse (a 1x1x1 conv3d) as plain sums, time-major out
+    [N, T, C_out]: one matrix product, or, for a sparse binary input that needs no
+    gradient (the data), the weights added per input event. Either way the same sums:
+    binary spikes times weights on the 2/64 grid are exact in float32 in any order."""
     weight = synapse.weight if synapse._pre_hook_fx is None \
         else synapse._pre_hook_fx(synapse.weight)
     weight = weight.reshape(weight.shape[0], -1)
+    if not x_nct.requires_grad and synapse.bias is None and _sparse_binary(x_nct):
+        return _EventLinear.apply(x_nct, weight)
     return torch.nn.functional.linear(x_nct.transpose(1, 2), weight, synapse.bias)
+
+
+def _sparse_binary(x: torch.Tensor) -> bool:
+    nonzero = int(torch.count_nonzero(x))
+    return nonzero < EVENT_DENSITY * x.numel() and nonzero == int(torch.count_nonzero(x == 1))
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _events_forward(x, weight_t, z):  # pragma: no cover - compiled
+    """z[n, t, :] += weight_t[c, :] for every input spike x[n, c, t] (a sample per task)."""
+    n_samples, channels, steps = x.shape
+    outputs = weight_t.shape[1]
+    for n in numba.prange(n_samples):
+        for c in range(channels):
+            for t in range(steps):
+                if x[n, c, t] != 0:
+                    for o in range(outputs):
+                        z[n, t, o] += weight_t[c, o]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _events_weight_grad(x, g, g_weight_t):  # pragma: no cover - compiled
+    """g_weight_t[c, :] = sum of g[n, t, :] over the spikes x[n, c, t] (a channel per task)."""
+    n_samples, channels, steps = x.shape
+    outputs = g.shape[2]
+    for c in numba.prange(channels):
+        for n in range(n_samples):
+            for t in range(steps):
+                if x[n, c, t] != 0:
+                    for o in range(outputs):
+                        g_weight_t[c, o] += g[n, t, o]
+
+
+class _EventLinear(torch.autograd.Function):
+    """A binary input [N, C, T] (no gradient of its own) times weight [O, C], per event."""
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        xn = x.detach().contiguous().numpy()
+        z = np.zeros((xn.shape[0], xn.shape[2], weight.shape[0]), np.float32)
+        _events_forward(xn, weight.detach().t().contiguous().numpy(), z)
+        ctx.save_for_backward(x)
+        return torch.from_numpy(z)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        g_weight_t = np.zeros((x.shape[1], g.shape[2]), np.float32)
+        _events_weight_grad(x.detach().contiguous().numpy(), g.contiguous().numpy(), g_weight_t)
+        return None, torch.from_numpy(g_weight_t).t()
 
 
 def _compiled_forward(block: torch.nn.Module, spec: _Spec, slayer_forward,
