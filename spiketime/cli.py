@@ -7,10 +7,16 @@ sets `func(args) -> int` as the default. User errors (`UserError`) print one lin
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import math
 import os
+import signal
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
 
 from spiketime import guards
 from spiketime.errors import UserError
@@ -64,22 +70,59 @@ def finite_numbers(args: argparse.Namespace, names: dict[str, str]) -> None:
                 raise UserError(f"{names.get(dest, dest)} must be a finite number, got {item}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so it unwinds as Ctrl-C does: partial
+    folders are undone (`guards.undo_on_failure`), temporary files removed."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        finite_numbers(args, option_names(parser))
-        with guards.protecting(guards.inputs_of(args)):  # no output replaces an input
-            return int(args.func(args) or 0)
+        with _sigterm_as_interrupt(), warnings.catch_warnings():
+            # numpy's arithmetic warnings (a NaN met on the way to a refusal) are not for
+            # users: the values they are about are refused, or reported, in words
+            warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                    message="(invalid value|divide by zero|overflow) encountered")
+            finite_numbers(args, option_names(parser))
+            with guards.protecting(guards.inputs_of(args)):  # no output replaces an input
+                rc = int(args.func(args) or 0)
+            sys.stdout.flush()  # a full disk behind stdout is an error, not a traceback at exit
+            return rc
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("error: terminated (SIGTERM); nothing partial was left", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # stdout closed early (`| head`): stop quietly, as cat does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"error: cannot write: {exc.strerror}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

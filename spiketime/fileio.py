@@ -5,6 +5,7 @@ JSON stored in an HDF5 attribute."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -22,18 +23,44 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     replaceable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        _remove_stale(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=target.parent)
     except OSError as exc:
         raise UserError(f"cannot write {target}: {exc.strerror}") from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
     try:
-        yield Path(tmp)
+        try:
+            yield Path(tmp)
+        except OSError as exc:  # disk full, quota, I/O error: one line, the old file kept
+            kept = "the earlier file is kept" if target.exists() else "nothing was written"
+            raise UserError(f"cannot write {target}: {exc.strerror or exc}; {kept}") from None
         replaceable(target)  # again: something may have appeared there meanwhile
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary files of earlier writes to `target` whose process is gone (killed
+    where nothing could be caught): their names carry the writer's process id."""
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -76,7 +76,30 @@ def path(text: str) -> Path:
     current folder, and a pipeline would fill it)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("empty path; give a file or folder name")
-    return Path(text)
+    return _Slashed(text) if text.endswith(("/", os.sep)) else Path(text)
+
+
+class _Slashed(type(Path())):
+    """A path typed with a trailing '/' (which Path drops): the user meant a folder."""
+
+
+def items(text: str, convert=str, *, unique: bool = False, what: str = "values") -> tuple:
+    """argparse type body for a comma-separated list: every item given (`8,,8` and `''`
+    are refused, never read as 8,8 or "all"), each converted, and with `unique` none twice
+    (`--seeds 0,0` would train the same cell twice)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise argparse.ArgumentTypeError(f"an empty item in {text!r}; give {what} separated "
+                                         f"by single commas")
+    try:
+        values = tuple(convert(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what} separated by commas, got "
+                                         f"{text!r}") from None
+    twice = [v for i, v in enumerate(values) if v in values[:i]]
+    if unique and twice:
+        raise argparse.ArgumentTypeError(f"{twice[0]} is given twice in {text!r}")
+    return values
 
 
 class InputPath(type(Path())):  # PosixPath (or WindowsPath): Path itself cannot be subclassed
@@ -167,6 +190,9 @@ def output_file(path: str | os.PathLike | None, option: str, *, announce: bool =
     """Refuse, up front, an output file that cannot be written or must not be replaced.
     A regular file already there is replaced (said on stderr when `announce`)."""
     p = _nonempty(path, option)
+    if isinstance(path, _Slashed) or str(path).endswith(("/", os.sep)):  # meant a folder
+        raise UserError(f"{option} {str(p).rstrip('/')}/ ends in '/', so it names a folder; "
+                        f"this option takes a file name")
     _writable_target(p, f"{option} {p}")
     if announce and p.is_file():
         print(f"note: {option} {p} exists and will be replaced", file=sys.stderr)
@@ -240,28 +266,84 @@ def _creatable(folder: Path, what: str) -> None:
     os.unlink(probe)
 
 
-INCOMPLETE = "INCOMPLETE.txt"  # left in a folder whose earlier files a failed run replaced
+INCOMPLETE = "INCOMPLETE.txt"  # in a folder a run is writing, or a failed run left behind
+RUNNING = "A spiketime run (process {pid}) is writing this folder. If no such process runs, "\
+          "it was killed (SIGKILL, a power cut) and these files do not belong together: "\
+          "rerun the command; a successful run removes this file.\n"
 
 
 @contextlib.contextmanager
 def undo_on_failure(folder: str | os.PathLike) -> Iterator[None]:
-    """Run a block that writes into `folder`; if it raises (or is interrupted), remove
-    every file and folder it created there, so a failed run leaves nothing new. Files
-    that were there before and were replaced (atomically: each is whole, old or new)
-    cannot be restored: then `INCOMPLETE.txt` names them, and the next successful run
-    into the folder removes it."""
+    """Run a block that writes into `folder`; if it raises (or is interrupted: Ctrl-C,
+    SIGTERM), remove every file and folder it created there, so a failed run leaves
+    nothing new. Files that were there before and were replaced (atomically: each is
+    whole, old or new) cannot be restored: then `INCOMPLETE.txt` names them. While the
+    block runs, `INCOMPLETE.txt` says a run is writing the folder, so a run killed
+    where nothing can be caught (SIGKILL) leaves it behind; a rerun says so, and the
+    next successful run into the folder removes it. (The folder is made on entry.)"""
     root = Path(folder)
     missing = _first_missing(root)
     before = _tree(root)
+    marker = root / INCOMPLETE
+    mine = RUNNING.format(pid=os.getpid())
+    if marker.is_file() and _read(marker) != mine:
+        print(f"note: {root} holds an incomplete run ({INCOMPLETE}); its files are replaced",
+              file=sys.stderr)
+    outer = marker.is_file() and _read(marker) == mine  # nested in a block of this process
     try:
+        if not outer:
+            root.mkdir(parents=True, exist_ok=True)
+            marker.write_text(mine)
         yield
     except BaseException:
+        if outer:
+            raise
         if missing is not None:
             shutil.rmtree(missing, ignore_errors=True)
         else:
             _undo(root, before)
         raise
-    (root / INCOMPLETE).unlink(missing_ok=True)
+    if not outer:
+        marker.unlink(missing_ok=True)
+
+
+LOCK = ".spiketime.lock"  # in a folder one process at a time may write (a train run)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, option: str) -> Iterator[None]:
+    """Hold `folder` for this process: another process asking for it meanwhile is refused
+    with one line. The lock is the kernel's (flock), so a process that dies, however it
+    dies (SIGKILL too), holds it no longer. A folder made here and left empty is removed."""
+    import fcntl
+
+    root = Path(folder)
+    missing = _first_missing(root)
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(f"{option} {root} is in use by another spiketime run (process "
+                            f"{holder}); wait for it to end, or choose another {option}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(root / LOCK)  # while still held: a waiting process then finds none
+        os.close(fd)
+        if missing is not None and not any(root.iterdir()):
+            shutil.rmtree(missing, ignore_errors=True)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _undo(root: Path, before: dict[Path, int]) -> None:

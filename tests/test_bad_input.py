@@ -360,7 +360,7 @@ def test_undo_on_failure_removes_only_what_the_run_made(tmp_path) -> None:
         raise RuntimeError("boom")
     assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["mine.txt"]
     with pytest.raises(RuntimeError), guards.undo_on_failure(tmp_path / "a" / "b"):
-        (tmp_path / "a" / "b").mkdir(parents=True)
+        (tmp_path / "a" / "b").mkdir(parents=True, exist_ok=True)  # undo_on_failure made it
         raise RuntimeError("boom")
     assert not (tmp_path / "a").exists()
     (tmp_path / "out" / "sub").mkdir()

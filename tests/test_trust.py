@@ -5,8 +5,13 @@ do to the process (a malicious checkpoint) run it as a user does, in a subproces
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -15,6 +20,7 @@ import pytest
 import torch
 from support import assert_one_line_error, call, spiketime
 
+from spiketime import guards
 from spiketime.data.dataset import save_dataset
 from spiketime.data.synthetic import generate
 from spiketime.export.from_slayer import to_netx
@@ -202,3 +208,149 @@ def test_prepare_refuses_fractional_labels(capsys, tmp_path):
                 "--raw", tmp_path / "raw", "--out", tmp_path / "p.h5")
     assert_one_line_error(proc, "shd_train.h5", "labels must hold whole numbers", "0.5")
     assert not (tmp_path / "p.h5").exists()
+
+
+# --- 4. interrupted runs leave nothing partial ----------------------------------------------
+
+PIPE = ("pipeline", "--epochs", "200", "--samples-per-class", "40", "--steps", "60",
+        "--hidden", "8", "--confirm-lava", "0")
+
+
+def _start(tmp_path: Path, *args) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "NXSDKHOST"} | {"CI": "1"}
+    return subprocess.Popen([sys.executable, "-m", "spiketime", *map(str, args)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def test_sigterm_is_ctrl_c_the_run_folder_goes_and_no_tmp_file_stays(tmp_path):
+    proc = _start(tmp_path, *PIPE, "--out", "run")
+    _wait_for(tmp_path / "run" / "data.h5", proc)  # at work: the dataset is written
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and err.splitlines()[-1].startswith("error: terminated"), err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []  # no folder, no .tmp file
+
+
+def test_after_sigkill_the_folder_says_it_is_incomplete_and_a_rerun_clears_it(tmp_path):
+    proc = _start(tmp_path, *PIPE, "--out", "run")
+    _wait_for(tmp_path / "run" / "data.h5", proc)
+    proc.kill()
+    proc.communicate()
+    marker = tmp_path / "run" / guards.INCOMPLETE
+    assert f"process {proc.pid}" in marker.read_text() and "killed" in marker.read_text()
+    rerun = spiketime("pipeline", "--epochs", "1", "--samples-per-class", "4", "--steps", "40",
+                      "--hidden", "4", "--confirm-lava", "0", "--out", "run",
+                      "--allow-degenerate", cwd=tmp_path)
+    assert rerun.returncode in (0, 1, 3), rerun.stderr
+    assert "holds an incomplete run" in rerun.stderr
+    assert not marker.exists()
+    assert not list((tmp_path / "run").rglob("*.tmp"))
+
+
+def test_a_dead_writers_tmp_file_is_removed_by_the_next_write(capsys, tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no longer runs
+    stale = tmp_path / f".g.h5.{gone.pid}.abcd.tmp"
+    stale.write_text("half a file")
+    mine = tmp_path / f".g.h5.{os.getpid()}.efgh.tmp"  # a live writer's: kept
+    mine.write_text("being written")
+    proc = call(capsys, "data", "generate", "--task", "isi", "--samples-per-class", "4",
+                "--steps", "200", "--out", tmp_path / "g.h5")
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists() and mine.exists()
+
+
+# --- 5. one run per folder ---------------------------------------------------------------
+
+def test_a_second_train_into_a_held_folder_is_refused(capsys, d, tmp_path):
+    run = ("train", "--data", d / "data.h5", "--out", tmp_path / "run", "--hidden", "4",
+           "--epochs", "1")
+    with guards.folder_lock(tmp_path / "run", "--out"):
+        proc = call(capsys, *run)
+        assert_one_line_error(proc, "--out", "in use by another spiketime run",
+                              f"process {os.getpid()}")
+    assert not (tmp_path / "run").exists()  # made for the lock, left empty: removed
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from spiketime import guards\n"
+                               "with guards.folder_lock(sys.argv[1], '--out'):\n"
+                               "    print('held', flush=True); time.sleep(600)",
+                               str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    assert_one_line_error(call(capsys, *run), "in use", f"process {holder.pid}")
+    holder.kill()  # SIGKILL: nothing runs on the way out, the kernel drops the lock
+    holder.wait()
+    proc = call(capsys, *run)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "run" / guards.LOCK).exists()
+
+
+# --- 7. a full disk is one line ---------------------------------------------------------------
+
+def test_disk_full_while_writing_is_one_line_and_keeps_the_earlier_file(capsys, tmp_path,
+                                                                        monkeypatch):
+    gen = ("data", "generate", "--task", "isi", "--samples-per-class", "4", "--steps", "200",
+           "--out", tmp_path / "g.h5")
+    assert call(capsys, *gen).returncode == 0
+    before = (tmp_path / "g.h5").read_bytes()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(h5py, "File", full)  # every HDF5 write fails as on a full disk
+    proc = call(capsys, *gen)
+    lines = proc.stderr.splitlines()  # the note that g.h5 will be replaced, then the error
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(lines) == 2
+    assert lines[-1].startswith("error: cannot write") and lines[-1].endswith(
+        "No space left on device; the earlier file is kept"), lines
+    assert (tmp_path / "g.h5").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.h5"]
+
+
+def test_stdout_on_a_full_device_is_one_line(d):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "spiketime", "check", str(d / "tau.net"),
+                               "--json"], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 2
+    assert_one_line_error(subprocess.CompletedProcess((), 2, "", proc.stderr),
+                          "cannot write", "No space left on device")
+
+
+# --- 8. accepted without a word, no more -----------------------------------------------------
+
+@pytest.mark.parametrize("args, fragments", [
+    (("train", "--data", "{data}", "--out", "run", "--hidden", "8,,8"), ("empty item", "8,,8")),
+    (("experiment", "--seeds", "0,0", "--out", "x"), ("0 is given twice",)),
+    (("experiment", "--tasks", "ccisi,", "--out", "x"), ("empty item",)),
+    (("data", "spoken-digits", "--out", "sd", "--voices", ""), ("empty item",)),
+    (("data", "generate", "--task", "isi", "--steps", "120", "--param", "steps=500",
+      "--out", "g.h5"), ("--param steps=500 contradicts --steps 120",)),
+    (("data", "generate", "--task", "isi", "--param", "seed=-5", "--out", "g.h5"),
+     ("--param seed", "--seed")),
+    (("data", "generate", "--task", "isi", "--param", "rate_range=[NaN,1]", "--out", "g.h5"),
+     ("not a finite JSON value",)),
+    (("data", "generate", "--task", "isi", "--out", "newdir/"), ("ends in '/'", "folder")),
+    (("import", "{nir}", "--out", "newdir/"), ("--out newdir/ ends in '/'",)),
+    (("data", "spoken-digits", "--out", "sd", "--test-fraction", "nan"),
+     ("--test-fraction must be a finite number",)),
+    (("experiment", "--merge", "--out", "empty"), ("none of the grid's", "finished cells")),
+], ids=["hidden-empty-item", "seeds-twice", "tasks-empty", "voices-empty", "param-vs-steps",
+        "param-seed", "param-nan", "out-trailing-slash", "import-out-slash", "fraction-nan",
+        "merge-no-cells"])
+def test_refused_instead_of_read_some_other_way(capsys, d, tmp_path, monkeypatch, args,
+                                                fragments):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    names = {"{data}": str(d / "data.h5"), "{nir}": str(d / "tau.nir")}
+    proc = call(capsys, *[names.get(a, a) for a in args])
+    assert_one_line_error(proc, *fragments)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

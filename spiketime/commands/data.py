@@ -136,7 +136,8 @@ def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=5,
                    help="utterances per voice and class (default %(default)s: 4,200 train + "
                         "1,000 test with the 52 default voices)")
-    p.add_argument("--voices", default=None, metavar="V[,V...]",
+    p.add_argument("--voices", type=lambda s: guards.items(s, unique=True, what="voices"),
+                   default=None, metavar="V[,V...]",
                    help="espeak-ng variants to use as speakers (default: the 52 listed in "
                         "spiketime.data.spoken_digits.VOICES)")
     p.add_argument("--test-fraction", type=float, default=0.2,
@@ -151,7 +152,7 @@ def _spoken_digits(args: argparse.Namespace) -> int:
     from spiketime.data.spoken_digits import VOICES, CorpusConfig, build_corpus
     from spiketime.progress import progress
 
-    voices = tuple(v for v in args.voices.split(",") if v) if args.voices else VOICES
+    voices = args.voices if args.voices is not None else VOICES
     config = CorpusConfig(seed=args.seed, repeats=args.repeats, voices=voices,
                           test_fraction=args.test_fraction)
     summary = build_corpus(args.out, config, workers=args.workers,
@@ -170,11 +171,17 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--param takes KEY=VALUE, got {item!r}")
+        if key == "seed":  # generate() takes it from --seed, checked there
+            raise UserError("--param seed: give the seed as --seed")
         try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            raise UserError(f"--param {key}: {value!r} is not a JSON value") from None
+            out[key] = json.loads(value, parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError):
+            raise UserError(f"--param {key}: {value!r} is not a finite JSON value") from None
     return out
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a generator can use")
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -189,9 +196,12 @@ def _generate(args: argparse.Namespace) -> int:
     from spiketime.data.dataset import save_dataset
     from spiketime.data.synthetic import generate
 
-    for key, value in (("n_per_class", args.samples_per_class), ("steps", args.steps),
-                       ("dt_ms", args.dt_ms)):
+    for key, option, value in (("n_per_class", "--samples-per-class", args.samples_per_class),
+                               ("steps", "--steps", args.steps), ("dt_ms", "--dt-ms", args.dt_ms)):
         if value is not None:
+            if key in kwargs and kwargs[key] != value:  # one setting, one value
+                raise UserError(f"--param {key}={kwargs[key]} contradicts {option} {value}; "
+                                f"give one of them")
             kwargs[key] = value
     ds = generate(args.task, args.variant, seed=args.seed, lam=args.lam, **kwargs)
     save_dataset(ds, args.out)

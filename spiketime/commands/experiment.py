@@ -23,11 +23,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
-            from None
+    return guards.items(text, int, unique=True, what="integers")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run only cells I, I+N, I+2N, ... (default: all)")
     p.add_argument("--merge", action="store_true",
                    help="run nothing; assemble results from the cells in OUT")
-    p.add_argument("--tasks", type=lambda s: tuple(s.split(",")), metavar="NAMES",
+    p.add_argument("--tasks", type=lambda s: guards.items(s, unique=True, what="task names"),
+                   metavar="NAMES",
                    help="only these tasks of the grid (comma-separated)")
     p.add_argument("--seeds", type=_ints, help="seeds, comma-separated (default: the grid's)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the grid's)")

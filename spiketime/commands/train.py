@@ -9,6 +9,7 @@ Exit 0 on success, 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from spiketime import guards
@@ -33,10 +34,7 @@ TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "loss", "
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
     """argparse type: '128,128' -> (128, 128); every size at least 1."""
-    try:
-        sizes = tuple(int(v) for v in text.replace("-", ",").split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 128,128, got {text!r}") from None
+    sizes = guards.items(text.replace("-", ","), int, what="sizes like 128,128")
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"hidden sizes must be at least 1, got {text!r}")
     return sizes
@@ -186,11 +184,13 @@ def run(args: argparse.Namespace) -> int:
     mcfg, tcfg = configs(args, ds.channels, ds.n_classes)
     device = resolve_device(args.device)
     comm = from_environment(device) if launched() else None
+    main_rank = comm is None or comm.is_main  # one lock per run, held by rank 0
     try:
-        name = model_name(mcfg)
-        result = train_run(ds.train, mcfg, tcfg, args.out,
-                           meta=metadata(name, ds, mcfg, tcfg), resume=args.resume,
-                           device=device, comm=comm, desc=f"train {name}")
+        with guards.folder_lock(args.out, "--out") if main_rank else contextlib.nullcontext():
+            name = model_name(mcfg)
+            result = train_run(ds.train, mcfg, tcfg, args.out,
+                               meta=metadata(name, ds, mcfg, tcfg), resume=args.resume,
+                               device=device, comm=comm, desc=f"train {name}")
     finally:
         if comm is not None:
             shutdown(comm)
