@@ -43,7 +43,7 @@ from spiketime.parity.sweep import DEFAULT_LEVELS, FAMILIES
 from spiketime.sim.nir_reference import ARITHMETICS
 from spiketime.sim.registry import SIM_BACKENDS
 
-DEFAULT_BACKENDS = ("emulator", "lava-cpu")
+DEFAULT_BACKENDS = next(f.default for f in fields(CompareConfig) if f.name == "backends")
 NIR_BACKENDS = ("emulator",)  # a NIR reference is judged statistically: Lava's subset could
 # not resolve the tolerance
 _OWN = ("models", "data", "out", "backends", "levels")  # CompareConfig fields set otherwise
