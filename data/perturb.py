@@ -16,12 +16,17 @@
   to random steps the channel leaves empty; counts per channel are kept exactly. At
   f = 1 only counts remain: a network that reads timing falls to its rate-only level.
 
-All are vectorised over the batch and deterministic for a seed. PERTURBATIONS maps the
-graded ones to a uniform (X, level, seed) signature for sweeps.
+All are vectorised over the batch and deterministic for a seed. PERTURBATIONS is the one
+table of the graded ones: each entry names its function (a uniform (X, level, seed)
+signature), its level, its range, its plot title, its help and compare's default levels,
+and the sweep, the plots, the grid and compare's options all read it. A new perturbation
+is one function here and one entry there.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -198,9 +203,38 @@ def randomize_timing(X: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return out
 
 
-PERTURBATIONS: Mapping[str, Callable[[np.ndarray, float, int], np.ndarray]] = MappingProxyType({
-    "jitter": jitter_spikes,
-    "neuron_jitter": jitter_neurons,
-    "deletion": delete_spikes,
-    "timing": randomize_timing,
-})
+@dataclass(frozen=True)
+class Perturbation:
+    """A graded perturbation, as every sweep, plot and option knows it."""
+
+    name: str  # the sweep family and the report's condition name
+    apply: Callable[[np.ndarray, float, int], np.ndarray]  # (X, level, seed) -> X'
+    level: str  # the level's name in condition labels ("jitter sigma=2")
+    title: str  # plot title
+    help: str  # what the levels are, for compare's option
+    default_levels: tuple[float, ...] = ()  # compare's default sweep (() : only when asked)
+    max_level: float = math.inf  # levels lie in [0, max_level]
+
+    def __call__(self, X: np.ndarray, level: float, seed: int) -> np.ndarray:
+        return self.apply(X, level, seed)
+
+    @property
+    def option(self) -> str:
+        """The command-line option that sets its levels: --neuron-jitter."""
+        return "--" + self.name.replace("_", "-")
+
+
+# Default levels for 1-ms steps: jitter sigmas in steps, deletion probabilities (the built-in
+# task's classes differ by ~15 steps in interval). Timing randomization is swept only when
+# asked (`spiketime experiment`, `compare --timing`).
+PERTURBATIONS: Mapping[str, Perturbation] = MappingProxyType({p.name: p for p in (
+    Perturbation("jitter", jitter_spikes, "sigma", "per-spike jitter (sigma, steps)",
+                 "per-spike jitter sigmas, steps", (1.0, 2.0, 4.0)),
+    Perturbation("neuron_jitter", jitter_neurons, "sigma", "per-neuron jitter (sigma, steps)",
+                 "per-neuron jitter sigmas, steps", (2.0, 5.0, 10.0)),
+    Perturbation("deletion", delete_spikes, "p", "spike deletion (p)",
+                 "spike deletion probabilities", (0.1, 0.2, 0.4), max_level=1.0),
+    Perturbation("timing", randomize_timing, "f", "timing randomization (f)",
+                 "timing randomization: fractions of each channel's spikes moved to random "
+                 "empty steps, counts kept", max_level=1.0),
+)})

@@ -18,6 +18,7 @@ from typing import Any
 
 from spiketime import guards
 from spiketime.data.dataset import load_dataset
+from spiketime.data.perturb import PERTURBATIONS
 from spiketime.errors import UserError
 from spiketime.export.netx import read_netx
 from spiketime.parity import layer_agreement
@@ -104,7 +105,7 @@ def _levels(family: str, values: Any) -> tuple[float, ...]:
                                           else values))
     except (TypeError, ValueError):
         raise UserError(f"{family} must be numbers, got {values!r}") from None
-    hi = 1.0 if family in ("deletion", "timing") else float("inf")
+    hi = PERTURBATIONS[family].max_level
     bad = [v for v in levels if not (0 <= v <= hi and v == v and v != float("inf"))]
     if bad:
         bound = "in [0, 1]" if hi == 1.0 else "finite and >= 0"

@@ -12,10 +12,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from spiketime.data.perturb import reverse
+from spiketime.data.perturb import PERTURBATIONS, reverse
 
-LEVEL_NAMES = MappingProxyType({"jitter": "sigma", "neuron_jitter": "sigma", "deletion": "p",
-                                "timing": "f"})
+LEVEL_NAMES = MappingProxyType({p.name: p.level for p in PERTURBATIONS.values()})
 
 
 def label(name: str, level: float | None) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spiketime.data.perturb import PERTURBATIONS
 from spiketime.fileio import atomic_path
 from spiketime.parity.chance import UNDEFINED_AT_CHANCE
 from spiketime.parity.reports import (
@@ -257,9 +258,10 @@ def _plot_raster(sample: np.ndarray, reversed_sample: np.ndarray, title: str, pa
     save_figure(plt, fig, path)
 
 
-_FAMILY_TITLES = {"jitter": "per-spike jitter (sigma, steps)",
-                  "neuron_jitter": "per-neuron jitter (sigma, steps)",
-                  "deletion": "spike deletion (p)"}
+
+
+def _title(family: str) -> str:
+    return PERTURBATIONS[family].title if family in PERTURBATIONS else family
 
 
 def _plot_sweep(report: CompareReport, path: Path) -> None:
@@ -287,7 +289,7 @@ def _plot_sweep(report: CompareReport, path: Path) -> None:
                         label=model, linestyle="-" if side == "trained" else "--")
             ax.axhline(100 / report.task.classes, color="grey", linestyle=":", linewidth=1)
             ax.set_ylim(0, 105)
-            ax.set_xlabel(_FAMILY_TITLES.get(family, family), fontsize=8)
+            ax.set_xlabel(_title(family), fontsize=8)
             ax.set_title(f"{side}" + (f" ({primary})" if side == "deployed" else ""), fontsize=9)
             if col == 0:
                 ax.set_ylabel("accuracy (%)")
@@ -430,8 +432,7 @@ def experiment_plots(out: Path, res: ExperimentResults) -> list[Path]:
     task."""
     plt = pyplot()
     paths = []
-    families = [f for f in ("jitter", "neuron_jitter", "deletion", "timing")
-                if any(r.name == f for r in res.rows)]
+    families = [f for f in PERTURBATIONS if any(r.name == f for r in res.rows)]
     tasks = [t["name"] for t in res.grid["tasks"] if any(r.task == t["name"] for r in res.rows)]
     if tasks and families:
         fig, axes = plt.subplots(len(tasks), len(families), squeeze=False,

@@ -12,18 +12,14 @@ from types import MappingProxyType
 
 import numpy as np
 
+from spiketime.data.perturb import PERTURBATIONS
 from spiketime.parity.conditions import ORIGINAL, REVERSED, Condition
 
-# Default levels for 1-ms steps: per-spike and per-neuron jitter sigmas in steps,
-# deletion probabilities. The built-in task's classes differ by ~15 steps in interval.
-# Timing randomization (the fraction of each channel's spikes moved) is not swept by
-# default; `spiketime experiment` and `compare --timing` ask for it.
+# compare's default sweep and every family a sweep knows, from the one table
+# (data.perturb.PERTURBATIONS); timing randomization is swept only when asked.
 DEFAULT_LEVELS: Mapping[str, tuple[float, ...]] = MappingProxyType({
-    "jitter": (1.0, 2.0, 4.0),
-    "neuron_jitter": (2.0, 5.0, 10.0),
-    "deletion": (0.1, 0.2, 0.4),
-})
-FAMILIES = (*DEFAULT_LEVELS, "timing")  # the keys of data.perturb.PERTURBATIONS
+    p.name: p.default_levels for p in PERTURBATIONS.values() if p.default_levels})
+FAMILIES = tuple(PERTURBATIONS)
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -33,9 +29,7 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 
 def _perturbation(family: str, level: float, seed: int):
-    from spiketime.data.perturb import PERTURBATIONS
-
-    fn = PERTURBATIONS[family]
+    fn = PERTURBATIONS[family].apply
     return lambda X: fn(X, level, seed)
 
 

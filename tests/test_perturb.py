@@ -176,3 +176,20 @@ def test_full_timing_randomization_leaves_only_counts():
 def test_timing_fraction_outside_zero_one_is_refused():
     with pytest.raises(DatasetError, match="fraction"):
         randomize_timing(np.zeros((1, 1, 3), np.uint8), 1.5, 0)
+
+
+def test_one_table_drives_the_sweep_the_labels_and_compares_options():
+    from spiketime.cli import build_parser
+    from spiketime.parity.render import _title
+    from spiketime.parity.sweep import derive_seed, sweep_conditions
+
+    X = (np.random.default_rng(3).random((2, 3, 40)) < 0.3).astype(np.uint8)
+    defaults = build_parser().parse_args(["compare"])
+    for p in PERTURBATIONS.values():
+        assert getattr(defaults, p.name) == p.default_levels
+        assert getattr(build_parser().parse_args(["compare", p.option, "0.5"]), p.name) == (0.5,)
+        (cond,) = [c for c in sweep_conditions({p.name: (0.5,)}, 7) if c.name == p.name]
+        assert cond.label == f"{p.name} {p.level}=0.5" and _title(p.name) == p.title
+        assert np.array_equal(cond.transform(X), p.apply(X, 0.5, derive_seed(7, p.name, 0.5)))
+    with pytest.raises(SystemExit):  # a level outside the entry's range: one error line
+        build_parser().parse_args(["compare", "--deletion", "1.5"])

@@ -15,12 +15,14 @@ import math
 from pathlib import Path
 
 from spiketime import guards
+from spiketime.data.perturb import PERTURBATIONS
 from spiketime.errors import UserError
 
 
-def _levels(kind: str):
-    """argparse type for a comma-separated list of levels ("" or "none" = no levels)."""
-    hi = 1.0 if kind in ("p", "f") else math.inf
+def _levels(perturbation):
+    """argparse type for a comma-separated list of a perturbation's levels ("" or "none" =
+    no levels), each within its range."""
+    kind, hi = perturbation.level, perturbation.max_level
 
     def parse(text: str) -> tuple[float, ...]:
         if text.strip().lower() in ("", "none"):
@@ -41,8 +43,6 @@ def _levels(kind: str):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from spiketime.parity.sweep import DEFAULT_LEVELS
-
     def fmt(values: tuple[float, ...]) -> str:
         return ",".join(f"{v:g}" for v in values)
 
@@ -81,18 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lava-subset", type=int, default=32, metavar="N",
                    help="samples per condition for lava-cpu / loihi2 (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seeds perturbations, subset and bootstrap")
-    levels = DEFAULT_LEVELS
-    p.add_argument("--jitter", type=_levels("sigma"), default=levels["jitter"], metavar="SIGMAS",
-                   help=f"per-spike jitter sigmas, steps (default {fmt(levels['jitter'])}; "
-                        f"none to skip)")
-    p.add_argument("--neuron-jitter", type=_levels("sigma"), default=levels["neuron_jitter"],
-                   metavar="SIGMAS", help=f"per-neuron jitter sigmas, steps "
-                                          f"(default {fmt(levels['neuron_jitter'])})")
-    p.add_argument("--deletion", type=_levels("p"), default=levels["deletion"], metavar="PS",
-                   help=f"spike deletion probabilities (default {fmt(levels['deletion'])})")
-    p.add_argument("--timing", type=_levels("f"), default=(), metavar="FS",
-                   help="timing randomization: fractions of each channel's spikes moved to "
-                        "random empty steps, counts kept (default none; e.g. 0,0.5,1)")
+    for pert in PERTURBATIONS.values():  # one option per perturbation, from its table entry
+        levels = pert.default_levels
+        p.add_argument(pert.option, type=_levels(pert), default=levels,
+                       metavar=f"{pert.level.upper()}S",
+                       help=f"{pert.help} (default {fmt(levels) if levels else 'none'}; none "
+                            f"to skip)")
     p.add_argument("--statistical-only", dest="exact", action="store_false",
                    help="judge the simulators by the accuracy intervals alone; by default they "
                         "must also give every output spike identical, as they are bit-exact")
@@ -154,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
         data = args.data
     cfg = compare_job.config(
         models, data, out=out, backends=args.backends, tolerance_pp=args.tolerance,
-        lava_subset=args.lava_subset, seed=args.seed, jitter=args.jitter,
-        neuron_jitter=args.neuron_jitter, deletion=args.deletion, timing=args.timing,
+        lava_subset=args.lava_subset, seed=args.seed,
+        **{name: getattr(args, name) for name in PERTURBATIONS},
         resamples=args.resamples, confidence=args.confidence, split=args.split,
         limit=args.limit, exact=args.exact, allow_degenerate=args.allow_degenerate)
     with guards.undo_on_failure(out):
