@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spiketime.data.audit import open_shortcuts
 from spiketime.parity.reports import Claim, ExperimentResults, Row, Stat, TaskAudit
+
+if TYPE_CHECKING:  # experiment imports this module when it assembles results
+    from spiketime.parity.experiment import CellResult
 
 RATE_TOLERANCE = 0.05  # accuracy at f = 1 this close to the rate audit counts as "fell to it"
 # The issue's targets for the deployed tau+delay network (fractions, not points).
@@ -46,14 +50,14 @@ def stat_of(values) -> Stat:
     return Stat(float(v.mean()), float(v.mean() - half), float(v.mean() + half), int(v.size))
 
 
-def _per_seed(cells: list[dict], task: str, model: str, label: str, side: str = "deployed"
+def _per_seed(cells: list[CellResult], task: str, model: str, label: str, side: str = "deployed"
               ) -> dict[int, float]:
     out = {}
     for c in cells:
-        if c["task"] == task and c["model"] == model:
-            for cond in c["conditions"]:
-                if cond["label"] == label:
-                    out[c["seed"]] = cond[side]
+        if c.task == task and c.model == model:
+            for cond in c.conditions:
+                if cond.label == label:
+                    out[c.seed] = getattr(cond, side)
     return out
 
 
@@ -72,7 +76,7 @@ def claim_status(effect: Stat) -> str:
     return "not reproduced" if effect.mean <= 0 else "inconclusive"
 
 
-def assemble(grid, cells: list[dict], audits: dict, missing: list[str]) -> ExperimentResults:
+def assemble(grid, cells: list[CellResult], audits: dict, missing: list[str]) -> ExperimentResults:
     task_audits = []
     for t in grid.tasks:
         got = [a for (name, _), a in audits.items() if name == t.name]
@@ -88,21 +92,21 @@ def assemble(grid, cells: list[dict], audits: dict, missing: list[str]) -> Exper
     rows = []
     for t in grid.tasks:
         for m in grid.models:
-            mine = [c for c in cells if c["task"] == t.name and c["model"] == m]
+            mine = [c for c in cells if c.task == t.name and c.model == m]
             if not mine:
                 continue
-            for cond in mine[0]["conditions"]:
-                label = cond["label"]
+            for cond in mine[0].conditions:
+                label = cond.label
                 tr = _per_seed(mine, t.name, m, label, "trained")
                 de = _per_seed(mine, t.name, m, label, "deployed")
                 exact = _per_seed(mine, t.name, m, label, "spike_exact")
-                rows.append(Row(t.name, m, label, cond["name"], cond["level"],
+                rows.append(Row(t.name, m, label, cond.name, cond.level,
                                 stat_of(tr.values()), stat_of(de.values()),
                                 float(min(exact.values()))))
-    confirms = [cond["confirm"] for c in cells for cond in c["conditions"] if cond["confirm"]]
-    confirmed_cells = {c["key"] for c in cells if any(x["confirm"] for x in c["conditions"])}
-    agreed_cells = {c["key"] for c in cells if c["key"] in confirmed_cells and all(
-        x["confirm"]["identical"] for x in c["conditions"] if x["confirm"])}
+    confirms = [cond.confirm for c in cells for cond in c.conditions if cond.confirm]
+    confirmed_cells = {c.key for c in cells if any(x.confirm for x in c.conditions)}
+    agreed_cells = {c.key for c in cells if c.key in confirmed_cells and all(
+        x.confirm.identical for x in c.conditions if x.confirm)}
     grid_dict = grid.to_json()
     return ExperimentResults(
         grid=grid_dict, audits=tuple(task_audits), rows=tuple(rows),
@@ -110,25 +114,25 @@ def assemble(grid, cells: list[dict], audits: dict, missing: list[str]) -> Exper
         targets=tuple(_targets(grid, cells, task_audits)),
         cells=len(cells), missing=tuple(missing),
         spike_exact=all(r.spike_exact == 1.0 for r in rows) and all(
-            x["identical"] for x in confirms),
+            x.identical for x in confirms),
         lava_confirmed=(len(agreed_cells), len(confirmed_cells)),
-        seconds=float(sum(c["seconds"] for c in cells)))
+        seconds=float(sum(c.seconds for c in cells)))
 
 
-def _levels(cells: list[dict], name: str) -> set[float]:
+def _levels(cells: list[CellResult], name: str) -> set[float]:
     """Every level at which the cells ran the perturbation `name`."""
-    return {cond["level"] for c in cells for cond in c["conditions"] if cond["name"] == name}
+    return {cond.level for c in cells for cond in c.conditions if cond.name == name}
 
 
-def _label(cells: list[dict], name: str, level: float) -> str | None:
+def _label(cells: list[CellResult], name: str, level: float) -> str | None:
     for c in cells:
-        for cond in c["conditions"]:
-            if cond["name"] == name and cond["level"] == level:
-                return cond["label"]
+        for cond in c.conditions:
+            if cond.name == name and cond.level == level:
+                return cond.label
     return None
 
 
-def _claims(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
+def _claims(grid, cells: list[CellResult], audits: list[TaskAudit]) -> list[Claim]:
     claims = []
     audit_of = {a.task: a for a in audits}
     # 1. full timing randomization sends a timing network to its rate-only level
@@ -182,20 +186,20 @@ def _claims(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
     return claims
 
 
-def _sens(cells: list[dict], task: str, model: str) -> tuple[list[int], list[float]]:
+def _sens(cells: list[CellResult], task: str, model: str) -> tuple[list[int], list[float]]:
     o = _per_seed(cells, task, model, "original")
     r = _per_seed(cells, task, model, "reversed")
     seeds = sorted(set(o) & set(r))
     return seeds, [o[s] - r[s] for s in seeds]
 
 
-def _common_sigma(cells: list[dict]) -> float | None:
+def _common_sigma(cells: list[CellResult]) -> float | None:
     """The largest sigma both jitter families ran at."""
     common = _levels(cells, "jitter") & _levels(cells, "neuron_jitter")
     return max(common) if common else None
 
 
-def _targets(grid, cells: list[dict], audits: list[TaskAudit]) -> list[Claim]:
+def _targets(grid, cells: list[CellResult], audits: list[TaskAudit]) -> list[Claim]:
     out = []
     audit_of = {a.task: a for a in audits}
     for t in grid.tasks:

@@ -27,13 +27,14 @@ from spiketime.parity import verdict
 from spiketime.parity.activity import ActivityTally
 from spiketime.parity.reports import Activity, Decision
 from spiketime.readout import predict
+from spiketime.records import Record, json_field
 from spiketime.sim.backend import Backend, check_input
 
 CONFIDENCE = 0.95  # the chance interval's level
 
 
 @dataclass(frozen=True)
-class DeployReport:
+class DeployReport(Record):
     """One deployed run: accuracy, activity and the verdict on the evidence."""
 
     netx: str
@@ -48,7 +49,7 @@ class DeployReport:
     confidence: float
     activity: Activity
     data_notes: tuple[str, ...]  # where the data differs from what the network was trained on
-    decision: Decision
+    decision: Decision = json_field(flatten=True)
 
     @property
     def verdict(self) -> str:
@@ -57,14 +58,6 @@ class DeployReport:
     @property
     def passed(self) -> bool:
         return self.decision.verdict == verdict.PASSED
-
-    def to_dict(self) -> dict[str, Any]:
-        """The object `spiketime deploy --json` prints (its keys, in this order)."""
-        return {"netx": self.netx, "data": self.data, "split": self.split,
-                "backend": self.backend, "samples": self.samples, "correct": self.correct,
-                "accuracy": self.accuracy, "note": self.note, "chance": list(self.chance),
-                "confidence": self.confidence, "activity": self.activity.to_dict(),
-                "data_notes": list(self.data_notes), **self.decision.to_dict()}
 
 
 def deploy(netx: str | os.PathLike, data: str | os.PathLike, *, backend: str = "auto",

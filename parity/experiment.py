@@ -33,6 +33,7 @@ import numpy as np
 from spiketime.data.reference import ReferenceConfig
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
+from spiketime.records import Record
 from spiketime.train.config import MODELS, ModelConfig, TrainConfig
 
 CELL_VERSION = 1
@@ -150,6 +151,55 @@ class Cell:
         return f"{self.task.name}/{self.model.replace('+', '_')}/s{self.seed}"
 
 
+# --- a finished cell, as cell.json holds it (typed records, the keys it has always had)
+
+
+@dataclass(frozen=True)
+class Confirmed(Record):
+    backend: str  # the confirming backend (lava-cpu)
+    samples: int  # samples it reran
+    identical: bool  # every output spike identical to the emulator's
+
+
+@dataclass(frozen=True)
+class ConditionResult(Record):
+    label: str
+    name: str
+    level: float | None
+    trained: float  # accuracy of the trained network
+    deployed: float  # and of the deployed one (the emulator, every test sample)
+    spike_exact: float  # fraction of samples with every output spike identical
+    silent_output: float  # fraction of samples with no deployed output spike
+    predicted_classes: int
+    confirm: Confirmed | None  # original and reversed only, when the grid confirms
+
+
+@dataclass(frozen=True)
+class CellTraining(Record):
+    epochs: int
+    final_loss: float
+    final_train_accuracy: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CellResult(Record):
+    key: str
+    task: str
+    model: str
+    seed: int
+    test_samples: int
+    chance: float  # the majority class's share of the test set
+    training: CellTraining
+    conditions: tuple[ConditionResult, ...]
+    seconds: float
+    fingerprint: dict = field(default_factory=dict)  # what determined it (`fingerprint`)
+
+    def deployed(self, label: str) -> float:
+        """The deployed accuracy under the condition `label` (NaN when it did not run)."""
+        return next((c.deployed for c in self.conditions if c.label == label), math.nan)
+
+
 def cells(grid: GridSpec) -> list[Cell]:
     """Every cell of the grid in a fixed order (shards index into it): task by task, seed
     by seed, so a run cut short still holds paired (tau, tau+delay) seeds."""
@@ -200,7 +250,7 @@ def _same_budget(record: dict | None, reference: ReferenceConfig) -> bool:
     return record is not None and all(record.get(k) == v for k, v in asdict(reference).items())
 
 
-def run_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
+def run_cell(grid: GridSpec, cell: Cell, out: Path) -> CellResult:
     """Run one cell (or read it back when finished with the same fingerprint)."""
     import torch
 
@@ -209,7 +259,7 @@ def run_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
     if done.is_file():
         cached = json.loads(done.read_text())
         if cached.get("fingerprint") == expected:
-            return cached
+            return CellResult.from_dict(cached)
         _say(f"{cell.key}: cached result is from other settings; running it again")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: identical results whatever the worker count
@@ -217,12 +267,12 @@ def run_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
         result = _compute_cell(grid, cell, out)
     finally:
         torch.set_num_threads(threads)
-    result["fingerprint"] = expected
-    _write_json(done, result)
+    result = replace(result, fingerprint=expected)
+    _write_json(done, result.to_dict())
     return result
 
 
-def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
+def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> CellResult:
     import time
 
     from spiketime.parity.build import train_and_export
@@ -254,23 +304,21 @@ def _compute_cell(grid: GridSpec, cell: Cell, out: Path) -> dict:
         (cell.model, "emulator")]
     conditions = []
     for r in results[(cell.model, "emulator")]:
-        conditions.append({
-            "label": r.condition.label, "name": r.condition.name, "level": r.condition.level,
-            "trained": float((r.trained_pred == r.labels).mean()),
-            "deployed": float((r.deployed_pred == r.labels).mean()),
-            "spike_exact": float(r.spike_exact.mean()),
-            "silent_output": float((r.deployed.reshape(len(y), -1).sum(axis=1) == 0).mean()),
-            "predicted_classes": int(len(np.unique(predict(r.deployed)))),
-            "confirm": None if r.confirm is None else {
-                "backend": r.confirm.backend, "samples": r.confirm.samples,
-                "identical": r.confirm.identical},
-        })
+        conditions.append(ConditionResult(
+            label=r.condition.label, name=r.condition.name, level=r.condition.level,
+            trained=float((r.trained_pred == r.labels).mean()),
+            deployed=float((r.deployed_pred == r.labels).mean()),
+            spike_exact=float(r.spike_exact.mean()),
+            silent_output=float((r.deployed.reshape(len(y), -1).sum(axis=1) == 0).mean()),
+            predicted_classes=int(len(np.unique(predict(r.deployed)))),
+            confirm=None if r.confirm is None else Confirmed(
+                r.confirm.backend, r.confirm.samples, r.confirm.identical)))
     last = built.history[-1]
-    return {"key": cell.key, "task": cell.task.name, "model": cell.model, "seed": cell.seed,
-            "test_samples": int(len(y)), "chance": float(np.bincount(y).max() / len(y)),
-            "training": {"epochs": grid.train.epochs, "final_loss": last.loss,
-                         "final_train_accuracy": last.accuracy, "seconds": trained_s},
-            "conditions": conditions, "seconds": time.perf_counter() - start}
+    return CellResult(
+        key=cell.key, task=cell.task.name, model=cell.model, seed=cell.seed,
+        test_samples=int(len(y)), chance=float(np.bincount(y).max() / len(y)),
+        training=CellTraining(grid.train.epochs, last.loss, last.accuracy, trained_s),
+        conditions=tuple(conditions), seconds=time.perf_counter() - start)
 
 
 def _write_json(path: Path, obj: object) -> None:
@@ -364,12 +412,13 @@ def run_experiment(cfg: ExperimentConfig):
     return results
 
 
-def _read_cell(grid: GridSpec, cell: Cell, out: Path) -> dict | None:
+def _read_cell(grid: GridSpec, cell: Cell, out: Path) -> CellResult | None:
     p = out / "cells" / cell.key / "cell.json"
     if not p.is_file():
         return None
     data = json.loads(p.read_text())
-    return data if data.get("fingerprint") == fingerprint(grid, cell) else None
+    return CellResult.from_dict(data) if data.get("fingerprint") == fingerprint(grid, cell) \
+        else None
 
 
 def _run_cells(grid: GridSpec, todo: list[Cell], out: Path, workers: int) -> None:
@@ -392,13 +441,6 @@ def _run_cells(grid: GridSpec, todo: list[Cell], out: Path, workers: int) -> Non
             _say_done(fut.result())
 
 
-def _say_done(cell: dict) -> None:
-    _say(f"{cell['key']}: deployed {_acc(cell, 'original'):.3f}, reversed "
-         f"{_acc(cell, 'reversed'):.3f} ({cell['seconds']:.0f} s)")
-
-
-def _acc(cell: dict, label: str) -> float:
-    for c in cell["conditions"]:
-        if c["label"] == label:
-            return c["deployed"]
-    return math.nan
+def _say_done(cell: CellResult) -> None:
+    _say(f"{cell.key}: deployed {cell.deployed('original'):.3f}, reversed "
+         f"{cell.deployed('reversed'):.3f} ({cell.seconds:.0f} s)")

@@ -295,6 +295,13 @@ def test_deploy_auto_falls_back_and_reports_accuracy(diagonal, dataset, monkeypa
     assert summary["reasons"] == ["deployed: accuracy 66.7% is within the chance interval "
                                   "[0.0%, 100.0%] for 3 samples"]
     assert summary["activity"]["no_output_fraction"] == 0
+    from spiketime.parity.deployment import DeployReport
+
+    assert list(summary) == ["netx", "data", "split", "backend", "samples", "correct",
+                             "accuracy", "note", "chance", "confidence", "activity",
+                             "data_notes", "verdict", "reasons", "warnings",
+                             "allow_degenerate"]  # the keys deploy --json has always had
+    assert DeployReport.from_dict(summary).to_dict() == summary  # a typed record, read back
 
     assert main(["deploy", str(diagonal), "--data", str(dataset), "--backend", "lava-cpu",
                  "--limit", "2", "--allow-degenerate"]) == 0

@@ -169,15 +169,20 @@ def test_stat_is_the_mean_with_a_t_interval():
     assert claim_status(stat_of([-0.1, -0.2, 0.0])) == "not reproduced"
 
 
-def _cell(model: str, seed: int, accs: dict[str, float]) -> dict:
+def _cell(model: str, seed: int, accs: dict[str, float]):
+    from spiketime.parity.experiment import CellResult, CellTraining, ConditionResult
+
     conds = []
     for label, acc in accs.items():
         name, _, rest = label.partition(" ")
         level = float(rest.split("=")[1]) if rest else None
-        conds.append({"label": label, "name": name, "level": level, "trained": acc,
-                      "deployed": acc, "spike_exact": 1.0, "confirm": None})
-    return {"key": f"ccisi-long/{model}/s{seed}", "task": "ccisi-long", "model": model,
-            "seed": seed, "conditions": conds, "seconds": 1.0}
+        conds.append(ConditionResult(label, name, level, trained=acc, deployed=acc,
+                                     spike_exact=1.0, silent_output=0.0, predicted_classes=2,
+                                     confirm=None))
+    return CellResult(key=f"ccisi-long/{model}/s{seed}", task="ccisi-long", model=model,
+                      seed=seed, test_samples=100, chance=0.5,
+                      training=CellTraining(1, 0.0, 0.0, 0.0), conditions=tuple(conds),
+                      seconds=1.0)
 
 
 def test_claims_follow_the_measured_effects():

@@ -62,3 +62,16 @@ def test_the_serializer_follows_the_field_types_and_shapes():
         Outer.from_dict({"ci": [0, 1]})
     with pytest.raises(ValueError, match="expected 2 values"):
         Outer.from_dict({**full.to_dict(), "ci": [0.1]})
+
+
+CELLS = sorted((DATA.parent.parent / "docs" / "results").glob("*/cells/*/*/*/cell.json"))
+
+
+@pytest.mark.parametrize("path", CELLS[:6], ids=lambda p: "/".join(p.parts[-5:-1]))
+def test_grid_cells_committed_in_docs_write_back_byte_for_byte(path):
+    from spiketime.parity.experiment import CellResult
+
+    text = path.read_text()
+    cell = CellResult.from_dict(json.loads(text))
+    assert json.dumps(cell.to_dict(), indent=1) + "\n" == text
+    assert cell.conditions and cell.deployed("original") == cell.conditions[0].deployed
