@@ -250,6 +250,10 @@ def read_netx(path: str | os.PathLike, *, validate: bool = True) -> NetxNetwork:
         if "layer" not in f or not isinstance(f["layer"], h5py.Group):
             raise UserError(f"{path} is not a NetX file: no 'layer' group")
         keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
+        if keys != [str(i) for i in range(len(keys))]:  # netx reads layer/0, 1, ... in turn
+            raise UserError(f"{path}: its layers are numbered {', '.join(keys) or 'nothing'}; "
+                            f"netx reads layer/0 to layer/{len(keys) - 1} in order, so they "
+                            f"must be numbered from 0 without gaps")
         try:
             layers = [_read_layer(f["layer"][k], k) for k in keys]
             layers = [lay for lay in layers if lay is not None]

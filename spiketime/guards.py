@@ -385,6 +385,18 @@ def memory(nbytes: float, what: str) -> None:
                         f"{_size(available)} is available")
 
 
+def disk(nbytes: float, folder: str | os.PathLike, what: str) -> None:
+    """Refuse work that would write `nbytes` (a lower bound) into `folder` (or where it
+    would be made) when the file system has less free."""
+    existing = Path(folder)
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if nbytes > free:
+        raise UserError(f"{what} needs at least {_size(nbytes)} of disk, but {existing} has "
+                        f"{_size(free)} free")
+
+
 def available_bytes() -> int:
     """Memory this process may still allocate: MemAvailable, capped by RLIMIT_AS."""
     free = _meminfo("MemAvailable")

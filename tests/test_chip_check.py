@@ -203,7 +203,7 @@ def test_check_clip_writes_a_clipped_copy_and_says_so(tmp_path, capsys) -> None:
     assert copy.metadata == {"task": "isi", "clipped": [line]} and copy.layers[0].delay.max() == 62
     assert read_netx(bad, validate=False).layers[0].delay.max() == 63  # the input is untouched
     assert main(["check", str(bad), "--clip", str(bad)]) == 2
-    assert "give it a new file name" in capsys.readouterr().err
+    assert "would replace the input" in capsys.readouterr().err
 
 
 def test_check_command_refuses_a_non_netx_file(tmp_path) -> None:

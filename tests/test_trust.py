@@ -354,3 +354,31 @@ def test_refused_instead_of_read_some_other_way(capsys, d, tmp_path, monkeypatch
     proc = call(capsys, *[names.get(a, a) for a in args])
     assert_one_line_error(proc, *fragments)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+# --- 6, 7, 8. bounded work, one line, layers netx can read ---------------------------------
+
+def test_netx_layers_numbered_with_a_gap_are_refused_by_check_and_deploy(capsys, d, tmp_path):
+    gap = tmp_path / "gap.net"
+    shutil.copy(d / "tau.net", gap)
+    with h5py.File(gap, "r+") as f:
+        f.move("layer/1", "layer/2")
+    for args in (("check", gap), ("deploy", gap, "--data", d / "data.h5",
+                                  "--backend", "emulator")):
+        assert_one_line_error(call(capsys, *args), "numbered 0, 2", "without gaps")
+
+
+def test_a_corpus_that_cannot_fit_on_the_disk_is_refused_before_any_work(capsys, tmp_path):
+    proc = call(capsys, "data", "spoken-digits", "--out", tmp_path / "sd",
+                "--repeats", "1000000000")
+    assert_one_line_error(proc, "--repeats 1000000000", "of disk", "free")
+    assert not (tmp_path / "sd").exists()
+
+
+@pytest.mark.parametrize("command", ["check", "export"])
+def test_a_file_name_too_long_is_one_line(capsys, d, tmp_path, command):
+    long = tmp_path / ("n" * 300 + ".net")
+    args = {"check": ("check", long),
+            "export": ("export", d / "tau.pt", "--out", long)}[command]
+    assert_one_line_error(call(capsys, *args), "File name too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -149,10 +149,19 @@ def _add_spoken_digits(sub: argparse._SubParsersAction) -> None:
 def _spoken_digits(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
     guards.output_folder(args.out, (), "--out")
-    from spiketime.data.spoken_digits import VOICES, CorpusConfig, build_corpus
+    from spiketime.data.spoken_digits import (
+        CLASS_NAMES,
+        SAMPLE_RATE,
+        VOICES,
+        CorpusConfig,
+        build_corpus,
+    )
     from spiketime.progress import progress
 
     voices = args.voices if args.voices is not None else VOICES
+    utterances = args.repeats * len(voices) * len(CLASS_NAMES)
+    guards.disk(utterances * 0.3 * SAMPLE_RATE * 2, args.out,  # 0.3 s of int16 at least
+                f"--repeats {args.repeats}: {utterances:,} utterances")
     config = CorpusConfig(seed=args.seed, repeats=args.repeats, voices=voices,
                           test_fraction=args.test_fraction)
     summary = build_corpus(args.out, config, workers=args.workers,
