@@ -67,7 +67,7 @@ def test_the_serializer_follows_the_field_types_and_shapes():
 CELLS = sorted((DATA.parent.parent / "docs" / "results").glob("*/cells/*/*/*/cell.json"))
 
 
-@pytest.mark.parametrize("path", CELLS[:6], ids=lambda p: "/".join(p.parts[-5:-1]))
+@pytest.mark.parametrize("path", CELLS, ids=lambda p: "/".join(p.parts[-5:-1]))
 def test_grid_cells_committed_in_docs_write_back_byte_for_byte(path):
     from spiketime.parity.experiment import CellResult
 
