@@ -283,8 +283,23 @@ def _time_major_linear(synapse: torch.nn.Module, x_nct: torch.Tensor) -> torch.T
 
 
 def _sparse_binary(x: torch.Tensor) -> bool:
-    nonzero = int(torch.count_nonzero(x))
-    return nonzero < EVENT_DENSITY * x.numel() and nonzero == int(torch.count_nonzero(x == 1))
+    """Whether x holds only 0 and 1, fewer than EVENT_DENSITY of them 1 (one pass)."""
+    if x.dtype != torch.float32 or x.dim() != 3 or x.numel() == 0:
+        return False
+    ones = _count_ones(x.detach().contiguous().numpy().reshape(-1))
+    return 0 <= ones < EVENT_DENSITY * x.numel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_ones(x):  # pragma: no cover - compiled
+    """The number of ones in x, or -1 if x holds anything but 0 and 1."""
+    ones = 0
+    for value in x:
+        if value == 1:
+            ones += 1
+        elif value != 0:
+            return -1
+    return ones
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
