@@ -17,7 +17,7 @@ from spiketime.cli import build_parser
 from spiketime.commands.pipeline import pipeline_config
 from spiketime.commands.train import configs
 
-REQUIRED = {"train": ["--data", "d.h5", "--out", "run"], "pipeline": []}
+REQUIRED = {"train": ["--data", "d.h5", "--out", "run"], "pipeline": [], "experiment": []}
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -30,7 +30,19 @@ def _pipeline(args: argparse.Namespace) -> dict:
     return {"job": cfg, "model": cfg.model_for(20, 2), "train": cfg.train}
 
 
-BUILD = {"train": _train, "pipeline": _pipeline}
+def _experiment(args: argparse.Namespace) -> dict:
+    from types import SimpleNamespace
+
+    from spiketime.commands.experiment import experiment_config
+
+    cfg = experiment_config(args)
+    tasks = SimpleNamespace(names=tuple(t.name for t in cfg.grid.tasks),
+                            n_per_class=cfg.grid.tasks[0].n_per_class)
+    return {"job": cfg, "grid": cfg.grid, "train": cfg.grid.train, "tasks": tasks,
+            "reference": cfg.grid.reference or SimpleNamespace(epochs=None)}
+
+
+BUILD = {"train": _train, "pipeline": _pipeline, "experiment": _experiment}
 
 # (option, its value on the command line, the config field it sets, the value there)
 SHARED = [
@@ -69,10 +81,24 @@ ROUTES = {
         ("--allow-degenerate", None, "job.allow_degenerate", True),
         ("--seed", "5", "job.seed", 5),
     ],
+    "experiment": [
+        ("--grid", "full", "grid.name", "full"),
+        ("--out", "elsewhere", "job.out", Path("elsewhere")),
+        ("--workers", "2", "job.workers", 2),
+        ("--shard", "1/3", "job.shard", (1, 3)),
+        ("--merge", None, "job.merge", True),
+        ("--tasks", "coincidence", "tasks.names", ("coincidence",)),
+        ("--seeds", "4,5", "grid.seeds", (4, 5)),
+        ("--epochs", "3", "train.epochs", 3),
+        ("--samples-per-class", "9", "tasks.n_per_class", 9),
+        ("--confirm-lava", "0", "grid.confirm_lava", 0),
+        ("--no-reference", None, "grid.reference", None),
+        ("--reference-epochs", "2", "reference.epochs", 2),
+    ],
 }
 # Options that set how or where a job runs, not what it computes.
 RUN_SETTINGS = {"train": {"--data", "--out", "--resume", "--device", "--threads"},
-                "pipeline": {"--device", "--threads"}}
+                "pipeline": {"--device", "--threads"}, "experiment": set()}
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:

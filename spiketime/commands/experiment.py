@@ -66,7 +66,24 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         guards.output_folder(args.out, (), "--out")
 
-    from spiketime.parity.experiment import GRIDS, ExperimentConfig, override, run_experiment
+    from spiketime.parity.experiment import run_experiment
+
+    cfg = experiment_config(args)
+    out = cfg.out
+    results = run_experiment(cfg)
+    if results is None:  # a shard: results come from --merge
+        return 0
+    print(f"results: {out / 'results.md'} ({results.cells} cells"
+          + (f", {len(results.missing)} missing" if results.missing else "") + ")")
+    for c in results.claims + results.targets:
+        print(f"  {c.status:>16}: {c.claim} [{c.task}, {c.model}] {c.effect.text(unit=' pts')}")
+    return 0 if results.spike_exact else 1
+
+
+def experiment_config(args: argparse.Namespace):
+    """The job's one config from the options: the preset grid with the options' overrides
+    (`parity.experiment.override`), where and how to run it."""
+    from spiketime.parity.experiment import GRIDS, ExperimentConfig, override
 
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
@@ -76,11 +93,4 @@ def run(args: argparse.Namespace) -> int:
                     samples_per_class=args.samples_per_class, confirm_lava=args.confirm_lava,
                     reference=not args.no_reference, reference_epochs=args.reference_epochs)
     out = args.out if args.out is not None else Path(f"runs/experiment-{args.grid}")
-    results = run_experiment(ExperimentConfig(grid, out, args.workers, args.shard, args.merge))
-    if results is None:  # a shard: results come from --merge
-        return 0
-    print(f"results: {out / 'results.md'} ({results.cells} cells"
-          + (f", {len(results.missing)} missing" if results.missing else "") + ")")
-    for c in results.claims + results.targets:
-        print(f"  {c.status:>16}: {c.claim} [{c.task}, {c.model}] {c.effect.text(unit=' pts')}")
-    return 0 if results.spike_exact else 1
+    return ExperimentConfig(grid, out, args.workers, args.shard, args.merge)
