@@ -68,6 +68,9 @@ class Split:
             raise DatasetError(
                 f"X has {X.shape[0]} samples but y has {y.shape[0]} "
                 f"(X {tuple(X.shape)}, y {tuple(y.shape)})")
+        if X.shape[1] == 0 or X.shape[2] == 0:  # nothing to learn or run; netx needs both
+            raise DatasetError(f"X has {X.shape[1]} channels and {X.shape[2]} steps; a "
+                               f"dataset needs at least one of each")
         if X.size and X.max() > 1:
             raise DatasetError(f"X must be binary (0/1 spikes), found the value {int(X.max())}")
 
@@ -226,6 +229,8 @@ def _read(f: h5py.File, p: Path) -> Dataset:
         for key in ("X", "y"):
             if f"{name}/{key}" not in f:
                 raise DatasetError(f"{p} lacks the dataset {name}/{key}")
+            if not isinstance(f[f"{name}/{key}"], h5py.Dataset):
+                raise DatasetError(f"{p}: {name}/{key} is a group, not a dataset")
     if version == FORMAT_VERSION:
         shapes = [f[name]["X"].shape for name in SPLITS]
         if all(len(shape) == 3 for shape in shapes):  # other shapes: Split says what is wrong

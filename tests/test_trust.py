@@ -382,3 +382,24 @@ def test_a_file_name_too_long_is_one_line(capsys, d, tmp_path, command):
             "export": ("export", d / "tau.pt", "--out", long)}[command]
     assert_one_line_error(call(capsys, *args), "File name too long")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    ("zero-channels", "0 channels"), ("zero-steps", "0 steps"), ("group", "is a group")])
+def test_a_dataset_without_channels_steps_or_arrays_is_one_line(capsys, d, tmp_path, edit,
+                                                               fragment):
+    bad = tmp_path / "bad.h5"
+    shutil.copy(d / "data.h5", bad)
+    with h5py.File(bad, "r+") as f:
+        for split in ("train", "test"):
+            n = f[f"{split}/X"].shape[0]
+            del f[f"{split}/X"]
+            if edit == "group":
+                f.create_group(f"{split}/X")
+            else:
+                f[f"{split}/X"] = np.zeros((n, 0, 40) if edit == "zero-channels"
+                                           else (n, 20, 0), np.uint8)
+    for args in (("data", "audit", bad, "--no-reference"),
+                 ("train", "--data", bad, "--out", tmp_path / "run", "--epochs", "1")):
+        assert_one_line_error(call(capsys, *args), fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5"]
