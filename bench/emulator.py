@@ -192,8 +192,10 @@ def main() -> None:
         rows = [bench_case(c, Path(tmp), args.batch, args.repeats, rng) for c in CASES]
         shd_seconds, shd_how = shd_testset(Path(tmp), args.shd_samples, rng)
     exact = all(r[k] for r in rows for k in ("exact_lava", "exact_lava_fast", "exact_slayer"))
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "torch_threads": torch.get_num_threads(), "load_avg": list(os.getloadavg())}
+               "torch_threads": torch.get_num_threads(), "load_avg": list(os.getloadavg()),
+               "date": date}
     if args.json:
         print(json.dumps({"speedup_vs_lava": rows[1]["speedup_emulator_vs_lava"], "exact": exact,
                           "shd_testset_seconds": round(shd_seconds, 2), "shd_testset": shd_how,
@@ -216,7 +218,7 @@ def main() -> None:
               f"slayer {r['exact_slayer']}")
     print(f"SHD-size test set on the emulator: {shd_seconds:.1f} s ({shd_how}); "
           f"machine {machine['cores']} cores, load average {machine['load_avg'][0]:.1f}")
-    print(f"bit-exact: {exact}")
+    print(f"bit-exact: {exact}; {date}")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,22 @@
-"""Training throughput: forward + backward time per sample-step of the speech network.
+"""Training throughput: a training step against the dense floor of the same shapes, one run.
 
-    .venv/bin/python bench/train.py [--json] [--batch 32] [--steps 250] [--repeats 3]
+    .venv/bin/python bench/train.py [--json] [--batch 32] [--steps 250] [--repeats 5]
                                     [--device cpu|cuda|all] [--threads N]
 
-Network: 700 -> 128 -> 128 -> 20 CUBA (spiketime's SpikingNet, i.e. slayer
-cuba.Dense blocks), with and without trainable delays after both hidden layers;
-inputs Bernoulli at 5% density (SHD binned to 250 steps of 4 ms has about that).
-One timed unit is one training step as `spiketime train` does it: forward pass,
-count loss, backward pass, Adam step (the step is timed apart too). Beside it, in
-the same run, slayer's own blocks on their own: one cuba.Dense 700 -> 128 (with and
-without its delay) forward + backward on the same input, so the network's figure
-can be read against the block-level cost. Each figure is the median of `repeats`
-timed steps after one warm-up. `shd_epoch_seconds`: one epoch of SHD's 8,156
-training samples at this batch, from the measured per-batch time. CUDA rows appear
-when a GPU is present. Not part of the test run.
+Network: 700 -> 128 -> 128 -> 20 CUBA (spiketime's SpikingNet), with and without
+trainable delays after both hidden layers; inputs Bernoulli at 5% density (SHD
+binned to 250 steps of 4 ms has about that). One timed unit is what `spiketime train`
+does per batch: forward pass, count loss, backward pass, Adam step. Each network is
+timed on both kernel paths (`compiled`: train/kernels.py; `slayer`: slayer's own
+blocks, SPIKETIME_KERNELS=slayer), interleaved so the machine's load falls on both.
+The dense floor, in the same run: three plain matrix products of the same shapes
+(700->128->128->20 on time-major [batch * T, features]), forward and backward, no
+neuron dynamics, no delays, no input gradient. Each figure is the median of
+`repeats` timed steps after three warm-up steps (numba's and torch's first calls are
+slower); the load average is printed beside every figure, and `ratio_to_floor` is
+the network's time over the floor's. `shd_epoch_seconds`: one epoch of SHD's 8,156
+training samples at this batch. CUDA rows (slayer's CUDA path) appear when a GPU is
+present. Not part of the test run.
 """
 from __future__ import annotations
 
@@ -27,10 +30,13 @@ import time
 import numpy as np
 import torch
 
+from spiketime.train import kernels
 from spiketime.train.model import ModelConfig, SpikingNet
 from spiketime.train.trainer import TrainConfig, _param_groups, loss_function
 
 SHD_TRAIN_SAMPLES = 8156
+SIZES = (700, 128, 128, 20)
+WARMUP = 3
 
 
 def _sync(device: torch.device) -> None:
@@ -38,64 +44,96 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _time(fn, device, repeats: int) -> float:
-    fn()  # warm-up
+def _time_once(fn, device) -> tuple[float, float]:
+    """(seconds of one call, the 1-minute load average after it)."""
     _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start, os.getloadavg()[0]
 
 
-def bench_network(delays: bool, device: torch.device, batch: int, steps: int,
-                  repeats: int) -> dict:
-    model = SpikingNet(ModelConfig(inputs=700, hidden=(128, 128), outputs=20, delays=delays))
+def _inputs(device: torch.device, batch: int, steps: int):
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor((rng.random((batch, SIZES[0], steps)) < 0.05).astype(np.float32),
+                        device=device)
+    return x, torch.as_tensor(rng.integers(0, SIZES[-1], batch), device=device)
+
+
+def network_step(delays: bool, mode: str, device: torch.device, batch: int, steps: int):
+    """One training step of the speech network on kernel path `mode`, as a closure."""
+    previous = os.environ.get(kernels.ENV)
+    os.environ[kernels.ENV] = mode  # read when the model is built
+    try:
+        model = SpikingNet(ModelConfig(inputs=SIZES[0], hidden=SIZES[1:-1], outputs=SIZES[-1],
+                                       delays=delays))
+    finally:
+        if previous is None:
+            del os.environ[kernels.ENV]
+        else:
+            os.environ[kernels.ENV] = previous
     model.to(device).train()
     cfg = TrainConfig(loss="count")
     loss_fn, opt = loss_function(cfg), torch.optim.Adam(_param_groups(model, cfg))
-    rng = np.random.default_rng(0)
-    x = torch.as_tensor((rng.random((batch, 700, steps)) < 0.05).astype(np.float32),
-                        device=device)
-    y = torch.as_tensor(rng.integers(0, 20, batch), device=device)
-
-    def fwd_bwd():
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
+    x, y = _inputs(device, batch, steps)
 
     def step():
-        fwd_bwd()
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
         opt.step()
         model.clamp_delays()
 
-    t_fb = _time(fwd_bwd, device, repeats)
-    t_step = _time(step, device, repeats)
+    return step
+
+
+def floor_step(device: torch.device, batch: int, steps: int):
+    """Three plain matrix products of the network's shapes, forward and backward."""
+    torch.manual_seed(0)
+    weights = [(torch.randn(n_out, n_in, device=device) / n_in ** 0.5).requires_grad_()
+               for n_in, n_out in zip(SIZES, SIZES[1:])]
+    x, _ = _inputs(device, batch, steps)
+    x = x.transpose(1, 2).reshape(-1, SIZES[0]).contiguous()
+
+    def step():
+        h = x
+        for w in weights:
+            w.grad = None
+            h = torch.nn.functional.linear(h, w)
+        h.sum().backward()
+
+    return step
+
+
+def bench_device(device: torch.device, batch: int, steps: int, repeats: int) -> tuple:
+    modes = kernels.MODES if device.type == "cpu" else ("slayer",)  # CUDA: slayer's own
+    steps_by_key = {("floor", None): floor_step(device, batch, steps)}
+    for delays in (False, True):
+        for mode in modes:
+            steps_by_key[(mode, delays)] = network_step(delays, mode, device, batch, steps)
+    for fn in steps_by_key.values():
+        for _ in range(WARMUP):
+            fn()
+    timed = {key: [] for key in steps_by_key}
+    for _ in range(repeats):  # interleaved: any load falls on every path alike
+        for key, fn in steps_by_key.items():
+            timed[key].append(_time_once(fn, device))
     per = batch * steps
-    return {"network": "700-128-128-20", "delays": delays, "device": device.type,
-            "batch": batch, "steps": steps, "fwd_bwd_s": t_fb, "train_step_s": t_step,
-            "us_per_sample_step": 1e6 * t_fb / per,
-            "shd_epoch_seconds": t_step * -(-SHD_TRAIN_SAMPLES // batch)}
-
-
-def bench_block(delay: bool, device: torch.device, batch: int, steps: int, repeats: int) -> dict:
-    import lava.lib.dl.slayer as slayer
-
-    neuron = dict(threshold=1.0, current_decay=0.25, voltage_decay=0.03, tau_grad=1.0,
-                  scale_grad=1.0, requires_grad=True)
-    block = slayer.block.cuba.Dense(neuron, 700, 128, weight_scale=2, delay=delay).to(device)
-    rng = np.random.default_rng(0)
-    x = torch.as_tensor((rng.random((batch, 700, steps)) < 0.05).astype(np.float32),
-                        device=device)
-
-    def fwd_bwd():
-        block.zero_grad()
-        block(x).sum().backward()
-
-    t = _time(fwd_bwd, device, repeats)
-    return {"block": "slayer cuba.Dense 700-128", "delay": delay, "device": device.type,
-            "fwd_bwd_s": t, "us_per_sample_step": 1e6 * t / (batch * steps)}
+    floor_s = statistics.median(t for t, _ in timed[("floor", None)])
+    floor = {"device": device.type, "batch": batch, "steps": steps,
+             "fwd_bwd_s": floor_s, "us_per_sample_step": 1e6 * floor_s / per,
+             "load_avg": [round(load, 2) for _, load in timed[("floor", None)]]}
+    rows = []
+    for (mode, delays), samples in timed.items():
+        if mode == "floor":
+            continue
+        seconds = statistics.median(t for t, _ in samples)
+        rows.append({"network": "-".join(map(str, SIZES)), "delays": delays, "kernels": mode,
+                     "device": device.type, "batch": batch, "steps": steps,
+                     "train_step_s": seconds, "us_per_sample_step": 1e6 * seconds / per,
+                     "ratio_to_floor": seconds / floor_s,
+                     "shd_epoch_seconds": seconds * -(-SHD_TRAIN_SAMPLES // batch),
+                     "load_avg": [round(load, 2) for _, load in samples]})
+    return rows, floor
 
 
 def main() -> None:
@@ -112,29 +150,30 @@ def main() -> None:
     devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
     if args.device in ("cuda", "all") and torch.cuda.is_available():
         devices.append(torch.device("cuda"))
-    rows, blocks = [], []
+    rows, floors = [], []
     for device in devices:
-        for delays in (False, True):
-            rows.append(bench_network(delays, device, args.batch, args.steps, args.repeats))
-            blocks.append(bench_block(delays, device, args.batch, args.steps, args.repeats))
+        device_rows, floor = bench_device(device, args.batch, args.steps, args.repeats)
+        rows += device_rows
+        floors.append(floor)
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     result = {"machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                           "torch": torch.__version__, "python": platform.python_version(),
                           "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available()
-                          else None},
-              "networks": rows, "blocks": blocks}
+                          else None, "load_avg_at_end": list(os.getloadavg()), "date": date},
+              "networks": rows, "dense_floor": floors}
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    print(f"batch {args.batch}, T = {args.steps}, {torch.get_num_threads()} torch threads")
+    print(f"{date}; batch {args.batch}, T = {args.steps}, {torch.get_num_threads()} torch threads, "
+          f"median of {args.repeats} after {WARMUP} warm-up steps")
+    for f in floors:
+        print(f"dense floor on {f['device']}: {f['us_per_sample_step']:.2f} us per sample-step "
+              f"(load {f['load_avg']})")
     for r in rows:
-        print(f"{r['network']} {'with' if r['delays'] else 'without':>7} delays on "
-              f"{r['device']}: forward+backward {r['us_per_sample_step']:.2f} us per "
-              f"sample-step ({r['fwd_bwd_s']:.3f} s a batch; with the Adam step "
-              f"{r['train_step_s']:.3f} s); one SHD epoch ({SHD_TRAIN_SAMPLES} samples) "
-              f"{r['shd_epoch_seconds']:.0f} s")
-    for b in blocks:
-        print(f"{b['block']} {'with' if b['delay'] else 'without':>7} delay on {b['device']}: "
-              f"forward+backward {b['us_per_sample_step']:.2f} us per sample-step")
+        print(f"{r['network']} {'with' if r['delays'] else 'without':>7} delays, "
+              f"{r['kernels']:>8} kernels on {r['device']}: {r['us_per_sample_step']:.2f} us per "
+              f"sample-step, {r['ratio_to_floor']:.2f}x the floor; one SHD epoch "
+              f"{r['shd_epoch_seconds']:.0f} s (load {r['load_avg']})")
 
 
 if __name__ == "__main__":
