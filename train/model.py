@@ -19,6 +19,7 @@ from spiketime import loihi2
 from spiketime.errors import UserError
 from spiketime.fileio import atomic_path
 from spiketime.train.config import SURROGATES, ModelConfig  # noqa: F401 (re-exported)
+from spiketime.train.kernels import kernel_mode, use_kernels
 from spiketime.train.registers import use_chip_registers
 from spiketime.train.surrogate import use_fast_sigmoid
 from spiketime.train.synaptic_delay import SynapticDelayDense
@@ -48,6 +49,7 @@ class SpikingNet(torch.nn.Module):
             requires_grad=True,  # learnable decays
         )
         sizes = (config.inputs, *config.hidden, config.outputs)
+        kernels = kernel_mode()  # SPIKETIME_KERNELS: compiled CPU kernels, or slayer's own
         blocks = []
         for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
             is_hidden = i < len(sizes) - 2
@@ -56,6 +58,7 @@ class SpikingNet(torch.nn.Module):
                 delay=config.delays and is_hidden,
             )
             use_chip_registers(block.neuron)  # u and v in the chip's 24 bits
+            use_kernels(block, kernels, config.surrogate, config.alpha)  # compiled, CPU
             if config.surrogate == "fast-sigmoid":
                 use_fast_sigmoid(block.neuron, config.alpha)
             if block.delay is not None:
