@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from spiketime import guards
-from spiketime.data.dataset import DENSE_LIMIT_BYTES, open_dataset
+from spiketime.data import dataset
+from spiketime.data.dataset import open_dataset
 from spiketime.deploy.registry import select_backend
 from spiketime.errors import UserError
 from spiketime.export.netx import NetxNetwork, read_netx
@@ -137,7 +138,7 @@ def _run_backend(backend: Backend, netx: str | os.PathLike, net: NetxNetwork, sr
     dense = n * src.channels * src.steps
     shape = f"{where}: {n} samples x {src.channels} channels x {src.steps} steps"
     guards.memory(dense, f"{shape} read at once by --backend {backend.name}")
-    if dense > DENSE_LIMIT_BYTES:
+    if dense > dataset.DENSE_LIMIT_BYTES:  # read at call time: the one limit, patchable
         raise UserError(f"{shape} are {dense / 2**30:.1f} GB dense; --backend {backend.name} "
                         f"reads them at once: use --backend emulator (a batch at a time) or "
                         f"--limit")

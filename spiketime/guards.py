@@ -286,9 +286,7 @@ def undo_on_failure(folder: str | os.PathLike) -> Iterator[None]:
     before = _tree(root)
     marker = root / INCOMPLETE
     mine = RUNNING.format(pid=os.getpid())
-    if marker.is_file() and _read(marker) != mine:
-        print(f"note: {root} holds an incomplete run ({INCOMPLETE}); its files are replaced",
-              file=sys.stderr)
+    stale = marker.is_file() and _read(marker) != mine  # noted once this run succeeds
     outer = marker.is_file() and _read(marker) == mine  # nested in a block of this process
     try:
         if not outer:
@@ -304,6 +302,9 @@ def undo_on_failure(folder: str | os.PathLike) -> Iterator[None]:
             _undo(root, before)
         raise
     if not outer:
+        if stale:  # refusal stays one line; a success says what it replaced
+            print(f"note: {root} held an incomplete run ({INCOMPLETE}); its files are "
+                  f"replaced", file=sys.stderr)
         marker.unlink(missing_ok=True)
 
 

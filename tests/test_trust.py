@@ -251,7 +251,7 @@ def test_after_sigkill_the_folder_says_it_is_incomplete_and_a_rerun_clears_it(tm
                       "--hidden", "4", "--confirm-lava", "0", "--out", "run",
                       "--allow-degenerate", cwd=tmp_path)
     assert rerun.returncode in (0, 1, 3), rerun.stderr
-    assert "holds an incomplete run" in rerun.stderr
+    assert "held an incomplete run" in rerun.stderr
     assert not marker.exists()
     assert not list((tmp_path / "run").rglob("*.tmp"))
 
