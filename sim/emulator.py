@@ -36,6 +36,7 @@ import numpy as np
 
 from spiketime import loihi2
 from spiketime.errors import UserError
+from spiketime.event_sums import add_events
 from spiketime.export.netx import DenseLayer, NetxNetwork, read_netx
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.lava_weights import lava_weights
@@ -233,25 +234,12 @@ def input_sums(weight: np.ndarray, X: np.ndarray) -> np.ndarray:
     of integers, exact in weight's dtype (`_compile_layer` chose it), so equal."""
     if X.size and np.count_nonzero(X) < EVENT_DENSITY * X.size:
         acc = np.zeros((X.shape[0], X.shape[2], weight.shape[0]), weight.dtype)
-        _add_events(np.ascontiguousarray(X), np.ascontiguousarray(weight.T), acc)
+        add_events(np.ascontiguousarray(X), np.ascontiguousarray(weight.T), acc)
         out = np.empty((weight.shape[0], X.shape[2], X.shape[0]), weight.dtype)
         _neuron_major(acc, out)
         return out
     # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays put
     return np.matmul(weight, X.astype(weight.dtype)).transpose(1, 2, 0).copy()
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _add_events(X, weight_t, acc):  # pragma: no cover - compiled
-    """acc[b, t, :] += weight_t[c, :] for every spike X[b, c, t] (a sample per task)."""
-    batch, channels, steps = X.shape
-    neurons = weight_t.shape[1]
-    for b in numba.prange(batch):
-        for c in range(channels):
-            for t in range(steps):
-                if X[b, c, t]:
-                    for o in range(neurons):
-                        acc[b, t, o] += weight_t[c, o]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)

@@ -43,6 +43,7 @@ import torch
 
 from spiketime import loihi2
 from spiketime.errors import UserError
+from spiketime.event_sums import add_events
 
 ENV = "SPIKETIME_KERNELS"
 MODES = ("compiled", "slayer")
@@ -303,19 +304,6 @@ def _count_ones(x):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _events_forward(x, weight_t, z):  # pragma: no cover - compiled
-    """z[n, t, :] += weight_t[c, :] for every input spike x[n, c, t] (a sample per task)."""
-    n_samples, channels, steps = x.shape
-    outputs = weight_t.shape[1]
-    for n in numba.prange(n_samples):
-        for c in range(channels):
-            for t in range(steps):
-                if x[n, c, t] != 0:
-                    for o in range(outputs):
-                        z[n, t, o] += weight_t[c, o]
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
 def _events_weight_grad(x, g, g_weight_t):  # pragma: no cover - compiled
     """g_weight_t[c, :] = sum of g[n, t, :] over the spikes x[n, c, t] (a channel per task)."""
     n_samples, channels, steps = x.shape
@@ -335,7 +323,7 @@ class _EventLinear(torch.autograd.Function):
     def forward(ctx, x, weight):
         xn = x.detach().contiguous().numpy()
         z = np.zeros((xn.shape[0], xn.shape[2], weight.shape[0]), np.float32)
-        _events_forward(xn, weight.detach().t().contiguous().numpy(), z)
+        add_events(xn, weight.detach().t().contiguous().numpy(), z)
         ctx.save_for_backward(x)
         return torch.from_numpy(z)
 
