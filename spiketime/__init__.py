@@ -1,7 +1,8 @@
 """spiketime: timing-coded SNNs from lava-dl training to NetX, Lava and Loihi 2.
 
 This folder is the shared core every stage may import and which imports no stage
-(`errors`, `fileio`, `guards`, `readout`, `progress`, `loihi2`, `event_sums`), plus the CLI on top (`cli`,
+(`errors`, `fileio`, `guards`, `readout`, `progress`, `loihi2`, `event_sums`), plus the
+CLI on top (`cli`,
 `commands/`). Stages, in the one direction data and imports flow: ``spiketime.data``
 -> ``spiketime.train`` -> ``spiketime.export`` -> ``spiketime.sim`` -> ``spiketime.deploy`` ->
 ``spiketime.parity`` (tests/test_layers.py checks it). On top, beside the CLI, the Python
