@@ -32,15 +32,17 @@ against as well as a floor.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from spiketime.data.dataset import Dataset, OpenDataset, Split
-from spiketime.data.reference import ReferenceConfig, train_reference
+from spiketime.data.reference import ReferenceConfig, ReferenceResult, train_reference
 from spiketime.data.sources import ArraySource, Source
 from spiketime.data.speech import N_CLASSES
 from spiketime.errors import UserError
+from spiketime.records import Record, json_field
 
 SHORTCUT_MARGIN = 0.03  # accuracy above chance that counts as an open shortcut ...
 SHORTCUT_P = 0.01  # ... when a guess at chance would do that well less often than this
@@ -140,74 +142,139 @@ def _cross_validate(feats: np.ndarray, y: np.ndarray, n_classes: int, folds: int
             "chance": chance, "p_value": float(p_value), "folds": k}
 
 
-def _describe(ds: Dataset | OpenDataset, n: int) -> dict[str, Any]:
-    return {"n_samples": n, "n_classes": ds.n_classes, "channels": ds.channels,
-            "steps": ds.steps, "task": ds.meta.task, "variant": ds.meta.variant}
+@dataclass(frozen=True)
+class AuditedData(Record):
+    """What was audited: both splits pooled."""
+
+    n_samples: int
+    n_classes: int
+    channels: int
+    steps: int
+    task: str
+    variant: str
+
+
+@dataclass(frozen=True)
+class RateAudit(Record):
+    """The counts-only classifier: accuracy (mean and fold spread), chance, binomial p."""
+
+    rate_accuracy: float
+    rate_accuracy_std: float
+    chance: float
+    p_value: float
+    folds: int
+    data: AuditedData = json_field(flatten=True)
+
+
+@dataclass(frozen=True)
+class PositionAudit(Record):
+    """The first/last-spike-position classifier, the same measures as `RateAudit`."""
+
+    position_accuracy: float
+    position_accuracy_std: float
+    chance: float
+    position_p_value: float
+    folds: int
+    data: AuditedData = json_field(flatten=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditResult(Record):
+    """`shortcut_audit`'s result: both audits (written as one flat object, the keys
+    `data audit --json` has always printed), the reference when one was trained, the
+    shortcuts left open and the one-line verdict."""
+
+    rate: RateAudit = json_field(flatten=True)
+    position: PositionAudit = json_field(flatten=True)
+    reference: ReferenceResult | None = json_field(default=None, omit_none=True)
+    shortcuts: tuple[str, ...]
+    best_audit_accuracy: float
+    verdict: str
+
+    @property
+    def data(self) -> AuditedData:
+        return self.rate.data
+
+    @property
+    def chance(self) -> float:
+        return self.rate.chance
+
+    @classmethod
+    def of(cls, rate: RateAudit, position: PositionAudit,
+           reference: ReferenceResult | None = None) -> AuditResult:
+        """The result of these audits: the shortcuts they leave open and the verdict."""
+        open_ = open_shortcuts(rate, position)
+        accuracy = {"rate": rate.rate_accuracy, "position": position.position_accuracy}
+        chance = rate.chance
+        if open_:
+            detail = " and ".join(f"{n} ({accuracy[n]:.3f})" for n in open_)
+            verdict = (f"shortcut open: {detail} beats chance ({chance:.3f}) by more "
+                       f"than {SHORTCUT_MARGIN:.2f} (p < {SHORTCUT_P}); accuracy here "
+                       f"does not show timing")
+        elif rate.data.task in SPEECH_TASKS:
+            verdict = (f"no rate shortcut found: counts do not beat chance ({chance:.3f}) "
+                       f"by more than {SHORTCUT_MARGIN:.2f} at p < {SHORTCUT_P}; first/"
+                       f"last spike times reach {accuracy['position']:.3f}, a "
+                       f"linear timing baseline (on speech, when a channel fires is "
+                       f"timing)")
+        else:
+            verdict = (f"no rate or position shortcut found: neither beats chance "
+                       f"({chance:.3f}) by more than {SHORTCUT_MARGIN:.2f} at p < "
+                       f"{SHORTCUT_P}")
+        return cls(rate=rate, position=position, reference=reference,
+                   shortcuts=tuple(open_), best_audit_accuracy=max(accuracy.values()),
+                   verdict=verdict)
+
+
+def _describe(ds: Dataset | OpenDataset, n: int) -> AuditedData:
+    return AuditedData(n_samples=n, n_classes=ds.n_classes, channels=ds.channels,
+                       steps=ds.steps, task=ds.meta.task, variant=ds.meta.variant)
 
 
 def _rate(ds: Dataset | OpenDataset, feats: np.ndarray, y: np.ndarray, folds: int,
-          seed: int) -> dict[str, Any]:
+          seed: int) -> RateAudit:
     r = _cross_validate(feats, y, ds.n_classes, folds, seed)
-    return {"rate_accuracy": r["accuracy"], "rate_accuracy_std": r["accuracy_std"],
-            "chance": r["chance"], "p_value": r["p_value"], "folds": r["folds"],
-            **_describe(ds, len(y))}
+    return RateAudit(rate_accuracy=r["accuracy"], rate_accuracy_std=r["accuracy_std"],
+                     chance=r["chance"], p_value=r["p_value"], folds=r["folds"],
+                     data=_describe(ds, len(y)))
 
 
 def _position(ds: Dataset | OpenDataset, feats: np.ndarray, y: np.ndarray, folds: int,
-              seed: int) -> dict[str, Any]:
+              seed: int) -> PositionAudit:
     r = _cross_validate(feats, y, ds.n_classes, folds, seed)
-    return {"position_accuracy": r["accuracy"], "position_accuracy_std": r["accuracy_std"],
-            "chance": r["chance"], "position_p_value": r["p_value"], "folds": r["folds"],
-            **_describe(ds, len(y))}
+    return PositionAudit(position_accuracy=r["accuracy"],
+                         position_accuracy_std=r["accuracy_std"], chance=r["chance"],
+                         position_p_value=r["p_value"], folds=r["folds"],
+                         data=_describe(ds, len(y)))
 
 
-def rate_audit(ds: Dataset | OpenDataset, *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+def rate_audit(ds: Dataset | OpenDataset, *, folds: int = 5, seed: int = 0) -> RateAudit:
     """Cross-validated accuracy of a counts-only classifier beside chance."""
     return _rate(ds, *count_features(ds), folds, seed)
 
 
 def position_audit(ds: Dataset | OpenDataset, *, folds: int = 5,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0) -> PositionAudit:
     """Cross-validated accuracy of a first/last-spike-position classifier beside chance."""
     return _position(ds, *position_features(ds), folds, seed)
 
 
 def shortcut_audit(ds: Dataset | OpenDataset, *, folds: int = 5, seed: int = 0,
-                   reference: ReferenceConfig | None = None) -> dict[str, Any]:
+                   reference: ReferenceConfig | None = None) -> AuditResult:
     """Both audits (their features from one pass over the data), the shortcuts they
     leave open, and a one-line verdict. `ds` may be an `OpenDataset`: an events file
     is then read a batch at a time and never made dense whole. With `reference`, also
     the non-spiking reference trained on the train split and scored on the test split
-    (`reference_audit`) under the key "reference"."""
+    (`reference_audit`)."""
     _check_cv(folds, seed)  # before a pass over a large file, not after
     counts, positions, y = audit_features(ds)
-    result = {**_rate(ds, counts, y, folds, seed), **_position(ds, positions, y, folds, seed)}
-    if reference is not None:
-        result["reference"] = reference_audit(ds, seed=seed, config=reference)
-    chance = result["chance"]
-    open_ = open_shortcuts(result)
-    result["shortcuts"] = open_
-    result["best_audit_accuracy"] = max(result["rate_accuracy"], result["position_accuracy"])
-    if open_:
-        detail = " and ".join(f"{n} ({result[f'{n}_accuracy']:.3f})" for n in open_)
-        result["verdict"] = (f"shortcut open: {detail} beats chance ({chance:.3f}) by more "
-                             f"than {SHORTCUT_MARGIN:.2f} (p < {SHORTCUT_P}); accuracy here "
-                             f"does not show timing")
-    elif result["task"] in SPEECH_TASKS:
-        result["verdict"] = (f"no rate shortcut found: counts do not beat chance ({chance:.3f}) "
-                             f"by more than {SHORTCUT_MARGIN:.2f} at p < {SHORTCUT_P}; first/"
-                             f"last spike times reach {result['position_accuracy']:.3f}, a "
-                             f"linear timing baseline (on speech, when a channel fires is "
-                             f"timing)")
-    else:
-        result["verdict"] = (f"no rate or position shortcut found: neither beats chance "
-                             f"({chance:.3f}) by more than {SHORTCUT_MARGIN:.2f} at p < "
-                             f"{SHORTCUT_P}")
-    return result
+    rate, position = _rate(ds, counts, y, folds, seed), _position(ds, positions, y, folds, seed)
+    trained = None if reference is None else reference_audit(ds, seed=seed, config=reference)
+    return AuditResult.of(rate, position, trained)
 
 
 def reference_audit(ds: Dataset | OpenDataset, *, seed: int = 0,
-                    config: ReferenceConfig | None = None) -> dict[str, Any]:
+                    config: ReferenceConfig | None = None) -> ReferenceResult:
     """The non-spiking reference (`spiketime.data.reference`; its defaults without
     `config`) on the dataset's own train/test split, its batches read from the split's
     source (never dense whole)."""
@@ -215,11 +282,11 @@ def reference_audit(ds: Dataset | OpenDataset, *, seed: int = 0,
     return train_reference(train, test, ds.n_classes, seed=seed, config=config)
 
 
-def open_shortcuts(result: dict[str, Any]) -> list[str]:
-    """The shortcuts an audit result leaves open (see the module docstring): on speech
+def open_shortcuts(rate: RateAudit, position: PositionAudit) -> list[str]:
+    """The shortcuts these audits leave open (see the module docstring): on speech
     tasks only rate can be one."""
-    p_of = {"rate": result["p_value"], "position": result["position_p_value"]}
-    names = ("rate",) if result.get("task") in SPEECH_TASKS else ("rate", "position")
+    found = {"rate": (rate.rate_accuracy, rate.p_value),
+             "position": (position.position_accuracy, position.position_p_value)}
+    names = ("rate",) if rate.data.task in SPEECH_TASKS else ("rate", "position")
     return [name for name in names
-            if result[f"{name}_accuracy"] - result["chance"] > SHORTCUT_MARGIN
-            and p_of[name] < SHORTCUT_P]
+            if found[name][0] - rate.chance > SHORTCUT_MARGIN and found[name][1] < SHORTCUT_P]

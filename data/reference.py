@@ -21,14 +21,14 @@ voices: 128 units on 5-channel groups reach about 90% in 30 epochs, a few minute
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from spiketime.data.sources import Source
 from spiketime.errors import UserError
 from spiketime.progress import progress
+from spiketime.records import Record
 
 REFERENCE_MODEL = "gru"
 
@@ -65,12 +65,43 @@ def grouped(X: np.ndarray, group: int) -> np.ndarray:
     return np.ascontiguousarray(sums.transpose(0, 2, 1))
 
 
+@dataclass(frozen=True)
+class ReferenceResult(Record):
+    """What `train_reference` measured: the accuracy on the test split beside its chance
+    (majority-class share), the budget it was trained at, the final epoch's mean training
+    loss and the training time in seconds."""
+
+    model: str
+    accuracy: float
+    train_accuracy: float
+    chance: float
+    final_loss: float
+    epochs: int
+    hidden: int
+    group: int
+    inputs: int  # channel groups the network reads
+    batch_size: int
+    lr: float
+    seed: int
+    train_samples: int
+    test_samples: int
+    seconds: float
+
+    def trained_at(self, config: ReferenceConfig) -> bool:
+        """Whether this result was trained at `config`'s budget."""
+        return all(getattr(self, k) == v for k, v in asdict(config).items())
+
+    def text(self) -> str:
+        """One line: accuracy, chance, budget, time."""
+        return (f"{self.accuracy:.3f} on the test split (chance {self.chance:.3f}; "
+                f"{self.model.upper()}, {self.hidden} units on {self.inputs} inputs of "
+                f"{self.group} channels, {self.epochs} epochs, trained in "
+                f"{self.seconds:.0f} s)")
+
+
 def train_reference(train: Source, test: Source, n_classes: int, *, seed: int = 0,
-                    config: ReferenceConfig | None = None) -> dict[str, Any]:
-    """Train the reference (`config`, or the defaults) on `train`, score it on `test`;
-    a JSON-ready record with
-    the accuracy, the test split's chance (majority-class share), the budget, the
-    final epoch's mean training loss and the training time in seconds."""
+                    config: ReferenceConfig | None = None) -> ReferenceResult:
+    """Train the reference (`config`, or the defaults) on `train`, score it on `test`."""
     import torch
 
     config = config or ReferenceConfig()
@@ -99,19 +130,12 @@ def train_reference(train: Source, test: Source, n_classes: int, *, seed: int = 
     train_acc = _accuracy(model, train, config)
     test_acc = _accuracy(model, test, config)
     per_class = np.bincount(np.asarray(test.labels, np.int64), minlength=n_classes)
-    return {"model": REFERENCE_MODEL, "accuracy": test_acc, "train_accuracy": train_acc,
-            "chance": float(per_class.max() / per_class.sum()),
-            "final_loss": total / len(train), "epochs": config.epochs,
-            "hidden": config.hidden, "group": config.group, "inputs": inputs,
-            "batch_size": config.batch_size, "lr": config.lr, "seed": int(seed),
-            "train_samples": len(train), "test_samples": len(test), "seconds": seconds}
-
-
-def reference_text(r: dict[str, Any]) -> str:
-    """One line for a reference record: accuracy, chance, budget, time."""
-    return (f"{r['accuracy']:.3f} on the test split (chance {r['chance']:.3f}; "
-            f"{r['model'].upper()}, {r['hidden']} units on {r['inputs']} inputs of "
-            f"{r['group']} channels, {r['epochs']} epochs, trained in {r['seconds']:.0f} s)")
+    return ReferenceResult(
+        model=REFERENCE_MODEL, accuracy=test_acc, train_accuracy=train_acc,
+        chance=float(per_class.max() / per_class.sum()), final_loss=total / len(train),
+        epochs=config.epochs, hidden=config.hidden, group=config.group, inputs=inputs,
+        batch_size=config.batch_size, lr=config.lr, seed=int(seed),
+        train_samples=len(train), test_samples=len(test), seconds=seconds)
 
 
 def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:

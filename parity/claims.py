@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from spiketime.data.audit import open_shortcuts
+from spiketime.data.audit import AuditResult, open_shortcuts
 from spiketime.parity.reports import Claim, ExperimentResults, Row, Stat, TaskAudit
 
 if TYPE_CHECKING:  # experiment imports this module when it assembles results
@@ -76,7 +76,8 @@ def claim_status(effect: Stat) -> str:
     return "not reproduced" if effect.mean <= 0 else "inconclusive"
 
 
-def assemble(grid, cells: list[CellResult], audits: dict, missing: list[str]) -> ExperimentResults:
+def assemble(grid, cells: list[CellResult], audits: dict[tuple[str, int], AuditResult],
+             missing: list[str]) -> ExperimentResults:
     task_audits = []
     for t in grid.tasks:
         got = [a for (name, _), a in audits.items() if name == t.name]
@@ -84,11 +85,12 @@ def assemble(grid, cells: list[CellResult], audits: dict, missing: list[str]) ->
             continue
         task_audits.append(TaskAudit(
             task=t.name, generator=json.loads(json.dumps(t.generator)),
-            rate=stat_of(a["rate_accuracy"] for a in got),
-            position=stat_of(a["position_accuracy"] for a in got),
-            reference=stat_of(a["reference"]["accuracy"] for a in got if a.get("reference")),
-            chance=float(np.mean([a["chance"] for a in got])),
-            shortcuts=tuple(sorted({s for a in got for s in open_shortcuts(a)}))))
+            rate=stat_of(a.rate.rate_accuracy for a in got),
+            position=stat_of(a.position.position_accuracy for a in got),
+            reference=stat_of(a.reference.accuracy for a in got if a.reference is not None),
+            chance=float(np.mean([a.chance for a in got])),
+            shortcuts=tuple(sorted({s for a in got for s in open_shortcuts(a.rate,
+                                                                             a.position)}))))
     rows = []
     for t in grid.tasks:
         for m in grid.models:

@@ -236,18 +236,22 @@ def dataset_for(task: TaskSpec, seed: int, out: Path,
     else:
         ds = generate(seed=seed, n_per_class=task.n_per_class, **task.generator)
         save_dataset(ds, path)
-    audit = json.loads(audit_path.read_text()) if audit_path.is_file() else None
+    audit = read_audit(audit_path) if audit_path.is_file() else None
     if audit is None:
         audit = shortcut_audit(ds, seed=seed, reference=reference)
-        _write_json(audit_path, audit)
-    elif reference is not None and not _same_budget(audit.get("reference"), reference):
-        audit["reference"] = reference_audit(ds, seed=seed, config=reference)
-        _write_json(audit_path, audit)
+        _write_json(audit_path, audit.to_dict())
+    elif reference is not None and not (audit.reference is not None
+                                        and audit.reference.trained_at(reference)):
+        audit = replace(audit, reference=reference_audit(ds, seed=seed, config=reference))
+        _write_json(audit_path, audit.to_dict())
     return ds, audit
 
 
-def _same_budget(record: dict | None, reference: ReferenceConfig) -> bool:
-    return record is not None and all(record.get(k) == v for k, v in asdict(reference).items())
+def read_audit(path: Path):
+    """A cached audit (out/data/<task>-s<seed>.audit.json) as its record."""
+    from spiketime.data.audit import AuditResult
+
+    return AuditResult.from_dict(json.loads(path.read_text()))
 
 
 def run_cell(grid: GridSpec, cell: Cell, out: Path) -> CellResult:
@@ -406,7 +410,7 @@ def run_experiment(cfg: ExperimentConfig):
         for s in grid.seeds:
             p = out / "data" / f"{t.name}-s{s}.audit.json"
             if p.is_file():
-                audits[(t.name, s)] = json.loads(p.read_text())
+                audits[(t.name, s)] = read_audit(p)
     results = assemble(grid, [v for v in found.values() if v is not None], audits, missing)
     write_experiment_results(out, results)
     return results

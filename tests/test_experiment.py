@@ -113,16 +113,16 @@ def test_a_cached_audit_gets_the_reference_it_lacks_and_keeps_one_it_has(tmp_pat
 
     task = replace(BUILTIN_CCISI, n_per_class=6)
     _, audit = dataset_for(task, 0, tmp_path)  # no reference asked for
-    assert "reference" not in audit
+    assert audit.reference is None
     small = ReferenceConfig(epochs=1, hidden=4)
     _, audit = dataset_for(task, 0, tmp_path, small)
-    assert (audit["reference"]["epochs"], audit["reference"]["hidden"]) == (1, 4)
+    assert (audit.reference.epochs, audit.reference.hidden) == (1, 4)
     path = tmp_path / "data" / "ccisi-s0.audit.json"
-    assert json.loads(path.read_text()) == audit  # written back
+    assert json.loads(path.read_text()) == audit.to_dict()  # written back
     before = path.stat().st_mtime_ns
     assert dataset_for(task, 0, tmp_path, small)[1] == audit and path.stat().st_mtime_ns == before
     _, other = dataset_for(task, 0, tmp_path, replace(small, hidden=5))  # another budget
-    assert other["reference"]["hidden"] == 5 and other["rate_accuracy"] == audit["rate_accuracy"]
+    assert other.reference.hidden == 5 and other.rate == audit.rate
 
 
 def test_cells_are_split_evenly_and_in_a_fixed_order():

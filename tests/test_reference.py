@@ -4,6 +4,7 @@ result; bad budgets are one line through the real CLI."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from support import assert_one_line_error, call, spiketime
 
 from spiketime.data.audit import shortcut_audit
 from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
-from spiketime.data.reference import ReferenceConfig, grouped, train_reference
+from spiketime.data.reference import ReferenceConfig, ReferenceResult, grouped, train_reference
 from spiketime.data.sources import ArraySource
 from spiketime.errors import UserError
 
@@ -36,7 +37,7 @@ def _order_task(n: int = 160, seed: int = 0, shuffle_labels: bool = False) -> Da
     return Dataset(train=Split(X[::2], y[::2]), test=Split(X[1::2], y[1::2]), meta=meta)
 
 
-def _run(ds: Dataset, seed: int = 0, config: ReferenceConfig = SMALL) -> dict:
+def _run(ds: Dataset, seed: int = 0, config: ReferenceConfig = SMALL) -> ReferenceResult:
     return train_reference(ArraySource(ds.train.X, ds.train.y),
                            ArraySource(ds.test.X, ds.test.y), ds.n_classes, seed=seed,
                            config=config)
@@ -53,31 +54,32 @@ def test_channels_are_summed_in_groups_and_scaled():
 
 def test_it_learns_an_order_code_that_counts_do_not_carry():
     r = _run(_order_task())
-    assert r["chance"] == 0.5 and r["test_samples"] == 80 and r["train_samples"] == 80
-    assert r["accuracy"] >= 0.9, r
+    assert r.chance == 0.5 and r.test_samples == 80 and r.train_samples == 80
+    assert r.accuracy >= 0.9, r
 
 
 def test_it_stays_near_chance_when_labels_are_independent_of_the_input():
     r = _run(_order_task(shuffle_labels=True))
     # 80 test samples: 0.5 +/- 0.056 is one standard deviation of a guess
-    assert abs(r["accuracy"] - 0.5) < 0.17, r
+    assert abs(r.accuracy - 0.5) < 0.17, r
 
 
 def test_the_same_seed_gives_the_same_result_and_another_seed_another():
     ds = _order_task(n=64)
     config = ReferenceConfig(epochs=3, hidden=8, group=2, batch_size=16)
     a, b, c = _run(ds, 3, config), _run(ds, 3, config), _run(ds, 4, config)
-    assert a.pop("seconds") >= 0 and b.pop("seconds") >= 0
-    assert a == b
-    assert c["final_loss"] != a["final_loss"]
+    assert a.seconds >= 0 and b.seconds >= 0
+    assert replace(a, seconds=0) == replace(b, seconds=0)
+    assert c.final_loss != a.final_loss
 
 
 def test_the_audit_adds_it_only_when_asked():
     ds = _order_task(n=64)
     config = ReferenceConfig(epochs=2, hidden=8)
-    assert "reference" not in shortcut_audit(ds, folds=2)
-    r = shortcut_audit(ds, folds=2, reference=config)["reference"]
-    assert (r["model"], r["epochs"], r["hidden"], r["group"], r["inputs"]) == ("gru", 2, 8, 5, 1)
+    assert shortcut_audit(ds, folds=2).reference is None
+    r = shortcut_audit(ds, folds=2, reference=config).reference
+    assert (r.model, r.epochs, r.hidden, r.group, r.inputs) == ("gru", 2, 8, 5, 1)
+    assert r.trained_at(config) and not r.trained_at(replace(config, hidden=9))
 
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("hidden", -1), ("group", 0),

@@ -268,26 +268,26 @@ def _audit(args: argparse.Namespace) -> int:
     ds = open_dataset(args.file)  # a bad file is refused before scikit-learn loads
 
     from spiketime.data.audit import shortcut_audit
-    from spiketime.data.reference import reference_text
 
     result = shortcut_audit(ds, folds=args.folds, seed=args.seed, reference=reference)
     if args.json:
-        print(json.dumps({"file": str(args.file), **result}))
+        print(json.dumps({"file": str(args.file), **result.to_dict()}))
         return 0
+    rate, position, data = result.rate, result.position, result.data
     rows = [
-        ("dataset", f"{result['task']}/{result['variant']}"),
-        ("samples", f"{result['n_samples']} ({result['n_classes']} classes, "
-                    f"{result['channels']} channels)"),
-        ("rate-only accuracy", f"{result['rate_accuracy']:.3f} "
-                               f"(+/- {result['rate_accuracy_std']:.3f}, {result['folds']} folds)"),
-        ("position-only accuracy", f"{result['position_accuracy']:.3f} "
-                                   f"(+/- {result['position_accuracy_std']:.3f})"),
-        ("chance", f"{result['chance']:.3f}"),
-        ("p (rate > chance)", f"{result['p_value']:.3g}"),
-        ("p (position > chance)", f"{result['position_p_value']:.3g}"),
-        *([("reference accuracy", reference_text(result["reference"]))]
-          if "reference" in result else []),
-        ("verdict", result["verdict"]),
+        ("dataset", f"{data.task}/{data.variant}"),
+        ("samples", f"{data.n_samples} ({data.n_classes} classes, "
+                    f"{data.channels} channels)"),
+        ("rate-only accuracy", f"{rate.rate_accuracy:.3f} "
+                               f"(+/- {rate.rate_accuracy_std:.3f}, {rate.folds} folds)"),
+        ("position-only accuracy", f"{position.position_accuracy:.3f} "
+                                   f"(+/- {position.position_accuracy_std:.3f})"),
+        ("chance", f"{result.chance:.3f}"),
+        ("p (rate > chance)", f"{rate.p_value:.3g}"),
+        ("p (position > chance)", f"{position.position_p_value:.3g}"),
+        *([("reference accuracy", result.reference.text())]
+          if result.reference is not None else []),
+        ("verdict", result.verdict),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
