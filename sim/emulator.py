@@ -4,19 +4,21 @@ Lava steps every process once per time step; here the network is feed-forward,
 so each layer's input spikes are known for all steps before its neurons run.
 Per layer:
 
-1. synapse: the synaptic input of every step at once, one matrix product of the
-   input spikes with Lava's effective integer weights (`lava_weights`),
-   floor-shifted by the weight exponent, then moved later in time by the
-   synapse's one-step pipeline plus the neuron's delay; with per-synapse delays
-   (a `delay` matrix), one product per distinct delay d over the synapses that
-   have it, each floor-shifted on its own and moved 1 + d steps, which is Lava's
-   DelayDense: it accumulates each delay slot separately and shifts every slot;
-2. neurons: `cuba_step`, Lava's `PyLifModelBitAcc` arithmetic, stepped through
-   time for the whole batch (`run_neurons` runs the same arithmetic compiled with
-   numba, one neuron per task; tests/test_emulator.py holds it to `cuba_step`).
+1. synapse: the summed weighted input spikes of every step at once, [B, T, out], per
+   input event where spikes are sparse (`spiketime.event_sums`) or one matrix product
+   where they are not, with Lava's effective integer weights (`lava_weights`); with
+   per-synapse delays (a `delay` matrix), each delay's synapses summed on their own
+   and moved 1 + d steps later, which is Lava's DelayDense: it accumulates each delay
+   slot separately and shifts every slot;
+   Each neuron's sums arrive 1 + delay steps after the spikes (the synapse's one-step
+   pipeline plus the neuron's delay);
+2. neurons: `cuba_step`, Lava's `PyLifModelBitAcc` arithmetic, compiled with numba and
+   stepped through time a sample per task (`_run_cuba`; tests/test_emulator.py holds it
+   to `cuba_step`), the sums floor-shifted by the weight exponent.
 
-Arrays are neuron-major, [neurons, T, batch]: a layer's matrix product maps
-[in, T*B] to [out, T*B] directly, and a neuron's delay shifts one contiguous block.
+A layer's sums and spikes are held time-major per sample, [B, T, n], so the neurons of
+a step sit side by side; they are read as [B, n, T] (the layout a run returns) through a
+transposed view.
 
 Exactness: all values are integers held in floating point, which represents every
 intermediate exactly (float64 state: u * (DECAY_SCALE - decay) stays below 2**36;
@@ -36,7 +38,7 @@ import numpy as np
 
 from spiketime import loihi2
 from spiketime.errors import UserError
-from spiketime.event_sums import add_events
+from spiketime.event_sums import event_sums, step_event_sums
 from spiketime.export.netx import DenseLayer, NetxNetwork, read_netx
 from spiketime.sim.backend import RunResult, check_input
 from spiketime.sim.lava_weights import lava_weights
@@ -133,13 +135,25 @@ def cuba_step(u: np.ndarray, v: np.ndarray, a: np.ndarray, p: Cuba
 def run_neurons(a: np.ndarray, p: Cuba, states: bool = False
                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Step a layer of CUBA neurons from rest through synaptic input a [n, T, B]
-    (state units): spikes bool [n, T, B], and u, v int32 [n, T, B] when asked."""
-    n = a.shape[0]
-    s = np.empty(a.shape, dtype=bool)
-    us = np.empty(a.shape if states else (0, 0, 0), dtype=np.int32)
-    vs = np.empty(a.shape if states else (0, 0, 0), dtype=np.int32)
+    (state units, already arrived): spikes bool [n, T, B], and u, v int32 [n, T, B]
+    when asked. The compiled kernel `emulate` runs, on `cuba_step`'s arithmetic."""
+    acc = np.ascontiguousarray(a.transpose(2, 1, 0))
+    s, u, v = _neurons(acc, 1.0, 1.0, p, states)
+    back = (lambda x: None if x is None else x.transpose(2, 1, 0))  # noqa: E731
+    return back(s).astype(bool), back(u), back(v)
+
+
+def _neurons(acc: np.ndarray, scale: float, act: float, p: Cuba, states: bool
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Spikes uint8 [B, T, n] (and u, v int32 [B, T, n] when asked) of neurons whose input
+    at step t is floor(acc[b, t, j] * scale) * act (acc: arrived sums [B, T, n])."""
+    shape = acc.shape
+    s = np.empty(shape, np.uint8)
+    us = np.empty(shape if states else (0, 0, 0), np.int32)
+    vs = np.empty(shape if states else (0, 0, 0), np.int32)
+    n = shape[2]
     bias = np.zeros(n) if p.bias is None else np.ascontiguousarray(p.bias, np.float64).reshape(n)
-    _run_cuba(np.ascontiguousarray(a), _keep(p.i_decay), _keep(p.v_decay), float(p.vth), bias,
+    _run_cuba(acc, scale, act, _keep(p.i_decay), _keep(p.v_decay), float(p.vth), bias,
               s, us, vs, states)
     return s, (us if states else None), (vs if states else None)
 
@@ -150,106 +164,79 @@ def _keep(decay: int) -> float:
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _run_cuba(a, keep_u, keep_v, vth, bias, s, us, vs, states):  # pragma: no cover - compiled
-    """`cuba_step` through time for every neuron j (a task each) and sample b."""
-    n, steps, batch = a.shape
-    for j in numba.prange(n):
-        u = np.zeros(batch)
-        v = np.zeros(batch)
+def _run_cuba(acc, scale, act, keep_u, keep_v, vth, bias, s, us, vs,
+              states):  # pragma: no cover - compiled
+    """`cuba_step` through time for every sample b (a task each), its neurons side by
+    side (no branch in the loop over them, so it vectorizes); input as in `_neurons`."""
+    batch, steps, n = acc.shape
+    for b in numba.prange(batch):
+        u = np.zeros(n)
+        v = np.zeros(n)
         for t in range(steps):
-            for b in range(batch):
-                uu = np.trunc(u[b] * keep_u) + a[j, t, b]
-                if uu > _HALF:
-                    uu -= 2 * _HALF
-                elif uu <= -_HALF:
-                    uu += 2 * _HALF
-                vv = np.trunc(v[b] * keep_v) + uu + bias[j]
+            for j in range(n):
+                uu = np.trunc(u[j] * keep_u) + np.floor(acc[b, t, j] * scale) * act
+                uu += 2 * _HALF * ((uu <= -_HALF) * 1.0 - (uu > _HALF) * 1.0)  # wrap
+                vv = np.trunc(v[j] * keep_v) + uu + bias[j]
                 vv = min(max(vv, -_V_LIMIT), _V_LIMIT)
                 fire = vv > vth
-                if fire:
-                    vv = 0.0
-                s[j, t, b] = fire
-                u[b] = uu
-                v[b] = vv
+                s[b, t, j] = fire
+                u[j] = uu
+                v[j] = vv * (1.0 - fire)  # reset to 0 on a spike
                 if states:
-                    us[j, t, b] = np.int32(uu)
-                    vs[j, t, b] = np.int32(vv)
+                    us[b, t, j] = np.int32(uu)
+                    vs[b, t, j] = np.int32(v[j])
 
 
-def _to_state_units(acc: np.ndarray, layer: Layer) -> np.ndarray:
-    """floor(acc / 2**shift) << ACT_SHIFT, in place."""
-    if layer.shift:
-        acc *= 1.0 / (1 << layer.shift)
-        np.floor(acc, out=acc)
-    acc *= _ACT
-    return acc
+EVENT_DENSITY = 0.15  # below this density of input spikes a layer adds weights per event
 
 
-def arrivals(acc: np.ndarray, layer: Layer) -> np.ndarray:
-    """Summed weighted spikes [out, T, B] of each step -> the input each neuron
-    receives at each step, in state units: floor(acc / 2**shift) << ACT_SHIFT,
-    arriving 1 + delay steps later (Lava's synapse pipeline plus the delay)."""
-    acc = _to_state_units(acc, layer)
-    steps = acc.shape[1]
-    a = np.zeros_like(acc)
-    for j, d in enumerate(layer.delay):
-        lag = 1 + int(d)
-        if lag < steps:
-            a[j, lag:] = acc[j, :steps - lag]
-    return a
+def input_sums(weight: np.ndarray, X: np.ndarray, lag: np.ndarray | None = None
+               ) -> np.ndarray:
+    """A layer's summed weighted spikes [B, T, out] from spikes uint8 [B, in, T] (C-order,
+    or a transposed view of time-major [B, T, in]), output o's arriving lag[o] >= 0 steps
+    later (none: at once), zero before: per input event (sparse input, as speech and most
+    hidden layers are) or one matrix product. The sums are of integers, exact in
+    weight's dtype (`_compile_layer` chose it), so equal."""
+    batch, _, steps = X.shape
+    lag = np.zeros(weight.shape[0], np.int64) if lag is None else lag
+    if X.size and np.count_nonzero(X) < EVENT_DENSITY * X.size:
+        out = np.empty((batch, steps + int(lag.max(initial=0)), weight.shape[0]), weight.dtype)
+        weight_t = np.ascontiguousarray(weight.T)
+        if X.transpose(0, 2, 1).flags.c_contiguous:
+            step_event_sums(X.transpose(0, 2, 1), weight_t, lag, out)
+        else:
+            event_sums(np.ascontiguousarray(X), weight_t, lag, out)
+        return out[:, :steps]
+    sums = np.matmul(X.transpose(0, 2, 1).astype(weight.dtype), weight.T)
+    out = np.zeros_like(sums)
+    for d in np.unique(lag).tolist():  # usually one or a few distinct lags
+        if d < steps:
+            cols = lag == d
+            out[:, d:, cols] = sums[:, :steps - d, cols]
+    return out
 
 
 def synaptic_arrivals(s: np.ndarray, layer: Layer) -> np.ndarray:
-    """Input spikes [in, T, B] through per-synapse delays -> each neuron's input [out, T, B]
-    in state units: per distinct delay d, Lava's DelayDense slot floor(W_d @ s / 2**shift)
-    << ACT_SHIFT (W_d: the synapses of delay d), arriving 1 + d steps later. When every
-    weight is a multiple of 2**shift (netx's fit makes it so unless its sign mode and
-    Lava's disagree) no slot's floor can act, and each spike adds its weights directly."""
-    n_in, steps, batch = s.shape
+    """Input spikes uint8 [B, in, T] (any strides) through per-synapse delays -> each
+    neuron's input [B, T, out] in state units: per distinct delay d, Lava's DelayDense
+    slot floor(W_d @ s / 2**shift) << ACT_SHIFT (W_d: the synapses of delay d), arriving
+    1 + d steps later. When every weight is a multiple of 2**shift (netx's fit makes it
+    so unless its sign mode and Lava's disagree) no slot's floor can act, and each spike
+    adds its weights directly."""
+    batch, _, steps = s.shape
     unit = float(1 << layer.shift)
+    acc = np.zeros((batch, steps, layer.weight.shape[0]))  # a sample's block per task
     if not np.fmod(layer.weight, unit).any():
-        acc = np.zeros((batch, steps, layer.weight.shape[0]))  # a sample's block per task
         w_t = np.ascontiguousarray((layer.weight.T / unit) * _ACT, dtype=np.float64)
-        _add_delayed_events(np.ascontiguousarray(s.transpose(2, 0, 1), dtype=np.uint8), w_t,
-                            np.ascontiguousarray(layer.delay.T, dtype=np.int64), acc)
-        return np.ascontiguousarray(acc.transpose(2, 1, 0))
-    flat = s.reshape(n_in, -1).astype(layer.weight.dtype)
-    a = np.zeros((layer.weight.shape[0], steps, batch), layer.weight.dtype)
+        _add_delayed_events(s, w_t, np.ascontiguousarray(layer.delay.T, dtype=np.int64), acc)
+        return acc
     for d in np.unique(layer.delay[layer.weight != 0]).tolist():
         lag = 1 + d
         if lag >= steps:
             continue
-        w = np.where(layer.delay == d, layer.weight, 0)
-        acc = _to_state_units((w @ flat).reshape(-1, steps, batch), layer)
-        a[:, lag:] += acc[:, :steps - lag]
-    return a
-
-
-EVENT_DENSITY = 0.15  # below this input density the first layer adds weights per event
-
-
-def input_sums(weight: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """The first layer's summed weighted spikes [out, T, B] from X uint8 [B, in, T]:
-    per input event (sparse input, as speech is) or one matrix product. The sums are
-    of integers, exact in weight's dtype (`_compile_layer` chose it), so equal."""
-    if X.size and np.count_nonzero(X) < EVENT_DENSITY * X.size:
-        acc = np.zeros((X.shape[0], X.shape[2], weight.shape[0]), weight.dtype)
-        add_events(np.ascontiguousarray(X), np.ascontiguousarray(weight.T), acc)
-        out = np.empty((weight.shape[0], X.shape[2], X.shape[0]), weight.dtype)
-        _neuron_major(acc, out)
-        return out
-    # [out, in] @ [B, in, T] -> [B, out, T]: the input's large channel axis stays put
-    return np.matmul(weight, X.astype(weight.dtype)).transpose(1, 2, 0).copy()
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _neuron_major(acc, out):  # pragma: no cover - compiled
-    """out[o, t, b] = acc[b, t, o], a step per task (numpy's strided copy is slower)."""
-    batch, steps, neurons = acc.shape
-    for t in numba.prange(steps):
-        for o in range(neurons):
-            for b in range(batch):
-                out[o, t, b] = acc[b, t, o]
+        slot = input_sums(np.where(layer.delay == d, layer.weight, 0), s)
+        acc[:, lag:] += np.floor(slot[:, :steps - lag] / unit) * _ACT
+    return acc
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -269,20 +256,20 @@ def _add_delayed_events(s, weight_t, delay_t, acc):  # pragma: no cover - compil
 
 
 def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> list[tuple]:
-    """Spike trains uint8 [B, C, T] -> per layer (spikes, u, v), each [n, T, B]."""
-    batch, _, steps = X.shape
+    """Spike trains uint8 [B, C, T] -> per layer (spikes uint8, u, v int32 or None), each
+    [B, n, T] (views of time-major [B, T, n] memory, which the next layer reads)."""
     out = []
-    for i, layer in enumerate(layers):
-        if layer.delay.ndim == 2:  # per synapse
-            s = X.transpose(1, 2, 0) if i == 0 else out[-1][0]
-            a = synaptic_arrivals(s, layer)
-        elif i == 0:
-            a = arrivals(input_sums(layer.weight, X), layer)
-        else:
-            s = out[-1][0]
-            acc = layer.weight @ s.reshape(s.shape[0], -1).astype(layer.weight.dtype)
-            a = arrivals(acc.reshape(-1, steps, batch), layer)
-        out.append(run_neurons(a, layer.neuron, states))
+    s = X
+    for layer in layers:
+        if layer.delay.ndim == 2:  # per synapse: arrivals already in state units
+            spikes, u, v = _neurons(synaptic_arrivals(s, layer), 1.0, 1.0, layer.neuron,
+                                    states)
+        else:  # arriving after the synapse's one-step pipeline plus the neuron's delay
+            sums = input_sums(layer.weight, s, 1 + layer.delay)
+            spikes, u, v = _neurons(sums, 1.0 / (1 << layer.shift), _ACT, layer.neuron, states)
+        view = (lambda x: None if x is None else x.transpose(0, 2, 1))  # noqa: E731
+        out.append((view(spikes), view(u), view(v)))
+        s = out[-1][0]
     return out
 
 
@@ -313,17 +300,20 @@ class EmulatorBackend:
              states: bool) -> RunResult:
         n, _, steps = X.shape
         sizes = [layer.out_features for layer in net.layers]
-        spikes = [np.zeros((n, k, steps), np.uint8) for k in sizes]
+        kept = range(len(sizes)) if hidden or states else [len(sizes) - 1]  # what is returned
+        spikes = [np.zeros((n, k, steps), np.uint8) if i in kept else None
+                  for i, k in enumerate(sizes)]
         us = [np.zeros((n, k, steps), np.int32) for k in sizes] if states else []
         vs = [np.zeros((n, k, steps), np.int32) for k in sizes] if states else []
         if steps:
             for start in range(0, n, self.batch_size):
                 chunk = slice(start, start + self.batch_size)
                 for i, (s, u, v) in enumerate(emulate(layers, X[chunk], states)):
-                    spikes[i][chunk] = s.transpose(2, 0, 1)
+                    if i in kept:
+                        spikes[i][chunk] = s
                     if states:
-                        us[i][chunk] = u.transpose(2, 0, 1)
-                        vs[i][chunk] = v.transpose(2, 0, 1)
+                        us[i][chunk] = u
+                        vs[i][chunk] = v
         return RunResult(
             output=spikes[-1],
             hidden=tuple(spikes[:-1]) if hidden else (),

@@ -79,7 +79,8 @@ def lava_weights(weight: np.ndarray, layer: int = 0) -> tuple[np.ndarray, int]:
 
 def _trailing_zero_bits(w: np.ndarray) -> int:
     """Largest n <= WEIGHT_MANTISSA_BITS with every weight a multiple of 2**n."""
-    for n in range(_BITS, 0, -1):
-        if not np.any(w % (1 << n)):
-            return n
-    return 0
+    bits = np.bitwise_or.reduce(w.astype(np.int64), axis=None) if w.size else 0
+    if bits == 0:
+        return _BITS  # all zero: a multiple of everything
+    low = int(bits) & -int(bits)  # the lowest set bit over all weights (two's complement)
+    return min(low.bit_length() - 1, _BITS)

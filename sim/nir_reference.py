@@ -134,7 +134,7 @@ class ChipReference:
         chunks = [emulate(self.layers, X[i:i + CHUNK]) for i in range(0, len(X), CHUNK)]
         if not chunks:
             return [np.zeros((0, n.out_features, X.shape[2]), np.uint8) for n in self.netx.layers]
-        return [np.concatenate([c[k][0].transpose(2, 0, 1) for c in chunks]).astype(np.uint8)
+        return [np.concatenate([c[k][0] for c in chunks])
                 for k in range(len(self.layers))]
 
     def reference_run(self, X: np.ndarray, hidden: bool = False

@@ -240,14 +240,14 @@ def test_compiled_neurons_equal_cuba_step(i_decay, v_decay, biased, corners) -> 
 
 
 @pytest.mark.parametrize("density", [0.02, 0.5])  # the per-event path, then the product
-def test_first_layer_sums_per_event_equal_the_matrix_product(density) -> None:
+def test_a_layers_sums_per_event_equal_the_matrix_product(density) -> None:
     from spiketime.sim.emulator import EVENT_DENSITY, input_sums
 
     rng = np.random.default_rng(7)
     weight = rng.integers(loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX + 1, (9, 40)).astype(np.float32)
     X = (rng.random((3, 40, 30)) < density).astype(np.uint8)
     assert (X.mean() < EVENT_DENSITY) == (density < EVENT_DENSITY)
-    expected = np.einsum("oi,bit->otb", weight.astype(np.float64), X.astype(np.float64))
+    expected = np.einsum("oi,bit->bto", weight.astype(np.float64), X.astype(np.float64))
     assert np.array_equal(input_sums(weight, X), expected)
 
 
@@ -312,3 +312,21 @@ def test_synaptic_overflow_is_refused(tmp_path) -> None:
     ok = NetxNetwork((DenseLayer(weight=np.full((1, n_in - 4), loihi2.WEIGHT_MAX),
                                  neuron=CubaNeuron(FULL, FULL, 100)),))
     EmulatorBackend().run(write_netx(ok, tmp_path / "ok.net"), np.ones((1, n_in - 4, 3), np.uint8))
+
+
+@pytest.mark.parametrize("density", [0.02, 0.5])
+@pytest.mark.parametrize("time_major", [False, True])  # the first layer's input, a layer's own
+def test_a_layers_sums_arrive_at_each_outputs_lag(density, time_major) -> None:
+    from spiketime.sim.emulator import input_sums
+
+    rng = np.random.default_rng(8)
+    weight = rng.integers(loihi2.WEIGHT_MIN, loihi2.WEIGHT_MAX + 1, (6, 40)).astype(np.float32)
+    X = (rng.random((3, 40, 30)) < density).astype(np.uint8)
+    if time_major:
+        X = np.ascontiguousarray(X.transpose(0, 2, 1)).transpose(0, 2, 1)
+    lag = np.array([0, 1, 5, 29, 30, 40])  # at once .. past the last step
+    sums = np.einsum("oi,bit->bto", weight.astype(np.float64), X.astype(np.float64))
+    expected = np.zeros_like(sums)
+    for o, d in enumerate(lag):
+        expected[:, d:, o] = sums[:, :max(30 - d, 0), o]
+    assert np.array_equal(input_sums(weight, X, lag), expected)

@@ -43,7 +43,7 @@ import torch
 
 from spiketime import loihi2
 from spiketime.errors import UserError
-from spiketime.event_sums import add_events
+from spiketime.event_sums import event_sums
 
 ENV = "SPIKETIME_KERNELS"
 MODES = ("compiled", "slayer")
@@ -322,8 +322,9 @@ class _EventLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight):
         xn = x.detach().contiguous().numpy()
-        z = np.zeros((xn.shape[0], xn.shape[2], weight.shape[0]), np.float32)
-        add_events(xn, weight.detach().t().contiguous().numpy(), z)
+        z = np.empty((xn.shape[0], xn.shape[2], weight.shape[0]), np.float32)
+        event_sums(xn, weight.detach().t().contiguous().numpy(),
+                   np.zeros(weight.shape[0], np.int64), z)
         ctx.save_for_backward(x)
         return torch.from_numpy(z)
 
