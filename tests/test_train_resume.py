@@ -18,6 +18,7 @@ import torch
 from support import assert_one_line_error, call, spiketime
 
 from spiketime.data.dataset import Dataset, DatasetMeta, Split, save_dataset
+from spiketime.train.config import TrainConfig, lr_factor
 from spiketime.train.model import ModelConfig, SpikingNet, load_checkpoint, read_checkpoint
 
 # Runs `spiketime` after arranging its own SIGKILL: "step N" dies inside the N-th
@@ -79,7 +80,7 @@ def test_a_run_killed_mid_epoch_and_mid_write_resumes_bit_identical(tmp_path):
     data = _data(tmp_path / "d.h5")
     opts = ["--data", data, "--hidden", "12,8", "--delays", "hidden", "--epochs", "3",
             "--batch-size", "16", "--checkpoint-every", "1", "--threads", "1",
-            "--delay-lr", "2", "--decay-lr", "20"]
+            "--delay-lr", "2", "--decay-lr", "20", "--schedule", "cosine"]
     whole = spiketime("train", *opts, "--out", tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr
     cut = tmp_path / "cut"
@@ -100,6 +101,17 @@ def test_a_run_killed_mid_epoch_and_mid_write_resumes_bit_identical(tmp_path):
     best_a = read_checkpoint(tmp_path / "whole" / "best.pt")
     assert _same_tree(best_a["state"], read_checkpoint(cut / "best.pt")["state"])
     assert (tmp_path / "whole" / "history.json").read_text() == (cut / "history.json").read_text()
+    # the cosine schedule took its last step (11 of 12) at its last factor, in every group
+    lrs = [g["lr"] for g in a["resume"]["optimizer"]["param_groups"]]
+    factor = lr_factor(TrainConfig(schedule="cosine"), 11, 12)
+    assert lrs == [base * factor for base in (0.003, 20.0, 2.0)]  # weights, decays, delays
+
+
+def test_the_cosine_schedule_runs_from_the_full_step_towards_zero():
+    cosine, constant = TrainConfig(schedule="cosine"), TrainConfig()
+    assert lr_factor(cosine, 0, 100) == 1.0 and lr_factor(cosine, 50, 100) == pytest.approx(0.5)
+    assert 0 < lr_factor(cosine, 99, 100) < 0.001
+    assert {lr_factor(constant, s, 100) for s in (0, 50, 99)} == {1.0}
 
 
 def test_run_folder_contents_and_export(tmp_path, capsys):

@@ -16,6 +16,7 @@ every option of every command is shown to reach its field.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
@@ -24,6 +25,7 @@ from spiketime.errors import UserError
 
 SURROGATES = ("slayer", "fast-sigmoid")
 LOSSES = ("count", "spikemax")  # the first is the default
+SCHEDULES = ("constant", "cosine")  # step sizes over the run; the first is the default
 # The training job's own defaults (`spiketime train` and `spiketime.train` both read them)
 # for what the configs leave to each job: the pipeline and the grid choose theirs.
 TRAIN_JOB_HIDDEN = (128,)
@@ -85,6 +87,7 @@ class TrainConfig:
     lr: float = 0.003
     delay_lr: float = 0.1  # delays are in steps: they need a larger step size
     decay_lr: float = 0.3  # slayer holds decays in 1/4096 units
+    schedule: str = SCHEDULES[0]  # every group's step size: constant, or cosine to 0 (`lr_factor`)
     loss: str = LOSSES[0]  # "count" or "spikemax"; see spiketime.train.trainer
     temperature: float = 1.0  # "count" loss: spikes per unit of logit
     seed: int = 0
@@ -94,6 +97,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"unknown schedule '{self.schedule}'; choose from "
+                            f"{', '.join(SCHEDULES)}")
         if not self.temperature > 0:
             raise UserError(f"temperature must be positive, got {self.temperature}")
         for name in ("epochs", "batch_size"):
@@ -106,6 +112,16 @@ class TrainConfig:
             raise UserError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
         if self.checkpoint_every < 0:
             raise UserError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
+
+
+def lr_factor(cfg: TrainConfig, step: int, steps: int) -> float:
+    """The share of each group's step size used at optimizer step `step` of `steps` (0-based):
+    1 throughout for "constant"; for "cosine", 0.5 (1 + cos(pi step / steps)), from 1 at
+    the first step down towards 0 at the last (computed from the position alone, so a
+    resumed run takes the same steps)."""
+    if cfg.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / max(steps, 1)))
+    return 1.0
 
 
 def model_name(config: ModelConfig) -> str:

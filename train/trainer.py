@@ -20,7 +20,7 @@ import torch
 from spiketime.data.sources import ArraySource, Source, Subset, validation_split
 from spiketime.errors import UserError
 from spiketime.readout import predict
-from spiketime.train.config import LOSSES, TrainConfig  # noqa: F401 (re-exported)
+from spiketime.train.config import LOSSES, TrainConfig, lr_factor  # noqa: F401 (re-exported)
 from spiketime.train.distributed import Comm
 from spiketime.train.history import Epoch
 from spiketime.train.model import SpikingNet
@@ -122,6 +122,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
     rng = np.random.default_rng(cfg.seed)
     loss_fn = loss_function(cfg)
     optimizer = torch.optim.Adam(_param_groups(model, cfg))
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
     history: list[Epoch] = []
     best = None
     start_epoch, start_batch, totals = 0, 0, _new_totals(classes)
@@ -163,6 +164,9 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
             else:
                 part = torch.zeros(3 + classes, dtype=torch.float64)
             comm.sum_gradients(model)
+            factor = lr_factor(cfg, epoch * batches + b, cfg.epochs * batches)
+            for group, lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = lr * factor
             optimizer.step()
             model.clamp_delays()  # the stored delay is the one the forward pass uses
             part = comm.sum_(part).tolist()

@@ -17,6 +17,7 @@ from spiketime.errors import UserError
 from spiketime.train import config as job
 from spiketime.train.config import (
     LOSSES,
+    SCHEDULES,
     SURROGATES,
     ModelConfig,
     TrainConfig,
@@ -28,8 +29,8 @@ from spiketime.train.config import (
 # every default below is the config's own (tests/test_options.py walks the parsers).
 MODEL_OPTIONS = ("hidden", "delay_init_max", "delay_sigma", "delay_anneal", "current_decay",
                  "voltage_decay", "surrogate", "seed")
-TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "loss", "temperature",
-                 "seed", "checkpoint_every")
+TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "schedule", "loss",
+                 "temperature", "seed", "checkpoint_every")
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -72,6 +73,9 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
                    help="delay step size, in steps (default %(default)s)")
     p.add_argument("--decay-lr", type=float, default=t("decay_lr"),
                    help="decay step size, slayer's 1/4096 units (default %(default)s)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=t("schedule"),
+                   help="every step size over the run: constant, or cosine from the given "
+                        "value down to 0 at the last batch (default %(default)s)")
     p.add_argument("--surrogate", choices=SURROGATES, default=m("surrogate"),
                    help="surrogate gradient: slayer's exponential (default) or the paper's "
                         "fast sigmoid 1/(100|v-theta|+1)^2")
