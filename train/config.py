@@ -56,10 +56,13 @@ class ModelConfig:
     tau_grad: float = 1.0  # slayer surrogate-gradient width
     scale_grad: float = 1.0
     weight_scale: float = 2.0
+    dropout: float = 0.0  # share of hidden spikes dropped in training (never on the chip)
     seed: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not 0 <= self.dropout < 1:  # also refuses NaN
+            raise UserError(f"dropout must lie in [0, 1), got {self.dropout}")
         if not 0 <= self.delay_init_max <= loihi2.MAX_DELAY:
             raise UserError(f"delay_init_max must be within [0, {loihi2.MAX_DELAY}] steps")
         if self.delays and self.synaptic_delays:

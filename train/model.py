@@ -87,14 +87,20 @@ class SpikingNet(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, hidden: bool = False):
         """Output spikes [N, outputs, T]; with hidden=True also each hidden layer's."""
-        return run_blocks(self.blocks, x, hidden)
+        dropout = self.config.dropout if self.training else 0.0
+        return run_blocks(self.blocks, x, hidden, dropout=dropout)
 
 
-def run_blocks(blocks, x: torch.Tensor, hidden: bool = False):
+def run_blocks(blocks, x: torch.Tensor, hidden: bool = False, *, dropout: float = 0.0):
     """Feed x through feed-forward blocks: the output, and with hidden=True also
-    (output, [each hidden block's output])."""
+    (output, [each hidden block's output]). With `dropout` > 0 (training only: the chip
+    has none) each hidden layer's spikes are dropped at that rate on their way to the
+    next block, the rest scaled by 1 / (1 - dropout) (torch's dropout, its seeded RNG);
+    what hidden=True returns are the spikes before the drop."""
     layers = []
-    for block in blocks:
+    for i, block in enumerate(blocks):
+        if i and dropout:
+            x = torch.nn.functional.dropout(x, dropout, training=True)
         x = block(x)
         layers.append(x)
     return (x, layers[:-1]) if hidden else x

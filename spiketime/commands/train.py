@@ -28,7 +28,7 @@ from spiketime.train.config import (
 # The options that set a ModelConfig or TrainConfig field of the same name (argparse dest);
 # every default below is the config's own (tests/test_options.py walks the parsers).
 MODEL_OPTIONS = ("hidden", "delay_init_max", "delay_sigma", "delay_anneal", "current_decay",
-                 "voltage_decay", "surrogate", "seed")
+                 "voltage_decay", "surrogate", "dropout", "seed")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "schedule", "loss",
                  "temperature", "seed", "checkpoint_every")
 
@@ -79,6 +79,9 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
     p.add_argument("--surrogate", choices=SURROGATES, default=m("surrogate"),
                    help="surrogate gradient: slayer's exponential (default) or the paper's "
                         "fast sigmoid 1/(100|v-theta|+1)^2")
+    p.add_argument("--dropout", type=float, default=m("dropout"),
+                   help="share of hidden-layer spikes dropped in training, a regulariser; "
+                        "off at evaluation and export (default %(default)g)")
     p.add_argument("--val-fraction", type=float, default=None,
                    help=f"seeded per-class share of the training set held out for validation "
                         f"and best-checkpoint selection (default {val_fraction:g})")
