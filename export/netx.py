@@ -57,6 +57,9 @@ class DenseLayer:
         w = np.asarray(self.weight)
         if w.ndim != 2:
             raise ValueError(f"weight must be 2-D [out, in], got shape {w.shape}")
+        if 0 in w.shape:
+            raise ValueError(f"a layer needs at least one neuron and one input, got weight "
+                             f"shape {w.shape}")
         object.__setattr__(self, "weight", _as_int(w, "weight"))
         for name in ("delay", "bias"):
             value = getattr(self, name)

@@ -145,6 +145,9 @@ CASES = [
     Case("deploy-metadata-json", ("deploy", "{badjson.net}", *DEPLOY), ("not valid JSON",)),
     Case("check-no-weight", ("check", "{noweight.net}"), ("layer 0 has no 'weight' dataset",)),
     Case("check-nan-weight", ("check", "{nanw.net}"), ("layer 1 weight", "NaN or infinite")),
+    Case("check-empty-layer", ("check", "{empty.net}"), ("at least one neuron", "(0, ")),
+    Case("deploy-empty-layer", ("deploy", "{empty.net}", "--data", "{data.h5}"),
+         ("at least one neuron",)),
     Case("deploy-netx-folder", ("deploy", "{raw}", *DEPLOY), ("raw", "is a folder, not a file")),
     Case("deploy-data-folder", ("deploy", "{tau.net}", "--data", "{raw}"),
          ("raw", "is a folder, not a file")),
@@ -237,6 +240,14 @@ def _nan_weight(f: h5py.File) -> None:
     _replace("layer/1/weight", w)(f)
 
 
+def _empty_hidden(f: h5py.File) -> None:
+    """The hidden layer with 0 neurons (the output layer then reads 0 inputs)."""
+    _replace("layer/0/weight", np.zeros((0, f["layer/0/weight"].shape[1]), np.int64))(f)
+    _replace("layer/1/weight", np.zeros((f["layer/1/weight"].shape[0], 0), np.int64))(f)
+    for key in ("layer/0/outFeatures", "layer/1/inFeatures"):
+        _replace(key, 0)(f)
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
     """Every input file the cases name: a small dataset, checkpoints and NetX files
@@ -271,7 +282,7 @@ def inputs(tmp_path_factory) -> Path:
                        "vth0": _replace("layer/0/neuron/vThMant", 0),
                        "badjson": lambda f: f.attrs.__setitem__("metadata", "{not json"),
                        "noweight": lambda f: f["layer/0"].__delitem__("weight"),
-                       "nanw": _nan_weight}.items():
+                       "nanw": _nan_weight, "empty": _empty_hidden}.items():
         _edit_netx(d / "tau.net", d / f"{name}.net", edit)
     report = json.loads((Path(__file__).parent / "data" / "report_v1_compare.json").read_text())
     for name, version in (("v99", 99), ("vtrue", True)):

@@ -1,0 +1,72 @@
+"""The recipe ablations on spoken-digit Whole (docs/speech.md, issue 23): one row per run.
+
+    .venv/bin/python scripts/recipe_table.py [--runs runs/recipe] [--out docs/results/recipe]
+
+For every run folder under --runs that `runs/recipe/ablate.sh` finished (deploy.json
+present) it runs `spiketime compare` once (emulator, the whole test split, original and
+reversed; cached in RUN/parity) so the trained network's test accuracy stands beside the
+deployed one, then writes OUT/ablations.md and OUT/ablations.json: the options (from
+runs/recipe/plan.txt), the last epoch's train accuracy, the best validation accuracy,
+trained and deployed test accuracy, reversal sensitivity and whether every spike agreed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _compare(run: Path, data: str) -> dict:
+    report = run / "parity" / "report.json"
+    if not report.is_file():
+        subprocess.run([sys.executable, "-m", "spiketime", "compare", "--model",
+                        str(run / "best.pt"), "--netx", str(run / "model.net"), "--data", data,
+                        "--backends", "emulator", "--jitter", "none", "--neuron-jitter", "none",
+                        "--deletion", "none", "--out", str(run / "parity")],
+                       check=True, capture_output=True, text=True)
+    return json.loads(report.read_text())
+
+
+def _row(name: str, options: str, run: Path) -> dict:
+    deploy = json.loads((run / "deploy.json").read_text())
+    history = json.loads((run / "history.json").read_text())["history"]
+    report = _compare(run, deploy["data"])
+    model = report["models"][0]
+    return {
+        "run": name, "options": options, "epochs": len(history),
+        "train_accuracy_last": history[-1]["accuracy"],
+        "val_accuracy_best": max(r["val_accuracy"] for r in history),
+        "trained_accuracy": model["trained"]["accuracy"],
+        "deployed_accuracy": deploy["accuracy"],
+        "reversal_sensitivity_deployed": model["deployed"]["reversal_sensitivity"],
+        "spike_exact": model["spike_exact_fraction"] == 1.0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=Path, default=Path("runs/recipe"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results/recipe"))
+    args = ap.parse_args()
+    plan = [line.split(maxsplit=1) for line in (args.runs / "plan.txt").read_text().splitlines()
+            if line.strip()]
+    rows = [_row(name, options, args.runs / name) for name, options in plan
+            if (args.runs / name / "deploy.json").is_file()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ablations.json").write_text(json.dumps(rows, indent=1) + "\n")
+    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+    lines = ["| run | options (beside --hidden 128,128 --batch-size 32 --temperature 1) | "
+             "epochs | train, last epoch | validation, best | trained, test | deployed, "
+             "test | reversal sensitivity | every spike equal |", "|---" * 9 + "|"]
+    lines += [f"| {r['run']} | `{r['options']}` | {r['epochs']} | {pct(r['train_accuracy_last'])} "
+              f"| {pct(r['val_accuracy_best'])} | {pct(r['trained_accuracy'])} | "
+              f"**{pct(r['deployed_accuracy'])}** | {100 * r['reversal_sensitivity_deployed']:.1f} "
+              f"points | {'yes' if r['spike_exact'] else 'no'} |" for r in rows]
+    (args.out / "ablations.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
