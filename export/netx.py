@@ -261,6 +261,8 @@ def read_netx(path: str | os.PathLike, *, validate: bool = True) -> NetxNetwork:
             layers = [_read_layer(f["layer"][k], k) for k in keys]
             layers = [lay for lay in layers if lay is not None]
             net = NetxNetwork(tuple(layers), metadata)
+        except UserError as exc:  # a refusal of its own (memory), said as it is
+            raise UserError(f"{path}: {exc}") from None
         except (KeyError, ValueError, TypeError, OSError) as exc:
             raise UserError(f"{path} is not a valid NetX file: {_message(exc)}") from None
     problems = range_violations(net, chip=True) if validate else []
@@ -281,6 +283,9 @@ def _message(exc: Exception) -> str:
 
 
 _REQUIRED = ("weight", "neuron/type", "neuron/iDecay", "neuron/vDecay", "neuron/vThMant")
+
+
+_READ_COPIES = 3  # an array read, its int64 copy and a check's temporary, 8 bytes a value
 
 
 def _read_layer(g: h5py.Group, key: str) -> DenseLayer | None:
@@ -304,6 +309,10 @@ def _read_layer(g: h5py.Group, key: str) -> DenseLayer | None:
         ref_delay=_scalar(n["refDelay"]) if "refDelay" in n else loihi2.REF_DELAY,
         graded_spike=bool(_scalar(n["gradedSpike"])) if "gradedSpike" in n else False,
     )
+    for name in ("weight", "delay", "bias"):  # before a declared size is read whole
+        if name in g and isinstance(g[name], h5py.Dataset):
+            guards.memory(_READ_COPIES * 8 * float(g[name].size),
+                          f"layer {key} {name} of shape {g[name].shape}")
     arrays = {name: np.asarray(g[name][()]) if name in g else None
               for name in ("weight", "delay", "bias")}
     try:

@@ -145,6 +145,9 @@ CASES = [
     Case("deploy-metadata-json", ("deploy", "{badjson.net}", *DEPLOY), ("not valid JSON",)),
     Case("check-no-weight", ("check", "{noweight.net}"), ("layer 0 has no 'weight' dataset",)),
     Case("check-nan-weight", ("check", "{nanw.net}"), ("layer 1 weight", "NaN or infinite")),
+    Case("check-weight-huge", ("check", "{hugew.net}"),
+         ("layer 0 weight of shape (4, 2000000000)", "of memory")),
+    Case("deploy-weight-huge", ("deploy", "{hugew.net}", "--data", "{data.h5}"), ("of memory",)),
     Case("check-empty-layer", ("check", "{empty.net}"), ("at least one neuron", "(0, ")),
     Case("deploy-empty-layer", ("deploy", "{empty.net}", "--data", "{data.h5}"),
          ("at least one neuron",)),
@@ -248,6 +251,13 @@ def _empty_hidden(f: h5py.File) -> None:
         _replace(key, 0)(f)
 
 
+def _huge_weight(f: h5py.File) -> None:
+    """Layer 0 declares a 4 x 2e9 weight (60 GB as int64) and stores almost nothing."""
+    del f["layer/0/weight"]
+    f.create_dataset("layer/0/weight", (4, 2_000_000_000), np.int64, chunks=(4, 100_000),
+                     compression="gzip")
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
     """Every input file the cases name: a small dataset, checkpoints and NetX files
@@ -282,7 +292,8 @@ def inputs(tmp_path_factory) -> Path:
                        "vth0": _replace("layer/0/neuron/vThMant", 0),
                        "badjson": lambda f: f.attrs.__setitem__("metadata", "{not json"),
                        "noweight": lambda f: f["layer/0"].__delitem__("weight"),
-                       "nanw": _nan_weight, "empty": _empty_hidden}.items():
+                       "nanw": _nan_weight, "empty": _empty_hidden,
+                       "hugew": _huge_weight}.items():
         _edit_netx(d / "tau.net", d / f"{name}.net", edit)
     report = json.loads((Path(__file__).parent / "data" / "report_v1_compare.json").read_text())
     for name, version in (("v99", 99), ("vtrue", True)):
