@@ -59,11 +59,11 @@ def read_corpus(audio_dir: str | os.PathLike) -> tuple[list[str], list[Utterance
     path = root / "labels.csv"
     if not path.is_file():
         raise UserError(f"{path}: missing (header {','.join(HEADER)})")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+    rows = list(csv.reader(_utf8_text(path).splitlines()))
     if not rows or [c.strip() for c in rows[0]] != HEADER:
         raise UserError(f"{path}: the first line must be {','.join(HEADER)}")
     out = []
+    seen: dict[Path, int] = {}  # each audio file (resolved: links too) -> its line
     for line, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
@@ -85,6 +85,11 @@ def read_corpus(audio_dir: str | os.PathLike) -> tuple[list[str], list[Utterance
             raise UserError(f"{path}:{line}: file {file!r} must be a path inside {root}")
         if not (root / file).is_file():
             raise UserError(f"{path}:{line}: {file} not found in {root}")
+        real = (root / file).resolve()
+        if real in seen:
+            raise UserError(f"{path}:{line}: {file} is the audio of line {seen[real]} "
+                            f"again: each recording may be listed once (one label, one split)")
+        seen[real] = line
         out.append(Utterance(len(out), file, label_int, speaker, split))
     for split in SPLITS:
         if not any(u.split == split for u in out):
@@ -92,10 +97,18 @@ def read_corpus(audio_dir: str | os.PathLike) -> tuple[list[str], list[Utterance
     return classes, out
 
 
+def _utf8_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                        f"offset {exc.start}); save it as UTF-8") from None
+
+
 def _read_classes(path: Path) -> list[str]:
     if not path.is_file():
         raise UserError(f"{path}: missing (one class name per line)")
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    names = [line.strip() for line in _utf8_text(path).splitlines()]
     while names and not names[-1]:
         names.pop()
     if not names or any(not n for n in names):

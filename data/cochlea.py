@@ -58,6 +58,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -171,18 +172,37 @@ def _channel_gain() -> np.ndarray:
     return np.exp(np.interp(np.arange(N_UNITS), _KNOT_CHANNELS, np.log(_KNOT_GAIN)))
 
 
+MIN_RATE_HZ = 8000  # below telephone quality, speech's formants above 4 kHz are gone
+MIN_SECONDS = 0.05  # an utterance shorter than this holds no word
+MAX_SECONDS = 60.0  # an utterance is a word or a phrase; the encoder holds it whole
+
+
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Samples (float64, full scale 1; channels averaged) and the sample rate."""
+    """Samples (float64, full scale 1; channels averaged) and the sample rate. Refused:
+    a truncated file, a rate below MIN_RATE_HZ, audio shorter than MIN_SECONDS or longer
+    than MAX_SECONDS."""
     path = Path(path)
     if path.suffix.lower() == ".flac":
         raise UserError(f"{path}: FLAC is not supported; convert it to WAV "
                         f"(e.g. ffmpeg -i {path.name} {path.stem}.wav)")
     try:
-        rate, data = wavfile.read(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", wavfile.WavFileWarning)  # a truncated file
+            rate, data = wavfile.read(path)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
+    except wavfile.WavFileWarning as exc:
+        raise UserError(f"{path}: truncated or damaged WAV file ({exc})") from None
     except (ValueError, OSError, EOFError) as exc:
         raise UserError(f"{path}: not a readable WAV file ({exc})") from None
+    if rate < MIN_RATE_HZ:
+        raise UserError(f"{path}: sampled at {rate} Hz; at least {MIN_RATE_HZ} Hz is needed "
+                        f"(speech keeps formants up to 4 kHz)")
+    seconds = len(data) / rate
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise UserError(f"{path}: {seconds:.3g} s of audio; an utterance must last "
+                        f"{MIN_SECONDS:g}-{MAX_SECONDS:g} s (cut long recordings into "
+                        f"utterances)")
     if data.dtype.kind == "i":
         x = data.astype(np.float64) / float(-np.iinfo(data.dtype).min)
     elif data.dtype.kind == "u":

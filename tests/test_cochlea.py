@@ -208,6 +208,19 @@ def _broken(tmp_path: Path, how: str) -> Path:
         labels.write_text("\n".join(lines + ["train/c0_0.wav,0,s0,validation"]))
     elif how == "missing_file":
         labels.write_text("\n".join(lines + ["nowhere.wav,1,s0,train"]))
+    elif how == "truncated":
+        wav = (corpus / "train/c3_0.wav").read_bytes()
+        (corpus / "train/c3_0.wav").write_bytes(wav[:len(wav) // 2])
+    elif how in ("rate_1hz", "one_sample", "ten_minutes"):
+        rate, n = {"rate_1hz": (1, 4), "one_sample": (FS, 1), "ten_minutes": (FS, 600 * FS)}[how]
+        wavfile.write(corpus / "train/c3_0.wav", rate, np.full(n, 1000, np.int16))
+    elif how == "both_splits":
+        labels.write_text("\n".join(lines + ["train/c0_0.wav,0,s1,test"]))
+    elif how == "two_labels":
+        labels.write_text("\n".join(lines + ["./train/c0_0.wav,5,s0,train"]))
+    elif how == "latin1":
+        labels.write_bytes(("\n".join(lines + ["train/c0_0.wav,0,Ren\u00e9,train"])
+                            ).encode("latin-1"))
     return corpus
 
 
@@ -219,6 +232,13 @@ def _broken(tmp_path: Path, how: str) -> Path:
     ("flac", "FLAC is not supported"),
     ("split", "split 'validation' must be train or test"),
     ("missing_file", "nowhere.wav not found"),
+    ("truncated", "truncated or damaged WAV file"),
+    ("rate_1hz", "sampled at 1 Hz; at least 8000 Hz"),
+    ("one_sample", "6.25e-05 s of audio; an utterance must last 0.05-60 s"),
+    ("ten_minutes", "600 s of audio; an utterance must last 0.05-60 s"),
+    ("both_splits", "is the audio of line 2 again: each recording may be listed once"),
+    ("two_labels", "is the audio of line 2 again"),
+    ("latin1", "not UTF-8 text (byte 0xe9"),
 ])
 def test_bad_corpus_is_one_error_line_and_no_output(tmp_path, capsys, how, fragment):
     corpus, out = _broken(tmp_path, how), tmp_path / "out"
