@@ -56,6 +56,7 @@ SHARED = [
     ("--decay-lr", "0.7", "train.decay_lr", 0.7),
     ("--schedule", "cosine", "train.schedule", "cosine"),
     ("--dropout", "0.3", "model.dropout", 0.3),
+    ("--channel-shift", "7", "train.channel_shift", 7),
     ("--val-fraction", "0.25", "train.val_fraction", 0.25),
     ("--loss", "spikemax", "train.loss", "spikemax"),
     ("--temperature", "3", "train.temperature", 3.0),

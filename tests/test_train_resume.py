@@ -80,7 +80,7 @@ def test_a_run_killed_mid_epoch_and_mid_write_resumes_bit_identical(tmp_path):
     data = _data(tmp_path / "d.h5")
     opts = ["--data", data, "--hidden", "12,8", "--delays", "hidden", "--epochs", "3",
             "--batch-size", "16", "--checkpoint-every", "1", "--threads", "1",
-            "--delay-lr", "2", "--decay-lr", "20", "--schedule", "cosine"]
+            "--delay-lr", "2", "--decay-lr", "20", "--schedule", "cosine", "--channel-shift", "2"]
     whole = spiketime("train", *opts, "--out", tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr
     cut = tmp_path / "cut"

@@ -96,6 +96,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.0  # seeded per-class share of the training set held out
     checkpoint_every: int = 0  # batches between mid-epoch resume points (0: epoch ends only)
+    channel_shift: int = 0  # training only: each sample's channels moved by U{-n..n}, zero-filled
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -115,6 +116,8 @@ class TrainConfig:
             raise UserError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
         if self.checkpoint_every < 0:
             raise UserError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
+        if self.channel_shift < 0:
+            raise UserError(f"channel_shift must be 0 or more, got {self.channel_shift}")
 
 
 def lr_factor(cfg: TrainConfig, step: int, steps: int) -> float:

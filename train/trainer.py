@@ -151,6 +151,7 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
             optimizer.zero_grad()
             if len(idx):
                 xb = torch.as_tensor(train_src.batch(idx), dtype=torch.float32, device=device)
+                xb = shift_channels(xb, cfg.channel_shift)
                 yb = torch.as_tensor(y[idx], dtype=torch.long, device=device)
                 out = model(xb)
                 loss = loss_fn(out, yb)
@@ -206,6 +207,20 @@ def fit(model: SpikingNet, source: Source, cfg: TrainConfig, *, desc: str = "tra
     bar.close()
     model.eval()
     return history
+
+
+def shift_channels(x: torch.Tensor, most: int) -> torch.Tensor:
+    """x [N, C, T] with sample i's channel c moved to c + s_i, s_i ~ U{-most..most} drawn
+    from torch's seeded RNG (saved in every Resume), channels moved past either end dropped
+    and the ones left empty zero; `most` = 0 returns x untouched and draws nothing."""
+    if most == 0:
+        return x
+    n, c, _ = x.shape
+    shift = torch.randint(-most, most + 1, (n, 1), device=x.device)
+    source = torch.arange(c, device=x.device) - shift  # [N, C]: where each channel comes from
+    inside = (source >= 0) & (source < c)
+    moved = x.gather(1, source.clamp(0, c - 1)[..., None].expand_as(x))
+    return moved * inside[..., None]
 
 
 def _bar(desc: str, total: int, initial: int, comm: Comm):

@@ -30,7 +30,7 @@ from spiketime.train.config import (
 MODEL_OPTIONS = ("hidden", "delay_init_max", "delay_sigma", "delay_anneal", "current_decay",
                  "voltage_decay", "surrogate", "dropout", "seed")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "schedule", "loss",
-                 "temperature", "seed", "checkpoint_every")
+                 "temperature", "seed", "checkpoint_every", "channel_shift")
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -82,6 +82,10 @@ def add_architecture(p: argparse.ArgumentParser, *, hidden: str, delays: bool = 
     p.add_argument("--dropout", type=float, default=m("dropout"),
                    help="share of hidden-layer spikes dropped in training, a regulariser; "
                         "off at evaluation and export (default %(default)g)")
+    p.add_argument("--channel-shift", type=int, default=t("channel_shift"), metavar="N",
+                   help="augmentation, training only: move each sample's input channels by a "
+                        "random whole number in [-N, N], zero-filled; for inputs whose channel "
+                        "order means something, like a cochlea's frequencies (default %(default)s)")
     p.add_argument("--val-fraction", type=float, default=None,
                    help=f"seeded per-class share of the training set held out for validation "
                         f"and best-checkpoint selection (default {val_fraction:g})")
