@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/recipe_table.py [--runs runs/recipe] [--out docs/results/recipe]
 
-For every run folder under --runs that `runs/recipe/ablate.sh` finished (deploy.json
+For every run folder under --runs that `scripts/recipe_ablate.sh` finished (deploy.json
 present) it runs `spiketime compare` once (emulator, the whole test split, original and
 reversed; cached in RUN/parity) so the trained network's test accuracy stands beside the
 deployed one, then writes OUT/ablations.md and OUT/ablations.json: the options (from
