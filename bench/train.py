@@ -1,10 +1,12 @@
 """Training throughput: a training step against the dense floor of the same shapes, one run.
 
     .venv/bin/python bench/train.py [--json] [--batch 32] [--steps 250] [--repeats 5]
-                                    [--device cpu|cuda|all] [--threads N]
+                                    [--device cpu|cuda|all] [--threads N] [--synaptic]
 
 Network: 700 -> 128 -> 128 -> 20 CUBA (spiketime's SpikingNet), with and without
-trainable delays after both hidden layers; inputs Bernoulli at 5% density (SHD
+trainable delays after both hidden layers (with --synaptic also per-synapse delays on
+every layer, `synaptic_width` 4 steps, as annealing starts, and 0, whole steps once
+annealed; train/synaptic_delay.py); inputs Bernoulli at 5% density (SHD
 binned to 250 steps of 4 ms has about that). One timed unit is what `spiketime train`
 does per batch: forward pass, count loss, backward pass, Adam step. Each network is
 timed on both kernel paths (`compiled`: train/kernels.py; `slayer`: slayer's own
@@ -37,6 +39,7 @@ from spiketime.train.trainer import TrainConfig, _param_groups, loss_function
 SHD_TRAIN_SAMPLES = 8156
 SIZES = (700, 128, 128, 20)
 WARMUP = 3
+SYNAPTIC_WIDTHS = (4.0, 0.0)  # --synaptic: the Gaussian's start (a 25-tap window), annealed
 
 
 def _sync(device: torch.device) -> None:
@@ -60,19 +63,25 @@ def _inputs(device: torch.device, batch: int, steps: int):
     return x, torch.as_tensor(rng.integers(0, SIZES[-1], batch), device=device)
 
 
-def network_step(delays: bool, mode: str, device: torch.device, batch: int, steps: int):
-    """One training step of the speech network on kernel path `mode`, as a closure."""
+def network_step(delays: bool, mode: str, device: torch.device, batch: int, steps: int,
+                 synaptic_width: float | None = None):
+    """One training step of the speech network on kernel path `mode`, as a closure;
+    `synaptic_width` (steps; 0: annealed, whole steps): per-synapse delays instead."""
     previous = os.environ.get(kernels.ENV)
     os.environ[kernels.ENV] = mode  # read when the model is built
     try:
         model = SpikingNet(ModelConfig(inputs=SIZES[0], hidden=SIZES[1:-1], outputs=SIZES[-1],
-                                       delays=delays))
+                                       delays=delays and synaptic_width is None,
+                                       synaptic_delays=synaptic_width is not None))
     finally:
         if previous is None:
             del os.environ[kernels.ENV]
         else:
             os.environ[kernels.ENV] = previous
     model.to(device).train()
+    if synaptic_width is not None:
+        for block in model.blocks:
+            block.synaptic_delay.sigma.fill_(synaptic_width)
     cfg = TrainConfig(loss="count")
     loss_fn, opt = loss_function(cfg), torch.optim.Adam(_param_groups(model, cfg))
     x, y = _inputs(device, batch, steps)
@@ -104,12 +113,16 @@ def floor_step(device: torch.device, batch: int, steps: int):
     return step
 
 
-def bench_device(device: torch.device, batch: int, steps: int, repeats: int) -> tuple:
+def bench_device(device: torch.device, batch: int, steps: int, repeats: int,
+                 synaptic: bool = False) -> tuple:
     modes = kernels.MODES if device.type == "cpu" else ("slayer",)  # CUDA: slayer's own
-    steps_by_key = {("floor", None): floor_step(device, batch, steps)}
-    for delays in (False, True):
+    steps_by_key = {("floor", None, None): floor_step(device, batch, steps)}
+    kinds = [(False, None), (True, None)] + ([(True, w) for w in SYNAPTIC_WIDTHS] if synaptic
+                                             else [])
+    for delays, width in kinds:
         for mode in modes:
-            steps_by_key[(mode, delays)] = network_step(delays, mode, device, batch, steps)
+            steps_by_key[(mode, delays, width)] = network_step(delays, mode, device, batch,
+                                                               steps, width)
     for fn in steps_by_key.values():
         for _ in range(WARMUP):
             fn()
@@ -118,16 +131,17 @@ def bench_device(device: torch.device, batch: int, steps: int, repeats: int) -> 
         for key, fn in steps_by_key.items():
             timed[key].append(_time_once(fn, device))
     per = batch * steps
-    floor_s = statistics.median(t for t, _ in timed[("floor", None)])
+    floor_s = statistics.median(t for t, _ in timed[("floor", None, None)])
     floor = {"device": device.type, "batch": batch, "steps": steps,
              "fwd_bwd_s": floor_s, "us_per_sample_step": 1e6 * floor_s / per,
-             "load_avg": [round(load, 2) for _, load in timed[("floor", None)]]}
+             "load_avg": [round(load, 2) for _, load in timed[("floor", None, None)]]}
     rows = []
-    for (mode, delays), samples in timed.items():
+    for (mode, delays, width), samples in timed.items():
         if mode == "floor":
             continue
         seconds = statistics.median(t for t, _ in samples)
-        rows.append({"network": "-".join(map(str, SIZES)), "delays": delays, "kernels": mode,
+        rows.append({"network": "-".join(map(str, SIZES)), "delays": delays,
+                     "synaptic_width": width, "kernels": mode,
                      "device": device.type, "batch": batch, "steps": steps,
                      "train_step_s": seconds, "us_per_sample_step": 1e6 * seconds / per,
                      "ratio_to_floor": seconds / floor_s,
@@ -143,6 +157,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="all")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--synaptic", action="store_true",
+                        help="also per-synapse delays (widths "
+                        f"{', '.join(map(str, SYNAPTIC_WIDTHS))}; slayer's path is slow)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.threads:
@@ -152,7 +169,8 @@ def main() -> None:
         devices.append(torch.device("cuda"))
     rows, floors = [], []
     for device in devices:
-        device_rows, floor = bench_device(device, args.batch, args.steps, args.repeats)
+        device_rows, floor = bench_device(device, args.batch, args.steps, args.repeats,
+                                           args.synaptic)
         rows += device_rows
         floors.append(floor)
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -170,7 +188,10 @@ def main() -> None:
         print(f"dense floor on {f['device']}: {f['us_per_sample_step']:.2f} us per sample-step "
               f"(load {f['load_avg']})")
     for r in rows:
-        print(f"{r['network']} {'with' if r['delays'] else 'without':>7} delays, "
+        kind = (f"per-synapse delays, width {r['synaptic_width']:g},"
+                if r["synaptic_width"] is not None
+                else f"{'with' if r['delays'] else 'without':>7} delays,")
+        print(f"{r['network']} {kind} "
               f"{r['kernels']:>8} kernels on {r['device']}: {r['us_per_sample_step']:.2f} us per "
               f"sample-step, {r['ratio_to_floor']:.2f}x the floor; one SHD epoch "
               f"{r['shd_epoch_seconds']:.0f} s (load {r['load_avg']})")

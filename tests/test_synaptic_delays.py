@@ -23,8 +23,15 @@ from spiketime.export.netx import NetxNetwork, read_netx, write_netx
 from spiketime.export.nir_out import to_nir
 from spiketime.sim.emulator import EmulatorBackend, compile_network
 from spiketime.sim.lava_cpu import LavaCpuBackend
+from spiketime.train import kernels
 from spiketime.train.model import ModelConfig, SpikingNet
-from spiketime.train.synaptic_delay import SIGMA_END, SynapticDelay, delayed_input
+from spiketime.train.synaptic_delay import (
+    SIGMA_END,
+    WINDOW_SIGMAS,
+    SynapticDelay,
+    delayed_input,
+    window,
+)
 from spiketime.train.trainer import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +96,88 @@ def test_width_anneals_from_start_to_end_then_positions_round() -> None:
     delay.train()
     delay(x, w).sum().backward()
     assert delay.position.grad.abs().sum() > 0  # the Gaussian gives positions a gradient
+
+
+@pytest.mark.parametrize("sigma", [4.0, 0.7])
+def test_window_is_the_normalised_gaussian_within_three_widths(sigma) -> None:
+    position = torch.tensor([[0.2, 30.6, loihi2.MAX_DELAY - 0.1]])
+    lo, share = window(position, sigma)
+    half = int(np.ceil(WINDOW_SIGMAS * sigma))
+    assert share.shape[-1] == 2 * half + 1
+    assert lo.tolist() == [[0 - half, 31 - half, loihi2.MAX_DELAY - half]]
+    torch.testing.assert_close(share.sum(-1), torch.ones(1, 3))
+    delays = lo[..., None] + torch.arange(2 * half + 1)
+    outside = (delays < 0) | (delays > loihi2.MAX_DELAY)
+    assert outside.any() and share[outside].eq(0).all()  # nothing lands off the chip's range
+    want = torch.exp(-0.5 * ((delays[0, 1] - 30.6) / sigma) ** 2)
+    torch.testing.assert_close(share[0, 1], want / want.sum())
+    lo0, share0 = window(position, 0.0)  # exact: one tap of exactly 1 at round(p)
+    assert lo0.tolist() == [[0, 31, loihi2.MAX_DELAY]] and share0.eq(1).all()
+
+
+@pytest.mark.parametrize("sigma", [4.0, 1.3, 0.0])
+def test_compiled_sums_equal_the_conv1d_and_their_gradients(sigma) -> None:
+    """The compiled windowed sums against the reference conv1d over all 63 taps: equal
+    (exact arithmetic) with one tap, within float rounding while the width is a Gaussian;
+    gradients of the weights, positions and input within float tolerance."""
+    torch.manual_seed(4)
+    delay = SynapticDelay(9, 11, 62.0, sigma_start=max(sigma, 1.0), anneal=1.0)
+    with torch.no_grad():
+        delay.position[0, :3] = torch.tensor([0.0, 0.4, float(loihi2.MAX_DELAY)])  # edges
+    delay.sigma.fill_(sigma)
+    weight = (torch.randint(-127, 128, (9, 11)).float() * 2 / loihi2.WEIGHT_SCALE)
+    x = (torch.rand(5, 11, 70) < 0.25).float()
+    results = []
+    for path in ("reference", "compiled"):
+        w = weight.clone().requires_grad_()
+        xi = x.clone().requires_grad_()
+        delay.zero_grad()
+        z = delay(xi, w) if path == "reference" \
+            else delay.compiled(xi.transpose(1, 2), w).transpose(1, 2)
+        (z * torch.linspace(-1, 1, 70)).sum().backward()
+        grad_p = None if delay.position.grad is None else delay.position.grad.clone()
+        results.append((z.detach(), w.grad, xi.grad, grad_p))
+    (z0, w0, x0, p0), (z1, w1, x1, p1) = results
+    assert z0.abs().sum() > 0
+    if sigma == 0.0:
+        assert torch.equal(z0, z1) and p0 is None and p1 is None  # whole steps: exact, no p
+    else:
+        torch.testing.assert_close(z1, z0, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(p1, p0, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(w1, w0, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(x1, x0, rtol=1e-4, atol=1e-5)
+
+
+def test_network_paths_agree_on_spikes_and_gradients(monkeypatch) -> None:
+    """A whole per-synapse-delay network on the compiled path and on slayer's own
+    (SPIKETIME_KERNELS=slayer): the same spikes on every layer in training (annealing and
+    exact) and evaluation, gradients within float tolerance."""
+    config = ModelConfig(inputs=30, hidden=(16, 12), outputs=4, synaptic_delays=True, seed=3)
+    monkeypatch.setenv(kernels.ENV, "slayer")
+    slow = SpikingNet(config)
+    assert all(b.spec is None for b in slow.blocks)
+    monkeypatch.delenv(kernels.ENV)
+    fast = SpikingNet(config)
+    fast.load_state_dict(slow.state_dict())
+    x = torch.as_tensor(random_spikes(6, 30, 80, 0.1, seed=5), dtype=torch.float32)
+    for epoch in (0, 9):  # width 4 (annealing), then exact
+        outs = []
+        for model in (slow, fast):
+            model.train()
+            model.on_epoch(epoch, 10)
+            model.zero_grad()
+            out, hidden = model(x, hidden=True)
+            (out.sum() + sum(h.mean() for h in hidden)).backward()
+            outs.append((out, hidden, [p.grad for p in model.parameters()]))
+        (a, ha, ga), (b, hb, gb) = outs
+        assert a.sum() > 0 and torch.equal(a, b)
+        assert all(torch.equal(u, v) for u, v in zip(ha, hb))
+        for u, v in zip(ga, gb):
+            assert (u is None) == (v is None)
+            if u is not None:
+                assert torch.allclose(u, v, rtol=1e-4, atol=1e-5 * (float(u.abs().max()) or 1.0))
+    with torch.no_grad():
+        assert torch.equal(slow.eval()(x), fast.eval()(x))
 
 
 def test_both_delay_kinds_are_refused() -> None:

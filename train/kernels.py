@@ -242,7 +242,7 @@ def _reduce(per_sample: np.ndarray, decay: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(total.astype(np.float32)).reshape(decay.shape)
 
 
-class _Spec:
+class BlockSpec:
     """A block's fixed numbers, in the float32 precision slayer computes them in."""
 
     def __init__(self, neuron: torch.nn.Module, surrogate: str, alpha: float) -> None:
@@ -336,14 +336,24 @@ class _EventLinear(torch.autograd.Function):
         return None, torch.from_numpy(g_weight_t).t()
 
 
-def _compiled_forward(block: torch.nn.Module, spec: _Spec, slayer_forward,
+def _compiled_forward(block: torch.nn.Module, spec: BlockSpec, slayer_forward,
                       x: torch.Tensor) -> torch.Tensor:
     """A cuba.Dense block's forward: spikes [N, C, T] (a view of time-major memory)."""
     if x.is_cuda or x.dtype != torch.float32 or x.dim() != 3 \
             or (block.delay is not None and not block.delay.init):
         return slayer_forward(x)
-    neuron = block.neuron
     z = _time_major_linear(block.synapse, x)
+    delay = None
+    if block.delay is not None:
+        block.delay.clamp()
+        delay = block.delay.delay
+    return compiled_neuron(block.neuron, spec, z, delay).transpose(1, 2)
+
+
+def compiled_neuron(neuron: torch.nn.Module, spec: BlockSpec, z: torch.Tensor,
+                    delay: torch.Tensor | None = None) -> torch.Tensor:
+    """A block's CUBA neuron, spike, step delay and axonal `delay` (slayer's per-neuron
+    parameter, or None) on time-major synaptic input z [N, T, C]: spikes [N, T, C]."""
     if neuron.shape is None:  # what slayer's dynamics records on its first call
         neuron.shape = torch.Size([z.shape[-1]])
         neuron.num_neurons = z.shape[-1]
@@ -351,13 +361,8 @@ def _compiled_forward(block: torch.nn.Module, spec: _Spec, slayer_forward,
         neuron.clamp()
     from lava.lib.dl.slayer.utils import quantize
 
-    delay = None
-    if block.delay is not None:
-        block.delay.clamp()
-        delay = block.delay.delay
-    out = _CubaBlock.apply(z, quantize(neuron.current_decay), quantize(neuron.voltage_decay),
-                           delay, spec)
-    return out.transpose(1, 2)
+    return _CubaBlock.apply(z, quantize(neuron.current_decay), quantize(neuron.voltage_decay),
+                            delay, spec)
 
 
 def use_kernels(block: torch.nn.Module, mode: str, surrogate: str = "slayer",
@@ -375,5 +380,5 @@ def use_kernels(block: torch.nn.Module, mode: str, surrogate: str = "slayer",
                 and (block.delay.grad_scale != 1 or block.delay.sampling_time != 1)):
         raise ValueError("compiled kernels support stateless binary CUBA blocks with a step "
                          "delay, no norm, dropout, mask or count log, unit delay steps")
-    block.forward = functools.partial(_compiled_forward, block, _Spec(neuron, surrogate, alpha),
+    block.forward = functools.partial(_compiled_forward, block, BlockSpec(neuron, surrogate, alpha),
                                       block.forward)

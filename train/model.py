@@ -66,7 +66,7 @@ class SpikingNet(torch.nn.Module):
                 block.delay.delay.data = torch.rand(n_out) * config.delay_init_max
                 block.delay.init = True
             if config.synaptic_delays:
-                block = SynapticDelayDense(block, config)
+                block = SynapticDelayDense(block, config, kernels)
             blocks.append(block)
         self.blocks = torch.nn.ModuleList(blocks)
 

@@ -7,30 +7,57 @@ synaptic input of output neuron o at step t is
     z[o, t] = sum_i sum_k w[o, i] K[o, i, k] x[i, t - k],   k = 0..MAX_DELAY
 
 - Gaussian mode (training, while annealing): K[o, i, :] is a Gaussian of width sigma
-  centred on p[o, i], normalised over k, so the loss has a gradient in p; a causal
-  conv1d computes it.
+  centred on p[o, i] over the whole steps within ceil(3 sigma) of round(p[o, i]) (and
+  within 0..MAX_DELAY), normalised over them, zero elsewhere (`window`), so the loss has
+  a gradient in p. On the CPU the compiled sums of train/synaptic_kernels.py visit only
+  those taps at the input's spikes; with SPIKETIME_KERNELS=slayer (or on a GPU) a
+  causal conv1d over all MAX_DELAY + 1 taps computes the same sums.
 - Exact mode (evaluation, export, and training once annealed): K is one-hot at
   round(p) and positions no longer move. In evaluation z is summed spike by spike
   (`delayed_input`: each input spike adds its quantized weights at whole-step later
   times), the integer arithmetic of Lava's DelayDense, so the deployed network is
-  spike-exact with the trained one; training uses the conv1d with the one-hot kernel
-  (the same values on the CPU, exact products summed below 2**24, and about 5x faster
-  than differentiable whole-step shifts).
+  spike-exact with the trained one; training uses the compiled sums with one tap (or
+  the conv1d with the one-hot kernel): the same values, exact products summed below
+  2**24.
 
 `on_epoch(epoch, epochs)` sets the width: sigma_start * (SIGMA_END / sigma_start) **
 (epoch / (annealing epochs - 1)) over the first `anneal` fraction of epochs (from
 sigma_start to SIGMA_END), exact after.
-The rest of the block is slayer's CUBA neuron and its one-step output shift, so a
-layer with all delays 0 equals slayer's cuba.Dense.
+The rest of the block is slayer's CUBA neuron and its one-step output shift (the compiled
+neuron of train/kernels.py on the CPU), so a layer with all delays 0 equals slayer's
+cuba.Dense.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 from spiketime import loihi2
+from spiketime.train.kernels import BlockSpec, compiled_neuron
+from spiketime.train.synaptic_kernels import WindowedDelaySum
 
 SIGMA_END = 0.5  # steps: the last Gaussian width before positions are rounded
+WINDOW_SIGMAS = 3.0  # a Gaussian's taps reach ceil(this * sigma) steps either side of round(p)
+
+
+def window(position: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lo [O, I] int64, share [O, I, W]): synapse (o, i) puts share[o, i, j] of its
+    weight at delay lo[o, i] + j. sigma 0: one tap of exactly 1 at round(p). Otherwise
+    the Gaussian of width sigma centred on p at the whole steps within ceil(3 sigma) of
+    round(p), zero outside 0..MAX_DELAY, normalised over the window (round(p) is always
+    inside, so the sum is positive); differentiable in p."""
+    centre = position.detach().round().clamp(loihi2.MIN_DELAY, loihi2.MAX_DELAY).long()
+    if sigma == 0.0:
+        return centre, torch.ones(*centre.shape, 1, dtype=position.dtype)
+    half = math.ceil(WINDOW_SIGMAS * sigma)
+    lo = centre - half
+    delays = lo[..., None] + torch.arange(2 * half + 1, device=position.device)
+    inside = (delays >= loihi2.MIN_DELAY) & (delays <= loihi2.MAX_DELAY)
+    share = torch.exp(-0.5 * ((delays.to(position.dtype) - position[..., None]) / sigma) ** 2)
+    share = share * inside
+    return lo, share / share.sum(dim=-1, keepdim=True)
 
 
 class SynapticDelay(torch.nn.Module):
@@ -65,20 +92,32 @@ class SynapticDelay(torch.nn.Module):
     def exact(self) -> bool:
         return not self.training or float(self.sigma) == 0.0
 
+    def width(self) -> float:
+        """The Gaussian's width now: 0 (whole steps) in evaluation and once annealed."""
+        return float(self.sigma) if self.training else 0.0
+
     def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """x [N, in, T] spikes, weight [out, in] -> synaptic input [N, out, T]."""
+        """x [N, in, T] spikes, weight [out, in] -> synaptic input [N, out, T]: the
+        reference path (conv1d over all taps; evaluation spike by spike)."""
         if not self.training:
             return delayed_input(x, weight, self.steps())
         sigma = float(self.sigma)
         if sigma == 0.0:  # annealed: whole steps, weights still learn
             kernel = F.one_hot(self.steps(), loihi2.MAX_DELAY + 1).to(x.dtype)
         else:
-            taps = torch.arange(loihi2.MAX_DELAY + 1, dtype=x.dtype, device=x.device)
-            kernel = torch.exp(-0.5 * ((taps - self.position[..., None]) / sigma) ** 2)
-            kernel = kernel / (kernel.sum(dim=-1, keepdim=True) + 1e-7)
+            lo, share = window(self.position, sigma)
+            delays = lo[..., None] + torch.arange(share.shape[-1], device=x.device)
+            kernel = torch.zeros(*lo.shape, loihi2.MAX_DELAY + 1, dtype=x.dtype,
+                                 device=x.device).scatter_add(
+                -1, delays.clamp(loihi2.MIN_DELAY, loihi2.MAX_DELAY), share)
         # causal conv1d: tap k reads x[t - k]; conv1d correlates, so flip the taps
         w = (weight[..., None] * kernel).flip(-1)
         return F.conv1d(F.pad(x, (loihi2.MAX_DELAY, 0)), w)
+
+    def compiled(self, x_time_major: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The same sums on the CPU, compiled: x [N, T, in] -> synaptic input [N, T, out]."""
+        lo, share = window(self.position, self.width())
+        return WindowedDelaySum.apply(x_time_major, weight[..., None] * share, lo)
 
 
 _SCATTER_CHUNK = 1 << 22  # (synapse, spike) pairs added at once: bounds the index memory
@@ -126,7 +165,7 @@ class SynapticDelayDense(torch.nn.Module):
     `synapse`, `neuron` and `delay` (None: no axonal delay) are the wrapped block's, so
     export reads it like any other block."""
 
-    def __init__(self, block: torch.nn.Module, config) -> None:
+    def __init__(self, block: torch.nn.Module, config, kernels: str = "compiled") -> None:
         super().__init__()
         if block.delay is not None or not block.delay_shift:
             raise ValueError("per-synapse delays replace axonal ones on a step-shifted block")
@@ -136,10 +175,16 @@ class SynapticDelayDense(torch.nn.Module):
         n_out, n_in = block.synapse.weight.shape[:2]
         self.synaptic_delay = SynapticDelay(n_out, n_in, config.delay_init_max,
                                             config.delay_sigma, config.delay_anneal)
+        # the compiled CPU path (train/kernels.py's neuron), or None: slayer's own
+        self.spec = None if kernels == "slayer" \
+            else BlockSpec(block.neuron, config.surrogate, config.alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         syn = self.synapse
         weight = syn.pre_hook_fx(syn.weight).reshape(syn.weight.shape[:2])  # slayer's 8 bits
+        if self.spec is not None and not x.is_cuda and x.dtype == torch.float32 and x.dim() == 3:
+            z = self.synaptic_delay.compiled(x.transpose(1, 2), weight)
+            return compiled_neuron(self.neuron, self.spec, z).transpose(1, 2)
         spikes = self.neuron(self.synaptic_delay(x, weight))
         return F.pad(spikes[..., :-1], (1, 0))  # slayer's step_delay: one step to the next layer
 
