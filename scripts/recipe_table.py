@@ -7,7 +7,10 @@ present) it runs `spiketime compare` once (emulator, the whole test split, origi
 reversed; cached in RUN/parity) so the trained network's test accuracy stands beside the
 deployed one, then writes OUT/ablations.md and OUT/ablations.json: the options (from
 runs/recipe/plan.txt), the last epoch's train accuracy, the best validation accuracy,
-trained and deployed test accuracy, reversal sensitivity and whether every spike agreed.
+trained and deployed test accuracy, reversal sensitivity and whether every spike agreed;
+for a delayed model also how far its delays moved (the mean |final - initial| of the
+deployed integer delays per delayed layer, and the share left at 0 or at the cap, 62),
+with the histograms drawn to RUN/delays.png.
 """
 from __future__ import annotations
 
@@ -29,6 +32,22 @@ def _compare(run: Path, data: str) -> dict:
     return json.loads(report.read_text())
 
 
+def _delay_moves(run: Path) -> list[dict]:
+    """Per delayed layer: the mean move of its deployed delays, and the shares at 0 and 62."""
+    from spiketime import loihi2
+    from spiketime.parity.delay_plot import initial_and_final, plot_learned_delays
+    from spiketime.train.model import load_checkpoint
+
+    model = load_checkpoint(run / "best.pt")
+    layers = initial_and_final(model)
+    if layers and not (run / "delays.png").is_file():
+        plot_learned_delays({run.name: model}, run / "delays.png")
+    return [{"layer": i, "mean_move": float(abs(final.astype(float) - start).mean()),
+             "at_zero": float((final == 0).mean()),
+             "at_cap": float((final == loihi2.MAX_DELAY).mean())}
+            for i, (start, final) in layers.items()]
+
+
 def _row(name: str, options: str, run: Path) -> dict:
     deploy = json.loads((run / "deploy.json").read_text())
     history = json.loads((run / "history.json").read_text())["history"]
@@ -42,6 +61,7 @@ def _row(name: str, options: str, run: Path) -> dict:
         "deployed_accuracy": deploy["accuracy"],
         "reversal_sensitivity_deployed": model["deployed"]["reversal_sensitivity"],
         "spike_exact": model["spike_exact_fraction"] == 1.0,
+        "delays": _delay_moves(run),
     }
 
 
@@ -59,11 +79,15 @@ def main() -> None:
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
     lines = ["| run | options (beside --hidden 128,128 --batch-size 32 --temperature 1) | "
              "epochs | train, last epoch | validation, best | trained, test | deployed, "
-             "test | reversal sensitivity | every spike equal |", "|---" * 9 + "|"]
+             "test | reversal sensitivity | every spike equal | delays: mean move per layer "
+             "(share at 0 / at 62) |", "|---" * 10 + "|"]
+    moves = lambda r: "; ".join(  # noqa: E731
+        f"L{d['layer']} {d['mean_move']:.1f} ({pct(d['at_zero'])} / {pct(d['at_cap'])})"
+        for d in r["delays"]) or "-"
     lines += [f"| {r['run']} | `{r['options']}` | {r['epochs']} | {pct(r['train_accuracy_last'])} "
               f"| {pct(r['val_accuracy_best'])} | {pct(r['trained_accuracy'])} | "
               f"**{pct(r['deployed_accuracy'])}** | {100 * r['reversal_sensitivity_deployed']:.1f} "
-              f"points | {'yes' if r['spike_exact'] else 'no'} |" for r in rows]
+              f"points | {'yes' if r['spike_exact'] else 'no'} | {moves(r)} |" for r in rows]
     (args.out / "ablations.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

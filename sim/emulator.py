@@ -273,17 +273,38 @@ def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> l
     return out
 
 
+def _file_key(path: str | os.PathLike) -> tuple | None:
+    """What identifies a file's version: its real path, inode, size and modification
+    time (an atomic rewrite gets a new inode), or None if it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class EmulatorBackend:
     name = "emulator"
 
     def __init__(self, batch_size: int = 256) -> None:
         self.batch_size = batch_size  # samples per chunk: bounds memory, keeps steps in cache
+        self._last: tuple | None = None  # (file key, network, compiled layers) of the last file
+
+    def network(self, netx_file: str | os.PathLike) -> tuple[NetxNetwork, tuple[Layer, ...]]:
+        """The file's network, read, validated and compiled; kept for the next call while
+        the file is unchanged (the same path, inode, size and modification time), so a
+        harness that runs one model under many conditions reads it once."""
+        key = _file_key(netx_file)
+        if key is None or self._last is None or self._last[0] != key:
+            net = read_netx(netx_file)  # a missing or bad file is refused here, every time
+            self._last = (key, net, compile_network(net))
+        return self._last[1], self._last[2]
 
     def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False,
             states: bool = False) -> RunResult:
-        net = read_netx(netx_file)
+        net, layers = self.network(netx_file)
         X = check_input(net, X, "input")
-        return self._run(net, compile_network(net), X, hidden, states)
+        return self._run(net, layers, X, hidden, states)
 
     def run_batches(self, netx_file: str | os.PathLike, batches: Iterable[np.ndarray], *,
                     hidden: bool = False, source: str = "input") -> Iterator[RunResult]:
@@ -291,8 +312,7 @@ class EmulatorBackend:
         from an events file say): one RunResult per batch, the network read and
         compiled once. Only one batch and its result are held at a time; each result
         equals `run` on that batch, so concatenated they equal `run` on all of them."""
-        net = read_netx(netx_file)
-        layers = compile_network(net)
+        net, layers = self.network(netx_file)
         for X in batches:
             yield self._run(net, layers, check_input(net, X, source), hidden, False)
 

@@ -1,5 +1,6 @@
 """Weighted sums of sparse spike trains, per input event (numba): the one loop the
-emulator's event-driven layers and the training kernels' sparse first layer share."""
+emulator's event-driven layers and the training kernels' sparse first layer share; and
+`count_ones`, the one-pass test both use to see that an input is binary spikes."""
 from __future__ import annotations
 
 import numba
@@ -74,3 +75,16 @@ def _write_row(row, t, lag, one_lag, out):  # pragma: no cover - compiled
     else:
         for o in range(row.shape[0]):
             out[t + lag[o], o] = row[o]
+
+
+@numba.njit(cache=True, nogil=True)
+def count_ones(x):  # pragma: no cover - compiled
+    """The number of ones in the flat array x, or -1 if it holds anything but 0 and 1
+    (one pass, no temporaries; it stops at the first other value)."""
+    ones = 0
+    for value in x:
+        if value == 1:
+            ones += 1
+        elif value != 0:
+            return -1
+    return ones

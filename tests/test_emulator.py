@@ -301,6 +301,48 @@ def test_bad_input_is_a_user_error(tmp_path) -> None:
         emu.run(tmp_path / "missing.net", np.zeros((1, 20, 10), np.uint8))
 
 
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int16, np.float32, np.float64])
+def test_the_binary_check_takes_every_dtype(dtype, tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    path = write_netx(net_typical(rng), tmp_path / "t.net")
+    X = random_spikes(2, 20, 15, 0.3, rng)
+    emu = EmulatorBackend()
+    want = emu.run(path, X).output
+    assert np.array_equal(emu.run(path, X.astype(dtype)).output, want)
+    if dtype is not np.bool_:
+        for bad in (2, -1, 0.5):
+            if np.dtype(dtype).kind == "u" and bad < 0 or np.dtype(dtype).kind != "f" \
+                    and bad == 0.5:
+                continue
+            Y = X.astype(dtype)
+            Y[1, 19, 14] = bad  # the last value of the last sample: a full pass is needed
+            with pytest.raises(UserError, match="binary"):
+                emu.run(path, Y)
+
+
+def test_a_backend_reads_a_file_once_until_it_changes(tmp_path, monkeypatch) -> None:
+    from spiketime.sim import emulator
+
+    rng = np.random.default_rng(5)
+    path = tmp_path / "t.net"
+    first, second = net_typical(rng), net_typical(rng)
+    write_netx(first, path)
+    reads = []
+    real = emulator.read_netx
+    monkeypatch.setattr(emulator, "read_netx", lambda p: reads.append(p) or real(p))
+    X = random_spikes(4, 20, 40, 0.2, rng)
+    emu = EmulatorBackend()
+    a = emu.run(path, X).output
+    assert np.array_equal(emu.run(path, X).output, a) and len(reads) == 1
+    write_netx(second, path)  # rewritten (atomically: a new file at the same path)
+    b = emu.run(path, X).output
+    assert len(reads) == 2 and np.array_equal(b, EmulatorBackend().run(path, X).output)
+    assert not np.array_equal(a, b)
+    path.unlink()  # gone: refused, not served from memory
+    with pytest.raises(UserError, match="not found"):
+        emu.run(path, X)
+
+
 def test_synaptic_overflow_is_refused(tmp_path) -> None:
     """Inputs that could push u past the 24-bit register in one step are not emulated."""
     n_in = (1 << (loihi2.STATE_BITS - loihi2.ACT_SHIFT)) // loihi2.WEIGHT_MAX + 2

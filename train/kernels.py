@@ -43,7 +43,7 @@ import torch
 
 from spiketime import loihi2
 from spiketime.errors import UserError
-from spiketime.event_sums import event_sums
+from spiketime.event_sums import count_ones, event_sums
 
 ENV = "SPIKETIME_KERNELS"
 MODES = ("compiled", "slayer")
@@ -287,20 +287,8 @@ def _sparse_binary(x: torch.Tensor) -> bool:
     """Whether x holds only 0 and 1, fewer than EVENT_DENSITY of them 1 (one pass)."""
     if x.dtype != torch.float32 or x.dim() != 3 or x.numel() == 0:
         return False
-    ones = _count_ones(x.detach().contiguous().numpy().reshape(-1))
+    ones = count_ones(x.detach().contiguous().numpy().reshape(-1))
     return 0 <= ones < EVENT_DENSITY * x.numel()
-
-
-@numba.njit(cache=True, nogil=True)
-def _count_ones(x):  # pragma: no cover - compiled
-    """The number of ones in x, or -1 if x holds anything but 0 and 1."""
-    ones = 0
-    for value in x:
-        if value == 1:
-            ones += 1
-        elif value != 0:
-            return -1
-    return ones
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
