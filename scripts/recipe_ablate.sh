@@ -10,7 +10,7 @@ while read -r name opts; do
   R=runs/recipe/$name
   [ -f $R/deploy.json ] && continue
   date -u +"$name start %T"
-  $S train --data $D --out $R --hidden 128,128 --batch-size 32 --temperature 1 --threads 2 $opts \
+  $S train --data $D --out $R --recipe base --hidden 128,128 --batch-size 32 --temperature 1 --threads 2 $opts \
       $( [ -f $R/last.pt ] && echo --resume ) 2>&1 | tr '\r' '\n' | grep -v "it/s\]$" | tail -5
   $S export $R/best.pt --out $R/model.net >/dev/null
   $S deploy $R/model.net --data $D --backend emulator --json > $R/deploy.json

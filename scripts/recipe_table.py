@@ -77,10 +77,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ablations.json").write_text(json.dumps(rows, indent=1) + "\n")
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
-    lines = ["| run | options (beside --hidden 128,128 --batch-size 32 --temperature 1) | "
-             "epochs | train, last epoch | validation, best | trained, test | deployed, "
-             "test | reversal sensitivity | every spike equal | delays: mean move per layer "
-             "(share at 0 / at 62) |", "|---" * 10 + "|"]
+    lines = ["| run | options (beside --recipe base --hidden 128,128 --batch-size 32 "
+             "--temperature 1) | epochs | train, last epoch | validation, best | trained, test | "
+             "deployed, test | reversal sensitivity | every spike equal | delays: mean move "
+             "per layer (share at 0 / at 62) |", "|---" * 10 + "|"]
     moves = lambda r: "; ".join(  # noqa: E731
         f"L{d['layer']} {d['mean_move']:.1f} ({pct(d['at_zero'])} / {pct(d['at_cap'])})"
         for d in r["delays"]) or "-"

@@ -52,6 +52,9 @@ def main() -> int:
     p.add_argument("--current-decay", type=float, default=0.25, help="train's initial decays")
     p.add_argument("--voltage-decay", type=float, default=0.03)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--recipe", default="base",
+                   help="train's recipe for the settings not given here (base, the default, "
+                        "is what the committed runs used; speech: docs/train.md)")
     p.add_argument("--lava-subset", type=int, default=8)
     p.add_argument("--sweep", default="--jitter 2,4 --neuron-jitter 5 --deletion 0.2,0.4",
                    help="compare's perturbation levels for the emulator sweep")
@@ -114,7 +117,8 @@ def main() -> int:
                      "--batch-size", str(args.batch_size), "--lr", str(args.lr),
                      "--temperature", str(args.temperature),
                      "--current-decay", str(args.current_decay),
-                     "--voltage-decay", str(args.voltage_decay), "--threads", str(args.threads)]
+                     "--voltage-decay", str(args.voltage_decay), "--threads", str(args.threads),
+                     "--recipe", args.recipe]
             resume = ["--resume"] if (run / "last.pt").exists() else []
             stage(key + "train", run / "train.done", train + resume)
             (run / "train.done").touch()

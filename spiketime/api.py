@@ -75,27 +75,29 @@ def train_options() -> dict[str, Any]:
             if f.name not in _SET_ELSEWHERE and f.name not in found:
                 found[f.name] = None if f.default is MISSING else f.default
     return found | {"hidden": job.TRAIN_JOB_HIDDEN, "val_fraction": job.TRAIN_JOB_VAL_FRACTION,
-                    "device": "auto", "resume": False, "overwrite": False}
+                    "device": "auto", "resume": False, "overwrite": False, "recipe": "auto"}
 
 
 def train(data: PathLike | Dataset, out: PathLike, *, progress: bool = False,
-          **options: Any) -> TrainResult:
+          recipe: str = "auto", **options: Any) -> TrainResult:
     """Train one network on `data`'s train split into the run folder `out` (best.pt,
     last.pt, history.json, curve.png), as `spiketime train` does. `options` are the
     fields of `spiketime.train.config.ModelConfig` and `TrainConfig` (hidden=(128,),
     delays=True, epochs=..., seed=... sets both seeds), plus device ("auto", "cpu",
-    "cuda"), resume and overwrite. Returns the last epoch's model, the history and the
-    checkpoint paths."""
+    "cuda"), resume and overwrite; `recipe` ("auto", "base", "speech":
+    `spiketime.train.config.RECIPES`) fills the ones left out, "auto" by the data's task.
+    Returns the last epoch's model, the history and the checkpoint paths."""
     known = train_options()
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise UserError(f"unknown train option {unknown[0]!r}; the options are "
                         f"{', '.join(known)}")
-    chosen = known | options
+    job.recipe_for(recipe, None)  # an unknown recipe is refused before the data is read
+    guards.seed(int(options.get("seed", known["seed"])), "seed")
+    ds = _open(data)
+    chosen = known | job.RECIPES[job.recipe_for(recipe, ds.meta.task)] | options
     if isinstance(chosen["hidden"], int):
         chosen["hidden"] = (chosen["hidden"],)
-    guards.seed(int(chosen["seed"]), "seed")
-    ds = _open(data)
     guards.output_folder(out, FILES, "out")
     split = {f.name for f in fields(TrainConfig)}
     mcfg = ModelConfig(inputs=ds.channels, outputs=ds.n_classes,

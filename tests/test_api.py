@@ -151,13 +151,24 @@ def test_train_takes_the_commands_options_with_its_defaults():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices["train"]
     command = sub.parse_args(["--data", "d.h5", "--out", "o"])
-    cli_only = {"data", "out", "func", "threads", "val_fraction_default"}  # threads: torch's
+    from dataclasses import fields
+
+    from spiketime.commands.train import RECIPE_OPTIONS
+    from spiketime.train.config import TrainConfig
+
+    cli_only = {"data", "out", "func", "threads", "val_fraction_default",  # threads: torch's
+                "hidden_default"}
     options = train_options()
     for dest, value in vars(command).items():
         if dest in cli_only:
             continue
         assert dest in options, dest
-        if dest == "delays":  # --delays none|hidden|synapses: two booleans in the API
+        if dest in RECIPE_OPTIONS:  # left unset for the recipe; base's is the job's default
+            config = next(c for c in (ModelConfig, TrainConfig)
+                          if dest in {f.name for f in fields(c)})
+            base = command.hidden_default if dest == "hidden" else default(config, dest)
+            assert value is None and options[dest] == base, dest
+        elif dest == "delays":  # --delays none|hidden|synapses: two booleans in the API
             assert (value, options["delays"], options["synaptic_delays"]) == ("none", False,
                                                                               False)
         elif dest == "val_fraction":  # None: the command's default, val_fraction_default

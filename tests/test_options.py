@@ -72,6 +72,7 @@ ROUTES = {
         ("--delay-anneal", "0.3", "model.delay_anneal", 0.3),
         ("--delay-init-max", "12", "model.delay_init_max", 12.0),
         ("--checkpoint-every", "3", "train.checkpoint_every", 3),
+        ("--recipe", "speech", "train.channel_shift", 20),
     ],
     "pipeline": SHARED + [
         ("--out", "elsewhere", "job.out", Path("elsewhere")),
@@ -153,3 +154,38 @@ def test_the_pipeline_decays_reach_the_exported_network(tmp_path, capsys):
                 # 12-bit decays: round(4096 x decay), untouched at decay step size 0
                 assert np.all(neuron["iDecay"][()] == 3686), (folder, i)
                 assert np.all(neuron["vDecay"][()] == 819), (folder, i)
+
+
+def _train_configs(*given: str, task: str | None):
+    args = build_parser().parse_args(["train", *REQUIRED["train"], *given])
+    return configs(args, 700, 20, task=task)
+
+
+def test_the_speech_recipe_is_what_the_measured_runs_set_by_hand():
+    """`--recipe auto` on SHD-layout data builds the very configs of the recipe runs in
+    docs/speech.md (scripts/recipe_ablate.sh's options written out), and base elsewhere."""
+    by_hand = _train_configs("--delays", "hidden", "--hidden", "128,128", "--batch-size", "32",
+                             "--temperature", "1", "--epochs", "80", "--lr", "0.005",
+                             "--schedule", "cosine", "--dropout", "0.2", "--channel-shift",
+                             "20", task="isi")
+    for task in ("shd", "ssc"):
+        assert _train_configs("--delays", "hidden", task=task) == by_hand
+    assert _train_configs("--delays", "hidden", "--recipe", "speech", task="isi") == by_hand
+    model, train = _train_configs("--delays", "hidden", task="isi")  # synthetic: base
+    assert model.hidden == (128,) and train.epochs == 30 and train.channel_shift == 0
+    assert _train_configs("--delays", "hidden", "--recipe", "base", task="shd") == (model, train)
+
+
+def test_an_option_given_beats_the_recipe():
+    model, train = _train_configs("--epochs", "3", "--dropout", "0", "--hidden", "16",
+                                  task="shd")
+    assert (train.epochs, model.dropout, model.hidden) == (3, 0.0, (16,))
+    assert train.channel_shift == 20 and train.schedule == "cosine"  # the rest: the recipe's
+
+
+def test_the_api_takes_the_recipe_and_refuses_an_unknown_one(tmp_path):
+    from spiketime import api
+    from spiketime.errors import UserError
+
+    with pytest.raises(UserError, match="unknown recipe 'fast'"):
+        api.train(tmp_path / "missing.h5", tmp_path / "run", recipe="fast")

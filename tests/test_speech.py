@@ -241,3 +241,22 @@ def test_prepare_with_part_coverage_writes_the_same_dense_and_events_files(tmp_p
                  "--out", str(tmp_path / "gone.h5")]) == 2
     assert "part coverage 0.9 leaves no train sample of class 'class 0'" in capsys.readouterr().err
     assert not (tmp_path / "gone.h5").exists()
+
+
+def test_train_takes_the_speech_recipe_on_prepared_speech_data(shd, tmp_path, capsys):
+    """`spiketime train` on `data prepare`'s output, nothing but the budget given: the
+    speech recipe (docs/train.md "Recipes") is what it trains with, and says so."""
+    import json
+
+    from spiketime.cli import main
+
+    raw, _, _ = shd
+    data = tmp_path / "whole.h5"
+    assert main(["data", "prepare", "--dataset", "shd", "--variant", "whole", "--raw", str(raw),
+                 "--dt-ms", str(DT), "--steps", "20", "--out", str(data)]) == 0
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"),
+                 "--epochs", "1", "--val-fraction", "0", "--threads", "1"]) == 0
+    assert "(recipe speech)" in capsys.readouterr().out
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["model"]["hidden"] == [128, 128] and history["model"]["dropout"] == 0.2
+    assert history["trainer"]["channel_shift"] == 20 and history["trainer"]["epochs"] == 1

@@ -30,6 +30,30 @@ SCHEDULES = ("constant", "cosine")  # step sizes over the run; the first is the 
 # for what the configs leave to each job: the pipeline and the grid choose theirs.
 TRAIN_JOB_HIDDEN = (128,)
 TRAIN_JOB_VAL_FRACTION = 0.1
+# Recipes: the settings a training job takes where its caller leaves them out (`spiketime
+# train --recipe`, `spiketime.train(recipe=...)`); "auto" picks by the data's task. "base"
+# is the configs' own defaults; "speech" is what the spoken-digit ablations measured best
+# (docs/speech.md "The recipe"; docs/train.md "Recipes"): 700-128-128-20, cosine schedule,
+# dropout 0.2 on the hidden spikes, channel shift 20, 80 epochs.
+RECIPES: dict[str, dict[str, Any]] = {
+    "base": {},
+    "speech": {"hidden": (128, 128), "epochs": 80, "lr": 0.005, "schedule": "cosine",
+               "dropout": 0.2, "channel_shift": 20},
+}
+RECIPE_CHOICES = ("auto", *RECIPES)
+
+
+def recipe_for(recipe: str, task: str | None) -> str:
+    """The recipe `recipe` names: itself, or for "auto" "speech" on SHD/SSC-layout data
+    (`data prepare`'s tasks) and "base" on anything else (the synthetic tasks: a channel
+    shift would destroy their channel-coded classes)."""
+    if recipe not in RECIPE_CHOICES:
+        raise UserError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPE_CHOICES)}")
+    if recipe != "auto":
+        return recipe
+    from spiketime.data.speech import N_CLASSES  # the speech tasks; h5py only when asked
+
+    return "speech" if task in N_CLASSES else "base"
 # The models by name, and the ModelConfig settings each name stands for.
 MODELS: dict[str, dict[str, bool]] = {
     "tau": {},  # learnable decays, no delays

@@ -31,6 +31,7 @@ MODEL_OPTIONS = ("hidden", "delay_init_max", "delay_sigma", "delay_anneal", "cur
                  "voltage_decay", "surrogate", "dropout", "seed")
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "delay_lr", "decay_lr", "schedule", "loss",
                  "temperature", "seed", "checkpoint_every", "channel_shift")
+RECIPE_OPTIONS = tuple(sorted({name for r in job.RECIPES.values() for name in r}))
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -139,7 +140,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delay-anneal", type=float, default=default(ModelConfig, "delay_anneal"),
                    help="--delays synapses: the share of epochs over which the width shrinks; "
                         "delays are whole steps after it (default %(default)s)")
-    p.set_defaults(func=run, val_fraction_default=job.TRAIN_JOB_VAL_FRACTION)
+    p.add_argument("--recipe", choices=job.RECIPE_CHOICES, default="auto",
+                   help="the settings for what the command line leaves out: base (the "
+                        "defaults each option shows), speech (--hidden 128,128 --epochs 80 "
+                        "--lr 0.005 --schedule cosine --dropout 0.2 --channel-shift 20: the "
+                        "spoken-digit ablations' best, docs/speech.md), or auto (default): "
+                        "speech for SHD/SSC-layout data (`data prepare`), base otherwise")
+    # the recipe's options stay unset (None) unless given, so the recipe can fill them
+    p.set_defaults(func=run, val_fraction_default=job.TRAIN_JOB_VAL_FRACTION,
+                   hidden_default=job.TRAIN_JOB_HIDDEN,
+                   **{name: None for name in RECIPE_OPTIONS})
 
 
 def settings(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
@@ -148,10 +158,24 @@ def settings(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
+def with_recipe(args: argparse.Namespace, task: str | None) -> argparse.Namespace:
+    """The options with the recipe's settings (`--recipe`, "auto" by the data's `task`)
+    where the command line left them unset, and the job's own defaults after that; a
+    command without --recipe is returned as it is."""
+    if not hasattr(args, "recipe"):
+        return args
+    recipe = job.RECIPES[job.recipe_for(args.recipe, task)]
+    filled = dict(vars(args))
+    for name in RECIPE_OPTIONS:
+        if filled.get(name) is None:
+            filled[name] = recipe.get(name, args.hidden_default if name == "hidden" else None)
+    return argparse.Namespace(**filled, recipe_used=job.recipe_for(args.recipe, task))
+
+
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig the options name, with errors that name the options."""
     for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     val = args.val_fraction if args.val_fraction is not None else args.val_fraction_default
     if not 0 <= val < 1:
@@ -159,8 +183,11 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**settings(args, TRAIN_OPTIONS), val_fraction=val)
 
 
-def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bool | None = None):
-    """ModelConfig and TrainConfig from the shared options."""
+def configs(args: argparse.Namespace, channels: int, classes: int, *, delays: bool | None = None,
+            task: str | None = None):
+    """ModelConfig and TrainConfig from the shared options (and the recipe, `with_recipe`,
+    for the data's `task`)."""
+    args = with_recipe(args, task)
     tcfg = train_config(args)
     mcfg = ModelConfig(inputs=channels, outputs=classes,
                        delays=(args.delays == "hidden") if delays is None else delays,
@@ -192,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     guards.output_folder(args.out, FILES, "--out")
     set_threads(args)
     ds = open_dataset(args.data)  # an events file stays on disk, read a batch at a time
-    mcfg, tcfg = configs(args, ds.channels, ds.n_classes)
+    mcfg, tcfg = configs(args, ds.channels, ds.n_classes, task=ds.meta.task)
     device = resolve_device(args.device)
     comm = from_environment(device) if launched() else None
     main_rank = comm is None or comm.is_main  # one lock per run, held by rank 0
@@ -206,11 +233,11 @@ def run(args: argparse.Namespace) -> int:
         if comm is not None:
             shutdown(comm)
     if comm is None or comm.is_main:
-        _summary(args.out, result, mcfg)
+        _summary(args.out, result, mcfg, job.recipe_for(args.recipe, ds.meta.task))
     return 0
 
 
-def _summary(out: Path, result, mcfg) -> None:
+def _summary(out: Path, result, mcfg, recipe: str) -> None:
     from spiketime.train.model import architecture
 
     best = next(r for r in result.history if r.epoch == result.best_epoch)
@@ -220,7 +247,7 @@ def _summary(out: Path, result, mcfg) -> None:
         return (f"train {100 * r.accuracy:.1f}%" + ("" if r.val_accuracy is None else
                                                    f", validation {100 * r.val_accuracy:.1f}%"))
 
-    print(f"trained {architecture(mcfg)}, {last.epoch} epochs: last epoch {acc(last)}; "
-          f"best epoch {best.epoch} ({acc(best)})")
+    print(f"trained {architecture(mcfg)}, {last.epoch} epochs (recipe {recipe}): last epoch "
+          f"{acc(last)}; best epoch {best.epoch} ({acc(best)})")
     print(f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'history.json'}, "
           f"{out / 'curve.png'}")
