@@ -141,6 +141,8 @@ def bench_device(device: torch.device, batch: int, steps: int, repeats: int,
             continue
         seconds = statistics.median(t for t, _ in samples)
         rows.append({"network": "-".join(map(str, SIZES)), "delays": delays,
+                     "delay_kind": "synapses" if width is not None
+                     else ("axonal" if delays else "none"),
                      "synaptic_width": width, "kernels": mode,
                      "device": device.type, "batch": batch, "steps": steps,
                      "train_step_s": seconds, "us_per_sample_step": 1e6 * seconds / per,

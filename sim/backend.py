@@ -51,12 +51,13 @@ def check_input(net: NetxNetwork, X: np.ndarray, source: str = "input") -> np.nd
 
 def _binary(X: np.ndarray) -> bool:
     """All values 0 or 1: true of any bool array, a max for unsigned integers, a min and
-    a max for signed ones, one compiled pass for floats (no temporaries)."""
+    a max for signed ones, one compiled pass without temporaries for contiguous native
+    float32/float64, numpy's comparison for anything else."""
     kind = X.dtype.kind
     if kind == "b":
         return True
     if kind in "iu":
         return bool(X.max() <= 1 and (kind == "u" or X.min() >= 0))
-    if kind == "f":
-        return count_ones(np.ascontiguousarray(X).reshape(-1)) >= 0
+    if X.dtype in (np.float32, np.float64) and X.dtype.isnative and X.flags.c_contiguous:
+        return count_ones(X.reshape(-1)) >= 0
     return bool(((X == 0) | (X == 1)).all())

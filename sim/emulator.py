@@ -274,13 +274,15 @@ def emulate(layers: tuple[Layer, ...], X: np.ndarray, states: bool = False) -> l
 
 
 def _file_key(path: str | os.PathLike) -> tuple | None:
-    """What identifies a file's version: its real path, inode, size and modification
-    time (an atomic rewrite gets a new inode), or None if it cannot be stat'ed."""
+    """What identifies a file's version: its real path, device, inode, size, modification
+    and status-change times (an atomic rewrite gets a new inode; an in-place one a new
+    ctime, which no tool can set back), or None if it cannot be stat'ed."""
     try:
         st = os.stat(path)
     except (OSError, TypeError, ValueError):
         return None
-    return (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns)
 
 
 class EmulatorBackend:
@@ -292,13 +294,13 @@ class EmulatorBackend:
 
     def network(self, netx_file: str | os.PathLike) -> tuple[NetxNetwork, tuple[Layer, ...]]:
         """The file's network, read, validated and compiled; kept for the next call while
-        the file is unchanged (the same path, inode, size and modification time), so a
-        harness that runs one model under many conditions reads it once."""
-        key = _file_key(netx_file)
-        if key is None or self._last is None or self._last[0] != key:
+        the file is unchanged (`_file_key`), so a harness that runs one model under many
+        conditions reads it once."""
+        key, last = _file_key(netx_file), self._last
+        if key is None or last is None or last[0] != key:
             net = read_netx(netx_file)  # a missing or bad file is refused here, every time
-            self._last = (key, net, compile_network(net))
-        return self._last[1], self._last[2]
+            last = self._last = (key, net, compile_network(net))
+        return last[1], last[2]
 
     def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False,
             states: bool = False) -> RunResult:

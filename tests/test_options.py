@@ -189,3 +189,13 @@ def test_the_api_takes_the_recipe_and_refuses_an_unknown_one(tmp_path):
 
     with pytest.raises(UserError, match="unknown recipe 'fast'"):
         api.train(tmp_path / "missing.h5", tmp_path / "run", recipe="fast")
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_every_commands_help_formats(command):
+    """--help renders (argparse formats every option's help only then), and train's recipe
+    options name the recipes' values rather than an unset default."""
+    text = _commands()[command].format_help()
+    assert "None" not in text
+    if command == "train":
+        assert "(recipe base: 30; speech: 80)" in " ".join(text.split())

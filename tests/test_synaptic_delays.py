@@ -111,6 +111,8 @@ def test_window_is_the_normalised_gaussian_within_three_widths(sigma) -> None:
     assert outside.any() and share[outside].eq(0).all()  # nothing lands off the chip's range
     want = torch.exp(-0.5 * ((delays[0, 1] - 30.6) / sigma) ** 2)
     torch.testing.assert_close(share[0, 1], want / want.sum())
+    tiny = window(torch.tensor([[10.3, 10.45]]), 0.02)[1]  # no width underflows every tap
+    assert torch.isfinite(tiny).all() and tiny.sum(-1).eq(1).all()
     lo0, share0 = window(position, 0.0)  # exact: one tap of exactly 1 at round(p)
     assert lo0.tolist() == [[0, 31, loihi2.MAX_DELAY]] and share0.eq(1).all()
 

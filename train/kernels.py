@@ -327,7 +327,7 @@ class _EventLinear(torch.autograd.Function):
 def _compiled_forward(block: torch.nn.Module, spec: BlockSpec, slayer_forward,
                       x: torch.Tensor) -> torch.Tensor:
     """A cuba.Dense block's forward: spikes [N, C, T] (a view of time-major memory)."""
-    if x.is_cuda or x.dtype != torch.float32 or x.dim() != 3 \
+    if x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 3 \
             or (block.delay is not None and not block.delay.init):
         return slayer_forward(x)
     z = _time_major_linear(block.synapse, x)

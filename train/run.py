@@ -140,6 +140,10 @@ def _note(comm: Comm, message: str) -> None:
         print(f"[spiketime] {message}", file=sys.stderr, flush=True)
 
 
+# what the recipe fills (train/config.py RECIPES) must match too: runs begun before it
+RECIPE_HINT = " and --recipe (a run begun before --recipe existed: --recipe base)"
+
+
 def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig, data_id: str) -> Resume:
     """The saved trainer state, after checking that the run is the one asked for."""
     if not last.is_file():
@@ -149,7 +153,7 @@ def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig, data_id: str
     if (saved.inputs, saved.hidden, saved.outputs, saved.delays) != (
             mcfg.inputs, mcfg.hidden, mcfg.outputs, mcfg.delays):
         raise UserError(f"--resume: {last} holds a {architecture(saved)} network, not the "
-                        f"{architecture(mcfg)} asked for")
+                        f"{architecture(mcfg)} asked for{RECIPE_HINT}")
     if data.get("resume") is None:
         raise UserError(f"--resume: {last} has no trainer state (a checkpoint from before "
                         f"resumable runs, or not a run's last.pt)")
@@ -157,13 +161,13 @@ def _resume_state(last: Path, mcfg: ModelConfig, tcfg: TrainConfig, data_id: str
         diff = [f.name for f in fields(ModelConfig) if getattr(saved, f.name)
                 != getattr(mcfg, f.name)]
         raise UserError(f"--resume: the model settings differ from the saved run's "
-                        f"({', '.join(diff)}); resume with the same options")
+                        f"({', '.join(diff)}); resume with the same options{RECIPE_HINT}")
     trainer = data["extra"].get("training", {}).get("trainer", {})
     diff = [f.name for f in fields(TrainConfig) if f.name not in RESUMABLE_CHANGES
             and f.name in trainer and trainer[f.name] != getattr(tcfg, f.name)]
     if diff:
         raise UserError(f"--resume: the training settings differ from the saved run's "
-                        f"({', '.join(diff)}); resume with the same options")
+                        f"({', '.join(diff)}); resume with the same options{RECIPE_HINT}")
     saved_id = data["extra"].get("data_fingerprint")  # absent in runs from before it
     if saved_id is not None and saved_id != data_id:
         raise UserError(f"--resume: the data differs from the saved run's (fingerprint "

@@ -13,12 +13,12 @@ synaptic input of output neuron o at step t is
   those taps at the input's spikes; with SPIKETIME_KERNELS=slayer (or on a GPU) a
   causal conv1d over all MAX_DELAY + 1 taps computes the same sums.
 - Exact mode (evaluation, export, and training once annealed): K is one-hot at
-  round(p) and positions no longer move. In evaluation z is summed spike by spike
-  (`delayed_input`: each input spike adds its quantized weights at whole-step later
-  times), the integer arithmetic of Lava's DelayDense, so the deployed network is
-  spike-exact with the trained one; training uses the compiled sums with one tap (or
-  the conv1d with the one-hot kernel): the same values, exact products summed below
-  2**24.
+  round(p) and positions no longer move. z is then summed spike by spike (each input
+  spike adds its quantized weights at whole-step later times: the compiled sums with one
+  tap on the CPU, `delayed_input` on slayer's path in evaluation, a conv1d with the
+  one-hot kernel there in training), the integer arithmetic of Lava's DelayDense: exact
+  products summed below 2**24, so the deployed network is spike-exact with the trained
+  one.
 
 `on_epoch(epoch, epochs)` sets the width: sigma_start * (SIGMA_END / sigma_start) **
 (epoch / (annealing epochs - 1)) over the first `anneal` fraction of epochs (from
@@ -50,12 +50,15 @@ def window(position: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Te
     inside, so the sum is positive); differentiable in p."""
     centre = position.detach().round().clamp(loihi2.MIN_DELAY, loihi2.MAX_DELAY).long()
     if sigma == 0.0:
-        return centre, torch.ones(*centre.shape, 1, dtype=position.dtype)
+        return centre, torch.ones(*centre.shape, 1, dtype=position.dtype,
+                                  device=position.device)
     half = math.ceil(WINDOW_SIGMAS * sigma)
     lo = centre - half
     delays = lo[..., None] + torch.arange(2 * half + 1, device=position.device)
     inside = (delays >= loihi2.MIN_DELAY) & (delays <= loihi2.MAX_DELAY)
-    share = torch.exp(-0.5 * ((delays.to(position.dtype) - position[..., None]) / sigma) ** 2)
+    # relative to the centre tap (exactly 1), so no width underflows every tap to 0
+    p, c = position[..., None], centre[..., None].to(position.dtype)
+    share = torch.exp(-0.5 * ((delays.to(position.dtype) - p) ** 2 - (c - p) ** 2) / sigma ** 2)
     share = share * inside
     return lo, share / share.sum(dim=-1, keepdim=True)
 
@@ -109,7 +112,7 @@ class SynapticDelay(torch.nn.Module):
             delays = lo[..., None] + torch.arange(share.shape[-1], device=x.device)
             kernel = torch.zeros(*lo.shape, loihi2.MAX_DELAY + 1, dtype=x.dtype,
                                  device=x.device).scatter_add(
-                -1, delays.clamp(loihi2.MIN_DELAY, loihi2.MAX_DELAY), share)
+                -1, delays.clamp(loihi2.MIN_DELAY, loihi2.MAX_DELAY), share.to(x.dtype))
         # causal conv1d: tap k reads x[t - k]; conv1d correlates, so flip the taps
         w = (weight[..., None] * kernel).flip(-1)
         return F.conv1d(F.pad(x, (loihi2.MAX_DELAY, 0)), w)
@@ -182,7 +185,8 @@ class SynapticDelayDense(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         syn = self.synapse
         weight = syn.pre_hook_fx(syn.weight).reshape(syn.weight.shape[:2])  # slayer's 8 bits
-        if self.spec is not None and not x.is_cuda and x.dtype == torch.float32 and x.dim() == 3:
+        if self.spec is not None and x.device.type == "cpu" and x.dtype == torch.float32 \
+                and x.dim() == 3:
             z = self.synaptic_delay.compiled(x.transpose(1, 2), weight)
             return compiled_neuron(self.neuron, self.spec, z).transpose(1, 2)
         spikes = self.neuron(self.synaptic_delay(x, weight))

@@ -78,9 +78,10 @@ def _input_grad(taps, lag, g, g_x):  # pragma: no cover - compiled
 
 
 class WindowedDelaySum(torch.autograd.Function):
-    """x [N, T, I] time-major, taps [O, I, W], lo [O, I] int64 -> z [N, T, O] time-major:
-    z[n, t, o] = sum_i sum_j taps[o, i, j] x[n, t - lo[o, i] - j, i]; taps at a delay
-    below 0 or past the input's steps add nothing."""
+    """x [N, T, I] time-major float32, taps [O, I, W], lo [O, I] int64 -> z [N, T, O]
+    time-major float32: z[n, t, o] = sum_i sum_j taps[o, i, j] x[n, t - lo[o, i] - j, i],
+    what lands past the input's last step dropped. A tap at a negative delay (lo + j < 0)
+    is summed like any other, earlier: `window` gives those taps no weight."""
 
     @staticmethod
     def forward(ctx, x, taps, lo):
@@ -89,6 +90,7 @@ class WindowedDelaySum(torch.autograd.Function):
         taps_t = taps.detach().transpose(0, 1).contiguous().numpy()  # [I, O, W]
         offset = max(0, -int(lo.min())) if lo.numel() else 0  # lo + offset >= 0
         lag = (lo.t() + offset).contiguous().numpy()
+        # room for every s + lag + j, and for the slice below whatever lo is
         span = offset + (int(lag.max()) if lag.size else 0) + taps_t.shape[2]
         z = np.zeros((n, taps_t.shape[1], steps + span), np.float32)
         _forward(xn, taps_t, lag, z)
@@ -103,11 +105,14 @@ class WindowedDelaySum(torch.autograd.Function):
         n, steps, channels = g.shape
         gp = np.zeros((n, channels, steps + ctx.span), np.float32)  # g at z's padded steps
         gp[:, :, ctx.offset:ctx.offset + steps] = g.transpose(1, 2).numpy()
-        g_taps = np.zeros_like(ctx.taps_t)
-        _taps_grad(xn, gp, ctx.lag, g_taps)
+        g_taps = None
+        if ctx.needs_input_grad[1]:
+            g_taps = np.zeros_like(ctx.taps_t)
+            _taps_grad(xn, gp, ctx.lag, g_taps)
+            g_taps = torch.from_numpy(g_taps).transpose(0, 1)
         g_x = None
         if ctx.needs_input_grad[0]:
             g_x = np.zeros((n, xn.shape[2], steps), np.float32)
             _input_grad(ctx.taps_t, ctx.lag, gp, g_x)
             g_x = torch.from_numpy(g_x).transpose(1, 2)
-        return g_x, torch.from_numpy(g_taps).transpose(0, 1), None
+        return g_x, g_taps, None

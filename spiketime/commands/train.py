@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
+from dataclasses import fields
 from pathlib import Path
 
 from spiketime import guards
@@ -141,8 +143,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--delays synapses: the share of epochs over which the width shrinks; "
                         "delays are whole steps after it (default %(default)s)")
     p.add_argument("--recipe", choices=job.RECIPE_CHOICES, default="auto",
-                   help="the settings for what the command line leaves out: base (the "
-                        "defaults each option shows), speech (--hidden 128,128 --epochs 80 "
+                   help="the settings for what the command line leaves out: base (each "
+                        "option's 'recipe base' value), speech (--hidden 128,128 --epochs 80 "
                         "--lr 0.005 --schedule cosine --dropout 0.2 --channel-shift 20: the "
                         "spoken-digit ablations' best, docs/speech.md), or auto (default): "
                         "speech for SHD/SSC-layout data (`data prepare`), base otherwise")
@@ -150,6 +152,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, val_fraction_default=job.TRAIN_JOB_VAL_FRACTION,
                    hidden_default=job.TRAIN_JOB_HIDDEN,
                    **{name: None for name in RECIPE_OPTIONS})
+    for action in p._actions:  # their help names each recipe's value, not argparse's None
+        if action.dest in RECIPE_OPTIONS:
+            what = re.sub(r"\s*\(default (?:%\(default\)[a-z]|[^)])*\)$", "", action.help)
+            what = "training epochs" if what.startswith("default") else what
+            action.help = (f"{what} (recipe base: {_shown(_base_value(action.dest))}; speech: "
+                           f"{_shown(job.RECIPES['speech'][action.dest])})")
+
+
+def _base_value(name: str):
+    """What the base recipe leaves an option at: the job's or the config's default."""
+    if name == "hidden":
+        return job.TRAIN_JOB_HIDDEN
+    config = ModelConfig if name in {f.name for f in fields(ModelConfig)} else TrainConfig
+    return default(config, name)
+
+
+def _shown(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
 
 
 def settings(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
@@ -169,7 +190,7 @@ def with_recipe(args: argparse.Namespace, task: str | None) -> argparse.Namespac
     for name in RECIPE_OPTIONS:
         if filled.get(name) is None:
             filled[name] = recipe.get(name, args.hidden_default if name == "hidden" else None)
-    return argparse.Namespace(**filled, recipe_used=job.recipe_for(args.recipe, task))
+    return argparse.Namespace(**filled)
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
