@@ -285,22 +285,31 @@ def _file_key(path: str | os.PathLike) -> tuple | None:
             st.st_ctime_ns)
 
 
+KEPT_FILES = 8  # compiled networks a backend keeps (an SHD-size one is about 1 MB)
+
+
 class EmulatorBackend:
     name = "emulator"
 
     def __init__(self, batch_size: int = 256) -> None:
         self.batch_size = batch_size  # samples per chunk: bounds memory, keeps steps in cache
-        self._last: tuple | None = None  # (file key, network, compiled layers) of the last file
+        # file key -> (network, compiled layers), the KEPT_FILES most recently used
+        self._networks: dict[tuple, tuple[NetxNetwork, tuple[Layer, ...]]] = {}
 
     def network(self, netx_file: str | os.PathLike) -> tuple[NetxNetwork, tuple[Layer, ...]]:
-        """The file's network, read, validated and compiled; kept for the next call while
-        the file is unchanged (`_file_key`), so a harness that runs one model under many
-        conditions reads it once."""
-        key, last = _file_key(netx_file), self._last
-        if key is None or last is None or last[0] != key:
+        """The file's network, read, validated and compiled; kept for later calls while
+        the file is unchanged (`_file_key`), the last KEPT_FILES files, so a harness that
+        runs a few models under many conditions reads each once."""
+        key = _file_key(netx_file)
+        entry = self._networks.pop(key, None) if key is not None else None
+        if entry is None:
             net = read_netx(netx_file)  # a missing or bad file is refused here, every time
-            last = self._last = (key, net, compile_network(net))
-        return last[1], last[2]
+            entry = (net, compile_network(net))
+        if key is not None:
+            self._networks[key] = entry  # now the most recent
+            while len(self._networks) > KEPT_FILES:
+                self._networks.pop(next(iter(self._networks)))
+        return entry
 
     def run(self, netx_file: str | os.PathLike, X: np.ndarray, *, hidden: bool = False,
             states: bool = False) -> RunResult:

@@ -338,6 +338,11 @@ def test_a_backend_reads_a_file_once_until_it_changes(tmp_path, monkeypatch) -> 
     b = emu.run(path, X).output
     assert len(reads) == 2 and np.array_equal(b, EmulatorBackend().run(path, X).output)
     assert not np.array_equal(a, b)
+    other = write_netx(first, tmp_path / "other.net")  # two files in turn: each read once
+    for _ in range(3):
+        assert np.array_equal(emu.run(other, X).output, a)
+        assert np.array_equal(emu.run(path, X).output, b)
+    assert len(reads) == 4  # the two above, the fresh backend's, and other.net's once
     path.unlink()  # gone: refused, not served from memory
     with pytest.raises(UserError, match="not found"):
         emu.run(path, X)
