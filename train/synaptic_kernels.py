@@ -34,10 +34,15 @@ def _forward(x, taps, lag, z):  # pragma: no cover - compiled
                 v = x[n, s, i]
                 if v == 0:
                     continue
+                if width == 1:  # whole-step delays: one tap, no window to loop over
+                    for o in range(outputs):
+                        z[n, o, s + lag[i, o]] += v * taps[i, o, 0]
+                    continue
                 for o in range(outputs):
                     b = s + lag[i, o]
+                    out, tap = z[n, o, b:b + width], taps[i, o]  # views: the loop vectorizes
                     for j in range(width):
-                        z[n, o, b + j] += v * taps[i, o, j]
+                        out[j] += v * tap[j]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -52,10 +57,15 @@ def _taps_grad(x, g, lag, g_taps):  # pragma: no cover - compiled
                 v = x[n, s, i]
                 if v == 0:
                     continue
+                if width == 1:
+                    for o in range(outputs):
+                        g_taps[i, o, 0] += v * g[n, o, s + lag[i, o]]
+                    continue
                 for o in range(outputs):
                     b = s + lag[i, o]
+                    acc, src = g_taps[i, o], g[n, o, b:b + width]  # views: the loop vectorizes
                     for j in range(width):
-                        g_taps[i, o, j] += v * g[n, o, b + j]
+                        acc[j] += v * src[j]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
