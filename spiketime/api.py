@@ -68,7 +68,9 @@ _SET_ELSEWHERE = ("inputs", "outputs")  # the data's channels and classes
 
 def train_options() -> dict[str, Any]:
     """Every option `train` takes and its default: the configs' own, and the training job's
-    where the configs leave it to the job (`spiketime.train.config.TRAIN_JOB_*`)."""
+    where the configs leave it to the job (`spiketime.train.config.TRAIN_JOB_*`). These are
+    the base recipe's values; on speech data `recipe="auto"` takes the speech recipe's
+    (`spiketime.train.config.RECIPES`) for the options it sets."""
     found: dict[str, Any] = {}
     for config in (ModelConfig, TrainConfig):
         for f in fields(config):
