@@ -54,9 +54,11 @@ def plot_learned_delays(models: dict[str, SpikingNet], path: Path) -> Path | Non
             ax.hist(final.ravel(), bins=bins, alpha=0.5, label="final")
             moved = float(np.abs(final.astype(np.int64) - start).mean())
             kind = "per synapse" if final.ndim == 2 else "axonal"
-            ax.set_title(f"{name}, layer {index} ({kind}): mean move {moved:.1f} steps",
-                         fontsize=9)
+            ax.set_title(f"layer {index} ({kind}): mean move {moved:.1f} steps", fontsize=9)
             ax.set_xlabel("delay (steps)")
+            if c == 0:  # the model's name once per row, so long names cannot overlap
+                ax.set_ylabel(f"{name}\n{'synapses' if final.ndim == 2 else 'neurons'}",
+                              fontsize=9)
             ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(plt, fig, path)
