@@ -12,7 +12,6 @@ recipe runs show spike-exact with the deployed network (scripts/recipe_table.py)
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -54,12 +53,9 @@ def ablate(checkpoint: Path, X, y) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=Path, default=Path("runs/recipe"))
-    ap.add_argument("--out", type=Path, default=Path("docs/results/recipe"))
-    args = ap.parse_args()
-    plan = [line.split(maxsplit=1) for line in (args.runs / "plan.txt").read_text().splitlines()
-            if line.strip()]
+    from recipe_table import plan_arguments  # its sibling in scripts/
+
+    args, plan = plan_arguments(__doc__)
     rows, data = [], {}
     for name, options in plan:
         run = args.runs / name

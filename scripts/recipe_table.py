@@ -65,13 +65,19 @@ def _row(name: str, options: str, run: Path) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def plan_arguments(doc: str) -> tuple[argparse.Namespace, list[list[str]]]:
+    """--runs and --out (the recipe scripts' two options) and RUNS/plan.txt's (name, options)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--runs", type=Path, default=Path("runs/recipe"))
     ap.add_argument("--out", type=Path, default=Path("docs/results/recipe"))
     args = ap.parse_args()
     plan = [line.split(maxsplit=1) for line in (args.runs / "plan.txt").read_text().splitlines()
             if line.strip()]
+    return args, plan
+
+
+def main() -> None:
+    args, plan = plan_arguments(__doc__)
     rows = [_row(name, options, args.runs / name) for name, options in plan
             if (args.runs / name / "deploy.json").is_file()]
     args.out.mkdir(parents=True, exist_ok=True)
