@@ -91,6 +91,19 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _stopped(rc: int, argv: list[str] | None) -> int:
+    """A run stopped by a signal has undone its partial output by now; as a program (argv
+    None) it exits at once with `rc`, past the interpreter's finalisation, where a thread
+    of a compiled kernel's pool interrupted mid-call can abort the process (measured:
+    "Fatal Python error: PyThreadState_Get" and SIGABRT instead of 143). In-process
+    callers (tests) get `rc` back."""
+    if argv is not None:
+        return rc
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -110,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Terminated:
         print("error: terminated (SIGTERM); nothing partial was left", file=sys.stderr)
-        return 143
+        return _stopped(143, argv)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return _stopped(130, argv)
     except BrokenPipeError:  # stdout closed early (`| head`): stop quietly, as cat does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
