@@ -104,14 +104,13 @@ class WindowedDelaySum(torch.autograd.Function):
         span = offset + (int(lag.max()) if lag.size else 0) + taps_t.shape[2]
         z = np.zeros((n, taps_t.shape[1], steps + span), np.float32)
         _forward(xn, taps_t, lag, z)
-        ctx.save_for_backward(x)
-        ctx.taps_t, ctx.lag, ctx.offset, ctx.span = taps_t, lag, offset, span
+        # the contiguous copy made above, kept for the backward pass (not made again)
+        ctx.xn, ctx.taps_t, ctx.lag, ctx.offset, ctx.span = xn, taps_t, lag, offset, span
         return torch.from_numpy(z[:, :, offset:offset + steps]).transpose(1, 2).contiguous()
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        xn = x.detach().contiguous().numpy()
+        xn = ctx.xn
         n, steps, channels = g.shape
         gp = np.zeros((n, channels, steps + ctx.span), np.float32)  # g at z's padded steps
         gp[:, :, ctx.offset:ctx.offset + steps] = g.transpose(1, 2).numpy()
