@@ -436,12 +436,8 @@ class OpenDataset:
         return len(self.meta.class_names)
 
 
-def open_dataset(path: str | os.PathLike) -> OpenDataset:
-    """Dense files are read whole (they are small); events files stay on disk and are
-    read a batch at a time."""
-    from spiketime.data.sources import ArraySource
-
-    p = dataset_path(path)
+def _header(p: Path) -> tuple[int, DatasetMeta]:
+    """A dataset file's layout version and metadata, read without its arrays."""
     if not h5py.is_hdf5(p):
         raise DatasetError(f"{p} is not an HDF5 file (expected a {FORMAT} file)")
     try:
@@ -449,7 +445,26 @@ def open_dataset(path: str | os.PathLike) -> OpenDataset:
             fmt = _text(f.attrs.get("format", ""))
             if fmt != FORMAT:
                 raise DatasetError(f"{p} is not a {FORMAT} file (format attribute {fmt!r})")
-            version, meta = _version(f, p), _read_meta(f)
+            return _version(f, p), _read_meta(f)
+    except DatasetError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise DatasetError(f"{p} is not a readable {FORMAT} file: {exc}") from None
+
+
+def dataset_meta(path: str | os.PathLike) -> DatasetMeta:
+    """A dataset file's metadata (its task, variant, classes), its arrays left unread."""
+    return _header(dataset_path(path))[1]
+
+
+def open_dataset(path: str | os.PathLike) -> OpenDataset:
+    """Dense files are read whole (they are small); events files stay on disk and are
+    read a batch at a time."""
+    from spiketime.data.sources import ArraySource
+
+    p = dataset_path(path)
+    version, meta = _header(p)
+    try:
         if version == EVENTS_VERSION:
             ds = OpenDataset(meta, EventSource(p, "train"), EventSource(p, "test"))
             _check_labels(ds, p)

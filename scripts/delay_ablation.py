@@ -6,7 +6,8 @@ For every delayed run of runs/recipe/plan.txt that finished (deploy.json present
 trained network (weights and decays as trained) is scored on the test split four ways:
 with its learned delays; with its initial delays restored (the fresh model of the same
 config and seed); with every delay 0; and with the learned delays shuffled among the
-layer's neurons (per-synapse delays: among its synapses; a seeded permutation). Writes
+layer's neurons (per-synapse delays: among its synapses; a seeded permutation); a run
+whose folder is gone keeps its row from OUT/delay_ablation.json. Writes
 OUT/delay_ablation.md and .json. Scored with the trained model's forward pass, which the
 recipe runs show spike-exact with the deployed network (scripts/recipe_table.py).
 """
@@ -53,13 +54,17 @@ def ablate(checkpoint: Path, X, y) -> dict[str, float]:
 
 
 def main() -> None:
-    from recipe_table import plan_arguments  # its sibling in scripts/
+    from recipe_table import earlier_rows, plan_arguments  # its siblings in scripts/
 
     args, plan = plan_arguments(__doc__)
+    earlier = earlier_rows(args.out / "delay_ablation.json")
     rows, data = [], {}
     for name, options in plan:
         run = args.runs / name
-        if "--delays none" in options or not (run / "deploy.json").is_file():
+        if "--delays none" in options:
+            continue
+        if not (run / "deploy.json").is_file():
+            rows += [earlier[name]] if name in earlier else []
             continue
         path = json.loads((run / "deploy.json").read_text())["data"]
         if path not in data:

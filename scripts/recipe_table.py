@@ -3,7 +3,7 @@
     .venv/bin/python scripts/recipe_table.py [--runs runs/recipe] [--out docs/results/recipe]
 
 For every run folder under --runs that `scripts/recipe_ablate.sh` finished (deploy.json
-present) it runs `spiketime compare` once (emulator, the whole test split, original and
+present; a run of the plan whose folder is gone keeps its row from OUT/ablations.json) it runs `spiketime compare` once (emulator, the whole test split, original and
 reversed; cached in RUN/parity) so the trained network's test accuracy stands beside the
 deployed one, then writes OUT/ablations.md and OUT/ablations.json: the options (from
 runs/recipe/plan.txt), the last epoch's train accuracy, the best validation accuracy,
@@ -76,10 +76,20 @@ def plan_arguments(doc: str) -> tuple[argparse.Namespace, list[list[str]]]:
     return args, plan
 
 
+def earlier_rows(table: Path) -> dict[str, dict]:
+    """The rows an earlier run of a script wrote to `table` (its .json), by run: a plan's run
+    whose folder is gone (runs/ does not outlive a machine) keeps the row measured while it
+    was there."""
+    return {r["run"]: r for r in json.loads(table.read_text())} if table.is_file() else {}
+
+
 def main() -> None:
     args, plan = plan_arguments(__doc__)
-    rows = [_row(name, options, args.runs / name) for name, options in plan
-            if (args.runs / name / "deploy.json").is_file()]
+    earlier = earlier_rows(args.out / "ablations.json")
+    rows = [_row(name, options, args.runs / name)
+            if (args.runs / name / "deploy.json").is_file() else earlier[name]
+            for name, options in plan
+            if (args.runs / name / "deploy.json").is_file() or name in earlier]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ablations.json").write_text(json.dumps(rows, indent=1) + "\n")
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731

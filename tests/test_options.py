@@ -7,6 +7,7 @@ count) fails the test, so a new option is wired before it ships.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -84,6 +85,7 @@ ROUTES = {
         ("--models", "tau,tau+syndelay", "job.models", ("tau", "tau+syndelay")),
         ("--allow-degenerate", None, "job.allow_degenerate", True),
         ("--seed", "5", "job.seed", 5),
+        ("--recipe", "speech", "train.channel_shift", 20),
     ],
     "experiment": [
         ("--grid", "full", "grid.name", "full"),
@@ -176,6 +178,22 @@ def test_the_speech_recipe_is_what_the_measured_runs_set_by_hand():
     assert _train_configs("--delays", "hidden", "--recipe", "base", task="shd") == (model, train)
 
 
+def test_the_pipeline_takes_the_same_recipe_by_the_datas_task():
+    """`pipeline --data` on SHD-layout data trains both networks with the speech recipe,
+    the very settings `train` takes there; on the built-in task the pipeline's own."""
+    parser = build_parser()
+    args = parser.parse_args(["pipeline", "--data", "d.h5"])
+    cfg = pipeline_config(args, task="shd")
+    model, train = _train_configs("--delays", "hidden", task="shd")
+    assert cfg.train == replace(train, val_fraction=0.0)  # the pipeline's own: no validation
+    assert cfg.model_for(700, 20, delays=True) == model
+    builtin = pipeline_config(parser.parse_args(["pipeline"]))
+    assert builtin.model_for(20, 2).hidden == (32,) and builtin.train.epochs == 30
+    assert builtin.train.channel_shift == 0 and builtin.train.schedule == "constant"
+    given = pipeline_config(parser.parse_args(["pipeline", "--epochs", "3"]), task="shd")
+    assert given.train.epochs == 3 and given.model_for(700, 20).dropout == 0.2  # the rest: speech
+
+
 def test_an_option_given_beats_the_recipe():
     model, train = _train_configs("--epochs", "3", "--dropout", "0", "--hidden", "16",
                                   task="shd")
@@ -197,5 +215,5 @@ def test_every_commands_help_formats(command):
     options name the recipes' values rather than an unset default."""
     text = _commands()[command].format_help()
     assert "None" not in text
-    if command == "train":
+    if command in ("train", "pipeline"):
         assert "(recipe base: 30; speech: 80)" in " ".join(text.split())

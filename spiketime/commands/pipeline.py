@@ -13,9 +13,11 @@ from spiketime.commands.train import (
     MODEL_OPTIONS,
     add_architecture,
     add_loss,
+    add_recipe,
     add_training,
     settings,
     train_config,
+    with_recipe,
 )
 from spiketime.errors import UserError
 from spiketime.parity.experiment import BUILTIN_CCISI
@@ -65,23 +67,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="warn instead of INCONCLUSIVE (exit 3) when a network is degenerate "
                         "(silent, one class, at chance): for parity of a deliberately "
                         "trivial network")
+    add_recipe(p, hidden=HIDDEN)
     p.set_defaults(func=run, val_fraction_default=0.0)
 
 
 def run(args: argparse.Namespace) -> int:
     guards.seed(args.seed)
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    task = None  # the built-in task's: the base recipe
+    if args.data is not None:
+        from spiketime.data.dataset import dataset_meta
+
+        task = dataset_meta(args.data).task
+    args = with_recipe(args, task)
+    train_config(args)  # its errors (--epochs, --batch-size, ...) before any work
     if args.samples_per_class < 2:  # a train and a test sample of each class
         raise UserError(f"--samples-per-class must be at least 2, got {args.samples_per_class}")
     if args.confirm_lava < 0:
         raise UserError("--confirm-lava must be 0 or more")
     if args.data is not None and args.steps is not None:
         raise UserError("--steps applies to the built-in task only, not to --data")
-    if args.data is not None:
-        from spiketime.data.dataset import dataset_path
-
-        dataset_path(args.data)
     guards.output_folder(args.out, (), "--out")  # the folder itself, before the heavy imports
     shortest = BUILTIN_CCISI.generator["interval_range"][1] + 1
     if args.steps is not None and args.steps < shortest:
@@ -107,9 +111,12 @@ def run(args: argparse.Namespace) -> int:
     return announce(report.parity.decision, args.out / "report.md")
 
 
-def pipeline_config(args: argparse.Namespace, device: str = "cpu") -> PipelineConfig:
-    """The job's one config, from the options: the model's and the trainer's settings go
-    into the ModelConfig and TrainConfig it holds (a decay left out stays the task's own)."""
+def pipeline_config(args: argparse.Namespace, device: str = "cpu",
+                    task: str | None = None) -> PipelineConfig:
+    """The job's one config, from the options and the recipe (`--recipe`; "auto" by the
+    data's `task`): the model's and the trainer's settings go into the ModelConfig and
+    TrainConfig it holds (a decay left out stays the task's own)."""
+    args = with_recipe(args, task)
     train = train_config(args)  # first: its errors name the options
     return PipelineConfig(
         out=args.out, data=args.data, samples_per_class=args.samples_per_class,

@@ -142,28 +142,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delay-anneal", type=float, default=default(ModelConfig, "delay_anneal"),
                    help="--delays synapses: the share of epochs over which the width shrinks; "
                         "delays are whole steps after it (default %(default)s)")
+    add_recipe(p, hidden=job.TRAIN_JOB_HIDDEN)
+    p.set_defaults(func=run, val_fraction_default=job.TRAIN_JOB_VAL_FRACTION)
+
+
+def add_recipe(p: argparse.ArgumentParser, *, hidden: tuple[int, ...]) -> None:
+    """--recipe, as `train` and `pipeline` take it (after their other options): the
+    recipe's options (RECIPE_OPTIONS) stay unset (None) unless given, so that the recipe
+    fills them (`with_recipe`); their help names each recipe's value. `hidden`: the
+    command's own hidden layers, the base recipe's."""
+    speech = " ".join(f"--{n.replace('_', '-')} {_shown(v)}"
+                      for n, v in job.RECIPES["speech"].items())
     p.add_argument("--recipe", choices=job.RECIPE_CHOICES, default="auto",
-                   help="the settings for what the command line leaves out: base (each "
-                        "option's 'recipe base' value), speech (--hidden 128,128 --epochs 80 "
-                        "--lr 0.005 --schedule cosine --dropout 0.2 --channel-shift 20: the "
-                        "spoken-digit ablations' best, docs/speech.md), or auto (default): "
-                        "speech for SHD/SSC-layout data (`data prepare`), base otherwise")
-    # the recipe's options stay unset (None) unless given, so the recipe can fill them
-    p.set_defaults(func=run, val_fraction_default=job.TRAIN_JOB_VAL_FRACTION,
-                   hidden_default=job.TRAIN_JOB_HIDDEN,
-                   **{name: None for name in RECIPE_OPTIONS})
-    for action in p._actions:  # their help names each recipe's value, not argparse's None
+                   help=f"the settings for what the command line leaves out: base (each "
+                        f"option's 'recipe base' value), speech ({speech}: the spoken-digit "
+                        f"ablations' best, docs/speech.md), or auto (default): speech for "
+                        f"SHD/SSC-layout data (`data prepare`), base otherwise")
+    p.set_defaults(hidden_default=hidden, **{name: None for name in RECIPE_OPTIONS})
+    for action in p._actions:
         if action.dest in RECIPE_OPTIONS:
             what = re.sub(r"\s*\(default (?:%\(default\)[a-z]|[^)])*\)$", "", action.help)
             what = "training epochs" if what.startswith("default") else what
-            action.help = (f"{what} (recipe base: {_shown(_base_value(action.dest))}; speech: "
+            base = hidden if action.dest == "hidden" else _base_value(action.dest)
+            action.help = (f"{what} (recipe base: {_shown(base)}; speech: "
                            f"{_shown(job.RECIPES['speech'][action.dest])})")
 
 
 def _base_value(name: str):
-    """What the base recipe leaves an option at: the job's or the config's default."""
-    if name == "hidden":
-        return job.TRAIN_JOB_HIDDEN
+    """What the base recipe leaves a config option at: the config's default."""
     config = ModelConfig if name in {f.name for f in fields(ModelConfig)} else TrainConfig
     return default(config, name)
 
