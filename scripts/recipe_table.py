@@ -3,9 +3,10 @@
     .venv/bin/python scripts/recipe_table.py [--runs runs/recipe] [--out docs/results/recipe]
 
 For every run folder under --runs that `scripts/recipe_ablate.sh` finished (deploy.json
-present; a run of the plan whose folder is gone keeps its row from OUT/ablations.json) it runs `spiketime compare` once (emulator, the whole test split, original and
-reversed; cached in RUN/parity) so the trained network's test accuracy stands beside the
-deployed one, then writes OUT/ablations.md and OUT/ablations.json: the options (from
+present; a run of the plan whose folder is gone keeps its row from OUT/ablations.json)
+it runs `spiketime compare` once (emulator, the whole test split, original and reversed;
+cached in RUN/parity) so the trained network's test accuracy stands beside the deployed
+one, then writes OUT/ablations.md and OUT/ablations.json: the options (from
 runs/recipe/plan.txt), the last epoch's train accuracy, the best validation accuracy,
 trained and deployed test accuracy, reversal sensitivity and whether every spike agreed;
 for a delayed model also how far its delays moved (the mean |final - initial| of the
