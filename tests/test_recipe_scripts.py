@@ -31,8 +31,8 @@ def test_a_table_keeps_the_rows_of_runs_whose_folders_are_gone(tmp_path):
     assert earlier_rows(table) == {"a": {"run": "a", "deployed_accuracy": 0.5}}
 
 
-def _row(options: str, accuracy: float) -> dict:
-    return {"options": options, "deployed_accuracy": accuracy}
+def _row(options: str, accuracy: float, val: float = 0.5) -> dict:
+    return {"options": options, "deployed_accuracy": accuracy, "val_accuracy_best": val}
 
 
 def test_runs_group_by_setting_and_pair_by_seed():
@@ -53,5 +53,11 @@ def test_runs_group_by_setting_and_pair_by_seed():
     assert pair["effect"] == "tau+per-synapse minus tau" and pair["seeds"] == [0, 1, 2]
     assert pair["per_seed"] == pytest.approx([0.10, 0.17, 0.09])
     assert pair["paired"].lo > 0 and pair["status"] == "reproduced"
+    (best,) = summary["best"]  # the 80-epoch setting has too few seeds to be chosen
+    assert best["per_seed"] == pair["per_seed"] and best["setting"] == f"{base} / {base}"
+    rows += [_row(f"--delays none --epochs 9 --seed {s}", 0.5, val=0.9) for s in (0, 1, 2)]
+    (best,) = claims.summarise(rows)["best"]  # tau's validation now picks 9 epochs
+    assert best["setting"] == f"{base} / --epochs 9" and best["per_seed"] == pytest.approx(
+        [0.30, 0.32, 0.31])
     rows[4]["deployed_accuracy"] = 0.90  # seed 1: tau ahead, the interval now spans 0
     assert claims.summarise(rows)["pairs"][0]["status"] == "inconclusive"
