@@ -260,3 +260,11 @@ def test_train_takes_the_speech_recipe_on_prepared_speech_data(shd, tmp_path, ca
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["model"]["hidden"] == [128, 128] and history["model"]["dropout"] == 0.2
     assert history["trainer"]["channel_shift"] == 20 and history["trainer"]["epochs"] == 1
+    # the pipeline on the same file: both networks with the same recipe
+    assert main(["pipeline", "--data", str(data), "--out", str(tmp_path / "pipe"), "--epochs",
+                 "1", "--confirm-lava", "0", "--allow-degenerate", "--threads", "1"]) == 0
+    assert "trained with recipe speech" in capsys.readouterr().out
+    for folder in ("tau", "tau_delay"):
+        history = json.loads((tmp_path / "pipe" / folder / "history.json").read_text())
+        assert history["model"]["hidden"] == [128, 128] and history["model"]["dropout"] == 0.2
+        assert history["trainer"]["channel_shift"] == 20 and history["trainer"]["epochs"] == 1

@@ -22,7 +22,7 @@ from spiketime.commands.train import (
 from spiketime.errors import UserError
 from spiketime.parity.experiment import BUILTIN_CCISI
 from spiketime.parity.pipeline_config import HIDDEN, PipelineConfig, pipeline_model
-from spiketime.train.config import MODELS, default
+from spiketime.train.config import MODELS, default, recipe_for
 
 OUT = Path("runs/demo")  # the command's output folder when --out is not given
 
@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = pipeline_config(args, device=str(resolve_device(args.device)))
     with guards.undo_on_failure(args.out):  # a failed run leaves nothing new behind
         report = run_pipeline(cfg)
+    print(f"trained with recipe {recipe_for(args.recipe, task)} (docs/train.md, \"Recipes\")")
     for m in report.models:
         t, dep = m.summary.trained, m.summary.deployed
         print(f"{m.name:>10}: accuracy trained {100 * t.accuracy:.1f}% / deployed "
