@@ -46,8 +46,7 @@ def summarise(rows: list[dict]) -> dict:
                "per_seed": [acc[k] for k in sorted(acc)], "deployed": stat_of(acc.values())}
               for (s, m), acc in sorted(by.items(), key=lambda kv: (order[kv[0][0]],
                                                                    ORDER.index(kv[0][1])))]
-    pairs = [_pair(by, (setting, a), (setting, b), setting)
-             for setting in dict.fromkeys(s for s, _ in by)
+    pairs = [_pair(by, (setting, a), (setting, b), setting) for setting in order
              for a, b in combinations([m for m in ORDER if (setting, m) in by], 2)]
     # each model at the setting its validation accuracy chose (mean best-epoch validation
     # over at least MIN_SEEDS seeds), not the test split: the fair "delays help" pairing

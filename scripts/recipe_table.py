@@ -87,10 +87,12 @@ def earlier_rows(table: Path) -> dict[str, dict]:
 def main() -> None:
     args, plan = plan_arguments(__doc__)
     earlier = earlier_rows(args.out / "ablations.json")
-    rows = [_row(name, options, args.runs / name)
-            if (args.runs / name / "deploy.json").is_file() else earlier[name]
-            for name, options in plan
-            if (args.runs / name / "deploy.json").is_file() or name in earlier]
+    rows = []
+    for name, options in plan:
+        if (args.runs / name / "deploy.json").is_file():
+            rows.append(_row(name, options, args.runs / name))
+        elif name in earlier:
+            rows.append(earlier[name])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ablations.json").write_text(json.dumps(rows, indent=1) + "\n")
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
