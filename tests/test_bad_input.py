@@ -175,6 +175,8 @@ CASES = [
          ("--samples-per-class must be at least 2, got 1",)),
     Case("pipeline-steps-5", ("pipeline", "--steps", "5", "--out", "run"),
          ("--steps must be at least 26", "got 5")),
+    Case("pipeline-data-not-hdf5", ("pipeline", "--data", "{v99.json}", "--out", "run"),
+         ("v99.json", "not an HDF5 file")),
     Case("generate-samples-1", (*GEN, "--samples-per-class", "1", "--out", "g.h5"),
          ("--samples-per-class must be at least 2",)),
     # audio to spikes (docs/speech.md)
